@@ -1,0 +1,310 @@
+"""Hardware descriptions: the one loader for hwsim YAML files and SCALE-Sim ``.cfg`` files.
+
+Every value is validated on load; any problem raises :class:`~hwsim.errors.ConfigError`
+with one message naming the file, the field, the bad value and what is allowed.
+The result is a frozen :class:`SystolicConfig` that the simulator reads and never changes.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from .errors import ConfigError
+
+DATAFLOWS = ("os", "ws", "is")
+BIT_WIDTHS = (2, 4, 8)
+UNLIMITED = "unlimited"
+
+
+class Buffers(NamedTuple):
+    """One number per on-chip buffer: input feature map, filter (weights), output feature map."""
+
+    ifmap: float | None
+    filter: float | None
+    ofmap: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SystolicConfig:
+    """A precision-scalable (Bit Fusion-style) systolic array and its memory system.
+
+    Bandwidth fields hold ``None`` for unlimited.
+    """
+
+    name: str
+    rows: int
+    cols: int
+    dataflow: str
+    clock_mhz: float
+    bits: tuple[int, ...]
+    sram_kib: Buffers
+    sram_bytes_per_cycle: Buffers
+    dram_gb_per_s: float | None
+    requant_outputs_per_cycle: float | None
+    scale_bits: int
+    accumulator_bits: int
+    description: str = ""
+    source: str = ""
+    kind: str = "systolic"
+
+    def fusion_factor(self, wbits: int, abits: int) -> int:
+        """MACs per PE per cycle at ``wbits`` x ``abits`` (Bit Fusion: (8/w)*(8/a))."""
+        return fusion_factor(wbits, abits)
+
+    def peak_macs_per_s(self, wbits: int = 8, abits: int = 8) -> float:
+        """Peak throughput in MAC/s at the given precision."""
+        return self.rows * self.cols * self.fusion_factor(wbits, abits) * self.clock_mhz * 1e6
+
+    def dram_bytes_per_cycle(self) -> float | None:
+        """Off-chip bandwidth in bytes per array cycle (None = unlimited)."""
+        if self.dram_gb_per_s is None:
+            return None
+        return self.dram_gb_per_s * 1e9 / (self.clock_mhz * 1e6)
+
+    def with_dataflow(self, dataflow: str) -> "SystolicConfig":
+        """The same hardware with another dataflow (validated)."""
+        if dataflow not in DATAFLOWS:
+            raise ConfigError(f"dataflow {dataflow!r} is not supported; allowed: {', '.join(DATAFLOWS)}")
+        return dataclasses.replace(self, dataflow=dataflow)
+
+    def content_hash(self) -> str:
+        """A stable hash of everything that changes simulated numbers (not name/description/source)."""
+        record = dataclasses.asdict(self)
+        for key in ("name", "description", "source"):
+            record.pop(key)
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fusion_factor(wbits: int, abits: int) -> int:
+    """Bit Fusion's throughput multiplier: 1 at 8x8, 2 at 8x4, ..., 16 at 2x2."""
+    for b in (wbits, abits):
+        if b not in BIT_WIDTHS:
+            raise ConfigError(f"bit-width {b} is not supported; allowed: {', '.join(map(str, BIT_WIDTHS))}")
+    return (8 // wbits) * (8 // abits)
+
+
+# ----------------------------------------------------------------------------------------------
+# Schema of the YAML format.  Each entry: field -> (checker, required, default, help).
+# ----------------------------------------------------------------------------------------------
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _positive_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _bandwidth(v: Any) -> bool:
+    return v == UNLIMITED or _positive_number(v)
+
+
+_BUFFER_NAMES = ("ifmap", "filter", "ofmap")
+
+_SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
+    "name": (lambda v: isinstance(v, str) and v != "", True, None, "a non-empty string"),
+    "kind": (lambda v: v == "systolic", False, "systolic", "'systolic'"),
+    "description": (lambda v: isinstance(v, str), False, "", "a string"),
+    "dataflow": (lambda v: v in DATAFLOWS, True, None, "one of " + ", ".join(DATAFLOWS)),
+    "clock_mhz": (_positive_number, True, None, "a positive number (MHz)"),
+    "bits": (
+        lambda v: isinstance(v, list) and len(v) > 0 and all(b in BIT_WIDTHS and not isinstance(b, bool) for b in v),
+        True,
+        None,
+        "a non-empty list drawn from [2, 4, 8]",
+    ),
+    "dram_gb_per_s": (_bandwidth, True, None, f"a positive number (GB/s) or '{UNLIMITED}'"),
+    "requant_outputs_per_cycle": (_bandwidth, True, None, f"a positive number (outputs/cycle) or '{UNLIMITED}'"),
+    "scale_bits": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 32,
+        False,
+        16,
+        "an integer from 0 (scales not modelled) to 32",
+    ),
+    "accumulator_bits": (lambda v: v in (16, 24, 32, 48, 64), False, 32, "one of 16, 24, 32, 48, 64"),
+}
+
+_NESTED: dict[str, tuple[tuple[str, ...], Any, str]] = {
+    "array": (("rows", "cols"), _positive_int, "a positive integer"),
+    "sram_kib": (_BUFFER_NAMES, _positive_number, "a positive number (KiB)"),
+    "sram_bytes_per_cycle": (_BUFFER_NAMES, _bandwidth, f"a positive number (bytes/cycle) or '{UNLIMITED}'"),
+}
+
+
+def _fail(source: str, field: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{source}: field '{field}': got {value!r}; allowed: {allowed}")
+
+
+def _validated(raw: Any, source: str) -> dict[str, Any]:
+    """Check ``raw`` against the schema; return a dict with defaults filled in."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of fields at the top level, got {type(raw).__name__}")
+    allowed_keys = list(_SCHEMA) + list(_NESTED)
+    for key in raw:
+        if key not in allowed_keys:
+            raise _fail(source, str(key), raw[key], "known fields are " + ", ".join(allowed_keys))
+    out: dict[str, Any] = {}
+    for key, (check, required, default, help_text) in _SCHEMA.items():
+        if key not in raw:
+            if required:
+                raise ConfigError(f"{source}: field '{key}' is missing; it must be {help_text}")
+            out[key] = default
+            continue
+        if not check(raw[key]):
+            raise _fail(source, key, raw[key], help_text)
+        out[key] = raw[key]
+    for key, (subkeys, check, help_text) in _NESTED.items():
+        if key not in raw:
+            raise ConfigError(f"{source}: field '{key}' is missing; it must map {', '.join(subkeys)} to {help_text}")
+        sub = raw[key]
+        if not isinstance(sub, dict):
+            raise _fail(source, key, sub, f"a mapping of {', '.join(subkeys)} to {help_text}")
+        for sk in sub:
+            if sk not in subkeys:
+                raise _fail(source, f"{key}.{sk}", sub[sk], f"known fields are {', '.join(subkeys)}")
+        for sk in subkeys:
+            if sk not in sub:
+                raise ConfigError(f"{source}: field '{key}.{sk}' is missing; it must be {help_text}")
+            if not check(sub[sk]):
+                raise _fail(source, f"{key}.{sk}", sub[sk], help_text)
+        out[key] = sub
+    return out
+
+
+def _num_or_none(v: Any) -> float | None:
+    return None if v == UNLIMITED else float(v)
+
+
+def config_from_dict(raw: Any, source: str = "<dict>") -> SystolicConfig:
+    """Validate a parsed YAML mapping and build the config; raises ConfigError."""
+    v = _validated(raw, source)
+    return SystolicConfig(
+        name=v["name"],
+        rows=v["array"]["rows"],
+        cols=v["array"]["cols"],
+        dataflow=v["dataflow"],
+        clock_mhz=float(v["clock_mhz"]),
+        bits=tuple(sorted(set(v["bits"]))),
+        sram_kib=Buffers(*(float(v["sram_kib"][b]) for b in _BUFFER_NAMES)),
+        sram_bytes_per_cycle=Buffers(*(_num_or_none(v["sram_bytes_per_cycle"][b]) for b in _BUFFER_NAMES)),
+        dram_gb_per_s=_num_or_none(v["dram_gb_per_s"]),
+        requant_outputs_per_cycle=_num_or_none(v["requant_outputs_per_cycle"]),
+        scale_bits=v["scale_bits"],
+        accumulator_bits=v["accumulator_bits"],
+        description=v["description"],
+        source=source,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# SCALE-Sim .cfg (INI).  Keys are case-insensitive there, as in configparser.
+# ----------------------------------------------------------------------------------------------
+
+#: SCALE-Sim has no clock; cycles are what it reports, so any clock only scales latency_ms.
+SCALESIM_DEFAULT_CLOCK_MHZ = 1000.0
+
+
+def _cfg_get(cp: configparser.ConfigParser, source: str, section: str, key: str) -> str:
+    if not cp.has_section(section):
+        raise ConfigError(f"{source}: section [{section}] is missing; a SCALE-Sim config needs it")
+    if not cp.has_option(section, key):
+        raise ConfigError(f"{source}: field '{section}.{key}' is missing")
+    return cp.get(section, key).strip()
+
+
+def _cfg_positive(cp, source: str, section: str, key: str, cast=int):
+    text = _cfg_get(cp, source, section, key)
+    try:
+        value = cast(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise _fail(source, f"{section}.{key}", text, "a positive " + ("integer" if cast is int else "number"))
+    return value
+
+
+def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
+    """Read a SCALE-Sim v3 ``.cfg``: array, SRAM sizes, dataflow, and bandwidth mode.
+
+    SCALE-Sim has one fixed precision (1-byte words), so the array supports only 8 bits.
+    ``InterfaceBandwidth = CALC`` means unlimited DRAM bandwidth; ``USER`` takes the first
+    ``Bandwidth`` value (words = bytes per cycle) as the DRAM bandwidth.  On-chip bandwidth
+    and requantization are not modelled by SCALE-Sim, so they are unlimited here.
+    """
+    source = str(path)
+    cp = configparser.ConfigParser()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            cp.read_file(fh)
+    except configparser.Error as exc:
+        raise ConfigError(f"{source}: not a valid SCALE-Sim config: {exc}".splitlines()[0]) from None
+    arch = "architecture_presets"
+    rows = _cfg_positive(cp, source, arch, "ArrayHeight")
+    cols = _cfg_positive(cp, source, arch, "ArrayWidth")
+    sram = Buffers(
+        *(float(_cfg_positive(cp, source, arch, k, float)) for k in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB"))
+    )
+    dataflow = _cfg_get(cp, source, arch, "Dataflow").lower()
+    if dataflow not in DATAFLOWS:
+        raise _fail(source, f"{arch}.Dataflow", dataflow, ", ".join(DATAFLOWS))
+    mode = "CALC"
+    if cp.has_section("run_presets") and cp.has_option("run_presets", "InterfaceBandwidth"):
+        mode = cp.get("run_presets", "InterfaceBandwidth").strip().upper()
+    if mode not in ("CALC", "USER"):
+        raise _fail(source, "run_presets.InterfaceBandwidth", mode, "CALC, USER")
+    dram = None
+    if mode == "USER":
+        first = _cfg_get(cp, source, arch, "Bandwidth").split(",")[0].strip()
+        try:
+            words = float(first)
+        except ValueError:
+            words = -1.0
+        if words <= 0:
+            raise _fail(source, f"{arch}.Bandwidth", first, "a positive number of words per cycle")
+        dram = words * SCALESIM_DEFAULT_CLOCK_MHZ * 1e6 / 1e9
+    name = Path(path).stem
+    if cp.has_section("general") and cp.has_option("general", "run_name"):
+        name = cp.get("general", "run_name").strip() or name
+    return SystolicConfig(
+        name=name,
+        rows=rows,
+        cols=cols,
+        dataflow=dataflow,
+        clock_mhz=SCALESIM_DEFAULT_CLOCK_MHZ,
+        bits=(8,),
+        sram_kib=sram,
+        sram_bytes_per_cycle=Buffers(None, None, None),
+        dram_gb_per_s=dram,
+        requant_outputs_per_cycle=None,
+        scale_bits=0,
+        accumulator_bits=32,
+        description=f"SCALE-Sim config ({mode} bandwidth mode)",
+        source=source,
+    )
+
+
+def load_config(path: str | Path) -> SystolicConfig:
+    """Load a hardware description from ``.yaml``/``.yml`` (ours) or ``.cfg`` (SCALE-Sim)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: hardware config file not found")
+    suffix = p.suffix.lower()
+    if suffix == ".cfg":
+        return config_from_scalesim_cfg(p)
+    if suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"{p}: unknown config format {suffix!r}; allowed: .yaml, .yml (hwsim) or .cfg (SCALE-Sim)")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return config_from_dict(raw, str(p))

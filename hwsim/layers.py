@@ -1,0 +1,78 @@
+"""The workload passed between the front ends and the hardware targets: a list of GEMM layers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One convolution or fully connected layer, described by its shapes.
+
+    A linear layer is a 1x1 convolution on a 1x1 map.  ``groups`` > 1 is a grouped
+    convolution; ``groups == in_channels == out_channels`` a depthwise one.
+    """
+
+    name: str
+    kind: str  # "conv", "linear" or "gemm"
+    in_h: int
+    in_w: int
+    in_channels: int
+    out_h: int
+    out_w: int
+    out_channels: int
+    kernel_h: int = 1
+    kernel_w: int = 1
+    stride: int = 1
+    groups: int = 1
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        for f in ("in_h", "in_w", "in_channels", "out_h", "out_w", "out_channels", "kernel_h", "kernel_w", "stride", "groups", "batch"):
+            if getattr(self, f) <= 0:
+                raise ValueError(f"layer {self.name!r}: {f} must be positive, got {getattr(self, f)}")
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(
+                f"layer {self.name!r}: groups={self.groups} must divide in_channels={self.in_channels} "
+                f"and out_channels={self.out_channels}"
+            )
+
+    # GEMM view of one group: (M x K) activations times (K x N) weights.
+    @property
+    def gemm_m(self) -> int:
+        """Output pixels per group (rows of the im2col matrix)."""
+        return self.batch * self.out_h * self.out_w
+
+    @property
+    def gemm_k(self) -> int:
+        """Reduction length per group: input channels per group x kernel window."""
+        return (self.in_channels // self.groups) * self.kernel_h * self.kernel_w
+
+    @property
+    def gemm_n(self) -> int:
+        """Output channels per group."""
+        return self.out_channels // self.groups
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the whole layer."""
+        return self.groups * self.gemm_m * self.gemm_k * self.gemm_n
+
+    @property
+    def weight_count(self) -> int:
+        """Number of weights (without bias)."""
+        return self.groups * self.gemm_k * self.gemm_n
+
+    @property
+    def ifmap_elements(self) -> int:
+        """Distinct input activations the layer reads (no padding, no im2col duplication)."""
+        return self.batch * self.in_h * self.in_w * self.in_channels
+
+    @property
+    def is_depthwise(self) -> bool:
+        """True for a depthwise convolution (one input channel per group)."""
+        return self.groups > 1 and self.groups == self.in_channels
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record of the layer's shapes."""
+        return dataclasses.asdict(self)

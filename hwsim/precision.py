@@ -1,0 +1,72 @@
+"""Bit-width labels and per-layer bit assignments (``w4a8`` = 4-bit weights, 8-bit activations)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .errors import HwsimError
+
+_LABEL = re.compile(r"^w(\d+)a(\d+)$")
+
+
+def parse_label(text: str) -> tuple[int, int]:
+    """``"w4a8"`` -> ``(4, 8)``; raises HwsimError on anything else."""
+    m = _LABEL.match(str(text).strip().lower())
+    if not m:
+        raise HwsimError(f"bit label {text!r} is not of the form w<bits>a<bits>, e.g. w4a8")
+    return int(m.group(1)), int(m.group(2))
+
+
+def label(wbits: int, abits: int) -> str:
+    """``(4, 8)`` -> ``"w4a8"``."""
+    return f"w{wbits}a{abits}"
+
+
+def _pair(value: Any, where: str) -> tuple[int, int]:
+    if isinstance(value, str):
+        try:
+            return parse_label(value)
+        except HwsimError as exc:
+            raise HwsimError(f"{where}: {exc}") from None
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return int(value[0]), int(value[1])
+    if isinstance(value, dict) and set(value) == {"w", "a"}:
+        return _pair([value["w"], value["a"]], where)
+    raise HwsimError(f"{where}: got {value!r}; allowed: 'w4a8', [4, 8] or {{w: 4, a: 8}}")
+
+
+def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Read a per-layer bit assignment (JSON or YAML mapping layer -> w/a; optional ``default``).
+
+    Every layer of the workload must get bits (directly or from ``default``) and every name
+    in the file must be a layer of the workload.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise HwsimError(f"{p}: bits file not found")
+    try:
+        raw = json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise HwsimError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise HwsimError(f"{p}: expected a mapping of layer name -> bits (e.g. conv1: w8a8)")
+    names = list(layer_names)
+    default = _pair(raw["default"], f"{p}: field 'default'") if "default" in raw else None
+    unknown = [k for k in raw if k != "default" and k not in names]
+    if unknown:
+        raise HwsimError(f"{p}: unknown layer {unknown[0]!r}; layers are: {', '.join(names[:8])}"
+                         + (" ..." if len(names) > 8 else ""))
+    out = {}
+    for name in names:
+        if name in raw:
+            out[name] = _pair(raw[name], f"{p}: field '{name}'")
+        elif default is not None:
+            out[name] = default
+        else:
+            raise HwsimError(f"{p}: layer {name!r} has no bits and there is no 'default' entry")
+    return out

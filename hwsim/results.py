@@ -1,0 +1,122 @@
+"""Result records shared by every hardware target, and their table/JSON/CSV renderings."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerResult:
+    """Simulated cost of one layer at one precision (cycles at the array clock, bytes, ms)."""
+
+    name: str
+    wbits: int
+    abits: int
+    dataflow: str
+    macs: int
+    total_cycles: int
+    compute_cycles: int
+    stall_cycles: int
+    onchip_stall_cycles: int
+    dram_stall_cycles: int
+    folds: int
+    utilization: float
+    mapping_efficiency: float
+    compute_utilization: float
+    sram_ifmap_bytes: int
+    sram_filter_bytes: int
+    sram_ofmap_bytes: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+    latency_ms: float
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record."""
+        return dataclasses.asdict(self)
+
+
+_SUMMED = ("macs", "total_cycles", "compute_cycles", "stall_cycles", "onchip_stall_cycles", "dram_stall_cycles",
+           "folds", "sram_ifmap_bytes", "sram_filter_bytes", "sram_ofmap_bytes", "dram_read_bytes",
+           "dram_write_bytes", "latency_ms")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkResult:
+    """Per-layer results of a network and their totals."""
+
+    hardware: str
+    dataflow: str
+    clock_mhz: float
+    layers: list[LayerResult]
+
+    def total(self) -> dict:
+        """Whole-network totals; utilization is MAC-weighted (total MACs over total peak MAC slots)."""
+        out = {k: sum(getattr(r, k) for r in self.layers) for k in _SUMMED}
+        slots = sum(r.macs / r.utilization for r in self.layers if r.utilization > 0)
+        out["utilization"] = out["macs"] / slots if slots else 0.0
+        out["name"] = "total"
+        return out
+
+    @property
+    def total_cycles(self) -> int:
+        """Sum of all layers' cycles."""
+        return sum(r.total_cycles for r in self.layers)
+
+    @property
+    def latency_ms(self) -> float:
+        """Sum of all layers' latency in ms."""
+        return sum(r.latency_ms for r in self.layers)
+
+    def to_json(self) -> str:
+        """``{"hardware", "dataflow", "clock_mhz", "layers": [...], "total": {...}}`` as text."""
+        doc = {"hardware": self.hardware, "dataflow": self.dataflow, "clock_mhz": self.clock_mhz,
+               "layers": [r.to_dict() for r in self.layers], "total": self.total()}
+        return json.dumps(doc, indent=2) + "\n"
+
+    def to_csv(self) -> str:
+        """One row per layer plus a final ``total`` row."""
+        buf = io.StringIO()
+        fields = [f.name for f in dataclasses.fields(LayerResult)]
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for r in self.layers:
+            writer.writerow(r.to_dict())
+        writer.writerow({k: v for k, v in self.total().items() if k in fields})
+        return buf.getvalue()
+
+    def to_table(self) -> str:
+        """A fixed-width per-layer table with a total line, for the terminal."""
+        cols = [("layer", "name", "{}"), ("w/a", None, "{}"), ("MMAC", "macs", "{:.1f}"),
+                ("cycles", "total_cycles", "{:,}"), ("compute", "compute_cycles", "{:,}"),
+                ("stall", "stall_cycles", "{:,}"), ("util%", "utilization", "{:.1f}"),
+                ("map%", "mapping_efficiency", "{:.1f}"), ("DRAM KB", None, "{:.1f}"), ("ms", "latency_ms", "{:.4f}")]
+
+        def cells(rec: dict, is_total: bool) -> list[str]:
+            row = []
+            for head, key, fmt in cols:
+                if head == "w/a":
+                    row.append("" if is_total else f"{rec['wbits']}/{rec['abits']}")
+                elif head == "DRAM KB":
+                    row.append(fmt.format((rec["dram_read_bytes"] + rec["dram_write_bytes"]) / 1e3))
+                elif key == "macs":
+                    row.append(fmt.format(rec[key] / 1e6))
+                elif key in ("utilization", "mapping_efficiency"):
+                    row.append("" if key not in rec else fmt.format(100 * rec[key]))
+                else:
+                    row.append(fmt.format(rec[key]))
+            return row
+
+        rows = [cells(r.to_dict(), False) for r in self.layers]
+        rows.append(cells(self.total(), True))
+        heads = [c[0] for c in cols]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+        fmt_row = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        lines = [f"{self.hardware}  dataflow={self.dataflow}  clock={self.clock_mhz:g} MHz",
+                 fmt_row(heads), "  ".join("-" * w for w in widths)]
+        lines += [fmt_row(r) for r in rows[:-1]]
+        lines.append("  ".join("-" * w for w in widths))
+        lines.append(fmt_row(rows[-1]))
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""quant: post-training quantization (BRECQ block reconstruction). Not implemented yet (issue 4)."""

@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the shipped configs and test data."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+CONFIGS = ROOT / "hw_configs"
+
+
+@pytest.fixture
+def paper_hw():
+    from hwsim.config import load_config
+
+    return load_config(CONFIGS / "bitfusion_16x32.yaml")
+
+
+@pytest.fixture
+def unlimited_hw(paper_hw):
+    """The paper's array with every bandwidth unlimited (compute only)."""
+    import dataclasses
+
+    from hwsim.config import Buffers
+
+    return dataclasses.replace(paper_hw, sram_bytes_per_cycle=Buffers(None, None, None), dram_gb_per_s=None,
+                               requant_outputs_per_cycle=None)
