@@ -15,17 +15,18 @@ Model (all quantities in bits so that 2-bit operands stay integral):
   read from the filter buffer when a fold that finishes its outputs starts (OS, WS) or with
   each streamed channel (IS).
 * Buffers.  Each input buffer fills a small edge FIFO at its read bandwidth (capacity: one
-  cycle of bandwidth plus the layer's largest single-step demand); outputs go into a FIFO
+  cycle of bandwidth plus the largest single-step demand of the layer's largest fold, taken
+  as a finishing fold with accumulator-wide outputs); outputs go into a FIFO
   drained at the ofmap write bandwidth and, for finished outputs, at most
   ``requant_outputs_per_cycle`` outputs per cycle.  A step fires in the first cycle in which
   every input FIFO holds its demand and the output FIFO has room; other cycles are stalls.
   FIFO levels carry over from fold to fold.
 * Folds with the same shape entered with the same FIFO levels behave identically, so each
   distinct (shape, entry state) is stepped once and reused: exact, and fast.
-* DRAM.  Each fold's tiles are loaded into the idle half of double-buffered SRAMs while the
-  previous fold computes; an operand that fits in half its SRAM is loaded once, otherwise a
-  tile is reloaded whenever the fold's tile changes; partial sums spill when the tile does
-  not fit half the ofmap SRAM.  One DRAM channel serves loads and write-backs in order.
+* DRAM.  An operand that fits in half its SRAM is loaded once; otherwise a tile is reloaded
+  whenever the fold's tile changes; partial sums spill when they do not fit half the ofmap
+  SRAM.  The per-fold loads, compute times and write-backs then go through the
+  double-buffered pipeline of :mod:`hwsim.systolic.memory`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from .memory import pipeline_end
 
 OS, WS, IS = 0, 1, 2
 INF = math.inf
@@ -122,14 +125,15 @@ def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits
 
 
 @njit(cache=True)
-def _max_demand(df, R, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits):
-    """Largest single-step demand per port for folds no larger than (sr_max, sc_max)."""
-    if df == OS:
-        return (min(sr_max, T) * if_bits, min(sc_max, T) * f_bits + sc_max * scale_bits,
-                min(sr_max, sc_max, T) * out_bits)
-    if df == WS:
-        return min(sr_max, T) * if_bits, sc_max * (f_bits + scale_bits), min(sc_max, T) * out_bits
-    return sc_max * if_bits, min(sr_max, T) * f_bits + scale_bits, min(sc_max, T) * out_bits
+def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits):
+    """Largest single-step demand per port (ifmap, filter, output bits) of a finishing fold of size sr x sc."""
+    L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
+    mx = np.zeros(3)
+    for t in range(L):
+        d = _step_demand(df, t, R, sr, sc, T, 1, if_bits, f_bits, out_bits, scale_bits)
+        for p in range(3):
+            mx[p] = max(mx[p], d[p])
+    return mx
 
 
 @njit(cache=True)
@@ -156,7 +160,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
 
     sr_max = min(sr_g * gpf, R)
     sc_max = min(sc_g * gpf, C)
-    mx = _max_demand(df, R, sr_max, sc_max, T, if_bits, f_bits, max(out_bits, acc_bits), scale_bits)
+    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, max(out_bits, acc_bits), scale_bits)
     bw = np.array([bw_if, bw_f])
     cap = np.array([bw_if + mx[0], bw_f + mx[1], min(bw_o, requant_rate * max(out_bits, acc_bits)) + mx[2]])
     level = np.array([cap[0], cap[1], 0.0])
@@ -166,19 +170,14 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     memo_val = np.zeros((_MEMO, 8))
     n_memo = 0
 
-    # DRAM pipeline state.
-    ce1 = 0.0  # compute end of fold i-1
-    ce2 = 0.0  # compute end of fold i-2
-    we1 = 0.0  # write end of fold i-1
-    we2 = 0.0
-    dram_free = 0.0
-    pending_write = 0.0  # DRAM cycles of the previous fold's write-back, not yet issued
     cur_if = -1
     cur_f = -1
     max_if = -1
     max_f = -1
-    busy = 0.0  # sum of fold compute cycles (incl. on-chip stalls)
     n_folds = nr * nc * n_gb
+    fold_load = np.zeros(n_folds)  # bits each fold loads from DRAM
+    fold_write = np.zeros(n_folds)  # bits each fold writes back
+    fold_cycles = np.zeros(n_folds)  # cycles each fold computes, on-chip stalls included
     fold = 0
 
     for gb in range(n_gb):
@@ -271,24 +270,16 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                 res[R_MAP_EFF] += sr * sc / (R * C)
                 res[R_COMPUTE_UTIL] += sr * sc * T / (R * C * L)
 
-                # ---- double-buffered DRAM pipeline ----
-                # DRAM order: load(i) is issued before the write-back of fold i-1, since it
-                # may start as soon as fold i-2 has released its buffer half.
-                load_cyc = 0.0 if dram_bpc == INF else math.ceil(load / dram_bpc)
-                load_end = max(dram_free, ce2) + load_cyc
-                dram_free = load_end
-                if fold > 0:
-                    we = max(dram_free, ce1) + pending_write
-                    dram_free = we
-                    we2, we1 = we1, we
-                ce = max(ce1, load_end, we2) + cyc
-                busy += cyc
-                ce2, ce1 = ce1, ce
-                pending_write = 0.0 if dram_bpc == INF else math.ceil(write / dram_bpc)
+                fold_load[fold] = load
+                fold_write[fold] = write
+                fold_cycles[fold] = cyc
                 fold += 1
 
-    we_last = max(dram_free, ce1) + pending_write
-    end = max(ce1, we_last)
+    if dram_bpc == INF:
+        end = fold_cycles.sum()
+    else:
+        end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc))
+    busy = fold_cycles.sum()
     res[R_COMPUTE] = n_folds * L - 1  # SCALE-Sim counts the index of the last cycle
     res[R_DRAM_STALL] = end - busy
     res[R_TOTAL] = res[R_COMPUTE] + res[R_ONCHIP_STALL] + res[R_DRAM_STALL]

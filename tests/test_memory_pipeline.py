@@ -1,0 +1,78 @@
+"""The fold-level DRAM pipeline recurrence equals an event simulation of the same hardware in SimPy."""
+
+import numpy as np
+import pytest
+import simpy
+
+from hwsim.systolic.memory import pipeline_end
+
+
+def simpy_pipeline_end(load, compute, write):
+    """Two SRAM halves per operand, one in-order DRAM channel, one array: an event model."""
+    env = simpy.Environment()
+    dram = simpy.PriorityResource(env, capacity=1)
+    n = len(load)
+    loaded = [env.event() for _ in range(n)]
+    computed = [env.event() for _ in range(n)]
+    written = [env.event() for _ in range(n)]
+    seq = iter(range(10 ** 9))
+
+    def transfer(duration, done, order):
+        with dram.request(priority=order) as req:
+            yield req
+            yield env.timeout(duration)
+        done.succeed()
+
+    def loader():
+        for i in range(n):
+            if i >= 2:
+                yield computed[i - 2]  # the half fold i-2 used is free again
+            if i >= 1:
+                yield loaded[i - 1]  # loads are issued in order
+            env.process(transfer(load[i], loaded[i], 2 * i))
+
+    def array():
+        for i in range(n):
+            yield loaded[i]
+            if i >= 2:
+                yield written[i - 2]  # output half of fold i-2 drained
+            yield env.timeout(compute[i])
+            computed[i].succeed()
+
+    def writer():
+        for i in range(n):
+            yield computed[i]
+            env.process(transfer(write[i], written[i], 2 * i + 3))  # after load(i+1)
+
+    env.process(loader())
+    env.process(array())
+    env.process(writer())
+    env.run()
+    return env.now
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_recurrence_matches_simpy(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    scale = rng.choice([1, 10, 100])
+    load = rng.integers(0, 3 * scale, n).astype(float)
+    compute = rng.integers(1, 3 * scale, n).astype(float)
+    write = rng.integers(0, 3 * scale, n).astype(float)
+    assert pipeline_end(load, compute, write) == simpy_pipeline_end(load, compute, write)
+
+
+def test_compute_bound_hides_transfers():
+    load = np.full(10, 5.0)
+    compute = np.full(10, 100.0)
+    write = np.full(10, 5.0)
+    # only the first load and the last write are exposed
+    assert pipeline_end(load, compute, write) == 5 + 10 * 100 + 5
+
+
+def test_memory_bound_is_dram_time():
+    load = np.full(10, 100.0)
+    compute = np.full(10, 1.0)
+    write = np.zeros(10)
+    assert pipeline_end(load, compute, write) == 10 * 100 + 1
+

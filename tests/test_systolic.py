@@ -1,0 +1,199 @@
+"""The systolic model: precision scaling, peaks, depthwise parallelism, bandwidth stalls, and
+the numba kernel against a plain-Python step-by-step reference of the same schedule."""
+
+import dataclasses
+import math
+
+import pytest
+
+from hwsim.config import Buffers
+from hwsim.layers import Layer
+from hwsim.systolic import simulate_layer, simulate_network
+from hwsim.systolic.mapping import map_layer
+from hwsim.systolic.simulate import _loop_order
+from hwsim.workload import layers_from_model_name
+
+BIG = Layer("conv4_x", "conv", 16, 16, 256, 14, 14, 256, 3, 3, 1, 1)  # K=2304, M=196, N=256
+
+
+def test_peaks_match_the_paper(paper_hw):
+    assert paper_hw.peak_macs_per_s(8, 8) == pytest.approx(256e9)
+    assert paper_hw.peak_macs_per_s(4, 8) == pytest.approx(512e9)
+    assert paper_hw.peak_macs_per_s(2, 2) == pytest.approx(4.096e12)
+    assert sorted({paper_hw.fusion_factor(w, a) for w in (2, 4, 8) for a in (2, 4, 8)}) == [1, 2, 4, 8, 16]
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "is", "os"])
+def test_2x2_is_about_16x_faster_at_unlimited_bandwidth(unlimited_hw, dataflow):
+    c88 = simulate_layer(BIG, unlimited_hw, 8, 8, dataflow).total_cycles
+    c22 = simulate_layer(BIG, unlimited_hw, 2, 2, dataflow).total_cycles
+    # OS keeps R+C-2 fill/drain cycles per fold while its reduction shrinks 16x
+    low = 11.0 if dataflow == "os" else 15.0
+    assert low < c88 / c22 <= 16.01
+
+
+def test_bandwidth_caps_the_low_precision_gain(paper_hw, unlimited_hw):
+    free = simulate_layer(BIG, unlimited_hw, 2, 2)
+    bound = simulate_layer(BIG, paper_hw, 2, 2)
+    assert bound.onchip_stall_cycles > 0
+    assert bound.total_cycles > 1.5 * free.total_cycles
+    ratio = simulate_layer(BIG, paper_hw, 8, 8).total_cycles / bound.total_cycles
+    assert 2.0 < ratio < 0.8 * simulate_layer(BIG, unlimited_hw, 8, 8).total_cycles / free.total_cycles
+
+
+def test_buffers_sized_for_4bit_do_not_stall_at_4x4(paper_hw):
+    # paper config: 32 B/cycle ifmap = 16 rows x 2 bytes, 64 B/cycle filter = 32 cols x 2 bytes
+    r = simulate_layer(BIG, paper_hw, 4, 4)
+    assert r.onchip_stall_cycles == 0
+    assert simulate_layer(BIG, paper_hw, 2, 2).onchip_stall_cycles > 0
+
+
+def test_lower_precision_is_never_slower(paper_hw):
+    cycles = {(w, a): simulate_layer(BIG, paper_hw, w, a).total_cycles for w in (2, 4, 8) for a in (2, 4, 8)}
+    for (w, a), c in cycles.items():
+        if w > 2:
+            assert cycles[(w // 2, a)] <= c
+        if a > 2:
+            assert cycles[(w, a // 2)] <= c
+
+
+def test_depthwise_has_low_utilization(paper_hw):
+    layers = {layer.name: layer for layer in layers_from_model_name("mobilenet_v2")}
+    dw = layers["features.2.conv.1.0"]  # 3x3 depthwise, 96 channels
+    pw = layers["features.2.conv.2"]  # 1x1 pointwise after it
+    assert dw.is_depthwise and not pw.is_depthwise
+    rdw, rpw = simulate_layer(dw, paper_hw), simulate_layer(pw, paper_hw)
+    assert rdw.utilization < 0.05 < 0.5 < rpw.utilization
+    assert rdw.mapping_efficiency == pytest.approx(1 / paper_hw.cols)  # OS: one channel column per fold
+
+
+def test_depthwise_packs_groups_when_they_fit(unlimited_hw):
+    dw = Layer("dw", "conv", 16, 16, 64, 14, 14, 64, 3, 3, 1, 64)
+    m = map_layer(dw, unlimited_hw, 2, 2, "ws")  # K=9 fuses into one step: 16 groups per fold
+    assert (m.sr, m.sc, m.groups_per_fold) == (1, 1, 16)
+    assert map_layer(dw, unlimited_hw, 8, 8, "ws").groups_per_fold == 1  # 9 rows each: one fits
+    ws88 = simulate_layer(dw, unlimited_hw, 8, 8, "ws").total_cycles
+    ws22 = simulate_layer(dw, unlimited_hw, 2, 2, "ws").total_cycles
+    assert ws88 / ws22 == pytest.approx(16, rel=0.01)  # 64 folds -> 4 folds
+
+
+def test_dram_bound_layer_takes_its_transfer_time(paper_hw):
+    hw = dataclasses.replace(paper_hw, dram_gb_per_s=0.5)
+    r = simulate_layer(BIG, hw, 8, 8)
+    transfer = (r.dram_read_bytes + r.dram_write_bytes) / hw.dram_bytes_per_cycle()
+    assert r.dram_stall_cycles > 0
+    assert transfer <= r.total_cycles <= transfer + r.compute_cycles + r.onchip_stall_cycles + 1
+
+
+def test_requantization_throughput_costs_cycles(unlimited_hw):
+    slow = dataclasses.replace(unlimited_hw, requant_outputs_per_cycle=1)
+    fast = simulate_layer(BIG, unlimited_hw, 8, 8, "ws")
+    r = simulate_layer(BIG, slow, 8, 8, "ws")
+    assert r.onchip_stall_cycles > 0
+    # every output passes the one-per-cycle requantizer: at least M*N cycles of the last folds
+    assert r.total_cycles >= BIG.gemm_m * BIG.gemm_n
+    assert fast.stall_cycles == 0
+
+
+def test_network_totals_add_up(paper_hw):
+    layers = layers_from_model_name("resnet18")
+    res = simulate_network(layers, paper_hw, (4, 8))
+    total = res.total()
+    assert len(layers) == 21
+    assert total["total_cycles"] == sum(r.total_cycles for r in res.layers)
+    assert total["macs"] == 1_814_073_344
+    assert total["latency_ms"] == pytest.approx(total["total_cycles"] / 500e3)
+    for r in res.layers:
+        assert r.total_cycles == r.compute_cycles + r.stall_cycles
+
+
+# ---------------------------------------------------------------------------------------------
+# A plain-Python reference of the same schedule: enumerates PEs every step (no closed forms),
+# steps every fold (no reuse of identical folds).  Small layers only.
+# ---------------------------------------------------------------------------------------------
+
+
+def _reference_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits):
+    if df == 0:
+        d_if = sum(1 for r in range(sr) if r <= t <= r + T - 1) * if_bits
+        d_f = sum(1 for c in range(sc) if c <= t <= c + T - 1) * f_bits + (sc * scale_bits if t == 0 else 0)
+        n_out = sum(1 for r in range(sr) for c in range(sc) if r + c + T - 1 == t)
+    else:
+        stream = sum(1 for r in range(sr) if R + r <= t <= R + r + T - 1)
+        load = sc if t < sr else 0
+        n_out = sum(1 for c in range(sc) for m in range(T) if 2 * R - 1 + c + m == t)
+        if df == 1:
+            d_if, d_f = stream * if_bits, load * f_bits + (sc * scale_bits if final and t == 0 else 0)
+        else:
+            d_if, d_f = load * if_bits, stream * f_bits + (scale_bits if final and R <= t < R + T else 0)
+    return d_if, d_f, n_out * out_bits
+
+
+def reference_onchip(layer, hw, wbits, abits, dataflow):
+    """(compute cycles incl. on-chip stalls, stall cycles) at unlimited DRAM bandwidth."""
+    m = map_layer(layer, hw, wbits, abits, dataflow)
+    R, C, T, pf = m.rows, m.cols, m.t, m.fusion
+    if_bits, f_bits = pf * abits, pf * wbits
+    acc, scale = hw.accumulator_bits, hw.scale_bits
+    bw = [8.0 * b if b else math.inf for b in hw.sram_bytes_per_cycle]
+    requant = hw.requant_outputs_per_cycle or math.inf
+    ifmap_g = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
+    filter_g = layer.gemm_k * layer.gemm_n * wbits + layer.gemm_n * scale
+    half = [kib * 4096 for kib in hw.sram_kib]
+    rows_outer, _ = _loop_order(m, layer.groups * ifmap_g, layer.groups * filter_g, half, acc)
+    folds = []
+    for gb in range(math.ceil(m.groups / m.groups_per_fold)):
+        g = min(m.groups_per_fold, m.groups - gb * m.groups_per_fold)
+        nr, nc = m.row_folds, m.col_folds
+        pairs = [(i, j) for i in range(nr) for j in range(nc)] if rows_outer else \
+                [(i, j) for j in range(nc) for i in range(nr)]
+        for i, j in pairs:
+            sr = g * m.sr if m.groups_per_fold > 1 else min(R, m.sr - i * R)
+            sc = g * m.sc if m.groups_per_fold > 1 else min(C, m.sc - j * C)
+            folds.append((sr, sc, m.dataflow == 0 or i == nr - 1))
+    # FIFO capacities: bandwidth plus the largest single-step demand of the largest fold,
+    # taken as finishing (scales read) with accumulator-wide outputs
+    sr_max, sc_max = max(f[0] for f in folds), max(f[1] for f in folds)
+    demands = [_reference_demand(m.dataflow, t, R, sr_max, sc_max, T, True, if_bits, f_bits, max(abits, acc), scale)
+               for t in range(m.fold_cycles())]
+    cap = [bw[0] + max(d[0] for d in demands), bw[1] + max(d[1] for d in demands),
+           min(bw[2], requant * max(abits, acc)) + max(d[2] for d in demands)]
+    level = [cap[0], cap[1], 0.0]
+    cycles = stalls = 0
+    for sr, sc, final in folds:
+        drain = min(bw[2], requant * abits) if final else bw[2]
+        for t in range(m.fold_cycles()):
+            d = _reference_demand(m.dataflow, t, R, sr, sc, T, final, if_bits, f_bits, abits if final else acc, scale)
+            while True:
+                cycles += 1
+                level[0] = min(level[0] + bw[0], cap[0])
+                level[1] = min(level[1] + bw[1], cap[1])
+                fired = level[0] >= d[0] and level[1] >= d[1] and level[2] + d[2] <= cap[2]
+                if fired:
+                    level[0] -= d[0]
+                    level[1] -= d[1]
+                    level[2] += d[2]
+                level[2] = max(level[2] - drain, 0.0)
+                if fired:
+                    break
+                stalls += 1
+    return cycles, stalls
+
+
+SMALL = [
+    Layer("edge", "conv", 11, 11, 7, 9, 9, 40, 3, 3, 1, 1),  # partial folds on both axes
+    Layer("dw", "conv", 9, 9, 12, 7, 7, 12, 3, 3, 1, 12),  # depthwise
+    Layer("fc", "linear", 1, 1, 100, 1, 1, 37, batch=3),
+]
+
+
+@pytest.mark.parametrize("layer", SMALL, ids=lambda layer: layer.name)
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+@pytest.mark.parametrize("bits", [(8, 8), (2, 2), (2, 8), (8, 2)])
+def test_kernel_equals_plain_reference(paper_hw, layer, dataflow, bits):
+    hw = dataclasses.replace(paper_hw, rows=4, cols=8, dram_gb_per_s=None, requant_outputs_per_cycle=3,
+                             sram_bytes_per_cycle=Buffers(3.0, 5.0, 2.0))
+    r = simulate_layer(layer, hw, *bits, dataflow=dataflow)
+    cycles, stalls = reference_onchip(layer, hw, *bits, dataflow)
+    assert r.onchip_stall_cycles == stalls
+    assert r.total_cycles == cycles - 1  # hwsim keeps SCALE-Sim's last-cycle-index convention
