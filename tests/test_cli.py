@@ -1,0 +1,86 @@
+"""The hwsim CLI: formats, per-layer bits, atomic output, and exit code 2 with one message on bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hwsim.cli import main
+
+from conftest import CONFIGS, DATA
+
+HW = str(CONFIGS / "bitfusion_16x32.yaml")
+TOPO = str(DATA / "scalesim" / "topo_convs.csv")
+
+
+def test_table_by_default(capsys):
+    assert main(["simulate", "--hw", HW, "--topology", TOPO]) == 0
+    out = capsys.readouterr().out
+    assert "conv7x7s2" in out and out.strip().splitlines()[-1].startswith("total")
+
+
+def test_json_records(capsys):
+    assert main(["simulate", "--hw", HW, "--model", "resnet18", "--wbits", "4", "--abits", "8", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["layers"]) == 21
+    for rec in doc["layers"] + [doc["total"]]:
+        for key in ("name", "total_cycles", "compute_cycles", "stall_cycles", "utilization", "latency_ms"):
+            assert key in rec
+    assert doc["total"]["name"] == "total"
+    assert doc["total"]["total_cycles"] == sum(r["total_cycles"] for r in doc["layers"])
+    assert {(r["wbits"], r["abits"]) for r in doc["layers"]} == {(4, 8)}
+
+
+def test_bits_file_and_atomic_output(tmp_path, capsys):
+    bits = tmp_path / "bits.yaml"
+    bits.write_text("default: w4a8\nconv1x1: w2a2\n")
+    out = tmp_path / "sub" / "r.csv"
+    assert main(["simulate", "--hw", HW, "--topology", TOPO, "--bits", str(bits), "--format", "csv", "-o", str(out)]) == 0
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("name,wbits,abits")
+    assert any(r.startswith("conv1x1,2,2") for r in rows) and any(r.startswith("conv3x3,4,8") for r in rows)
+    assert rows[-1].startswith("total")
+    assert os.listdir(out.parent) == ["r.csv"]  # no temporary file left behind
+
+
+def test_scalesim_cfg_as_hw(capsys):
+    assert main(["simulate", "--hw", str(DATA / "scalesim" / "os_8x8.cfg"), "--topology", TOPO, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["layers"][0]["total_cycles"] == 7083  # SCALE-Sim's own number for this layer
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--hw", "missing.yaml", "--model", "resnet18"], "missing.yaml: hardware config file not found"),
+    (["--hw", HW, "--model", "vgg99"], "unknown model 'vgg99'; allowed:"),
+    (["--hw", HW, "--model", "resnet18", "--wbits", "3"], "weight bit-width 3 is not supported by bitfusion_16x32; allowed: 2, 4, 8"),
+    (["--hw", str(DATA / "scalesim" / "os_8x8.cfg"), "--topology", TOPO, "--wbits", "4"], "allowed: 8"),
+    (["--hw", HW, "--topology", "nope.csv"], "nope.csv: topology file not found"),
+])
+def test_bad_input_exits_2_with_one_message(capsys, args, message):
+    assert main(["simulate"] + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_bits_file(tmp_path, capsys):
+    bits = tmp_path / "b.yaml"
+    bits.write_text("conv1x1: w4a8\nconv99: w2a2\n")
+    assert main(["simulate", "--hw", HW, "--topology", TOPO, "--bits", str(bits)]) == 2
+    assert "unknown layer 'conv99'" in capsys.readouterr().err
+    bits.write_text("conv1x1: w4a8\n")
+    assert main(["simulate", "--hw", HW, "--topology", TOPO, "--bits", str(bits)]) == 2
+    assert "has no bits and there is no 'default' entry" in capsys.readouterr().err
+
+
+def test_bad_config_from_a_real_process(tmp_path):
+    cfg = tmp_path / "hw.yaml"
+    cfg.write_text((CONFIGS / "bitfusion_16x32.yaml").read_text().replace("dataflow: os", "dataflow: diagonal"))
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "hwsim.cli", "simulate", "--hw", str(cfg), "--topology", TOPO,
+                           "--format", "json", "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"hwsim: error: {cfg}: field 'dataflow': got 'diagonal'; "
+                                   "allowed: one of os, ws, is")
+    assert not out.exists()

@@ -1,0 +1,101 @@
+"""Hardware configs: the shipped ones load, and every kind of mistake gets one clear message."""
+
+import pytest
+import yaml
+
+from hwsim.config import load_config
+from hwsim.errors import ConfigError
+
+from conftest import CONFIGS
+
+SHIPPED = sorted(CONFIGS.glob("*.yaml"))
+
+
+def test_three_accelerators_ship():
+    names = {p.stem for p in SHIPPED}
+    assert {"bitfusion_16x32", "bitfusion_32x64", "bitfusion_16x32_starved"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_configs_load(path):
+    hw = load_config(path)
+    assert hw.rows > 0 and hw.cols > 0 and hw.dataflow in ("os", "ws", "is")
+    assert set(hw.bits) == {2, 4, 8}
+
+
+def test_paper_config_values(paper_hw):
+    assert (paper_hw.rows, paper_hw.cols, paper_hw.clock_mhz) == (16, 32, 500.0)
+    assert paper_hw.dram_bytes_per_cycle() == pytest.approx(24.0)  # 12 GB/s at 500 MHz
+
+
+def _write(tmp_path, **changes):
+    raw = yaml.safe_load((CONFIGS / "bitfusion_16x32.yaml").read_text())
+    for key, value in changes.items():
+        if "." in key:
+            outer, inner = key.split(".")
+            raw[outer][inner] = value
+        elif value is None:
+            raw.pop(key)
+        else:
+            raw[key] = value
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"colour": "red"}, "field 'colour': got 'red'; allowed: known fields are"),
+    ({"array.rows": 0}, "field 'array.rows': got 0; allowed: a positive integer"),
+    ({"array.cols": "32"}, "field 'array.cols': got '32'; allowed: a positive integer"),
+    ({"array.depth": 3}, "field 'array.depth'"),
+    ({"sram_kib.ifmap": -1}, "field 'sram_kib.ifmap': got -1; allowed: a positive number (KiB)"),
+    ({"sram_bytes_per_cycle.filter": "fast"}, "field 'sram_bytes_per_cycle.filter': got 'fast'"),
+    ({"bits": [2, 3, 8]}, "field 'bits': got [2, 3, 8]; allowed: a non-empty list drawn from [2, 4, 8]"),
+    ({"dataflow": "rs"}, "field 'dataflow': got 'rs'; allowed: one of os, ws, is"),
+    ({"clock_mhz": True}, "field 'clock_mhz': got True"),
+    ({"dram_gb_per_s": 0}, "field 'dram_gb_per_s': got 0; allowed: a positive number (GB/s) or 'unlimited'"),
+    ({"clock_mhz": None}, "field 'clock_mhz' is missing"),
+    ({"scale_bits": 40}, "field 'scale_bits': got 40"),
+])
+def test_bad_values_name_file_field_value_and_allowed(tmp_path, changes, expected):
+    path = _write(tmp_path, **changes)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(str(path))
+    assert expected in str(err.value)
+
+
+def test_unlimited_is_accepted(tmp_path):
+    hw = load_config(_write(tmp_path, dram_gb_per_s="unlimited", **{"sram_bytes_per_cycle.ifmap": "unlimited"}))
+    assert hw.dram_gb_per_s is None and hw.sram_bytes_per_cycle.ifmap is None
+
+
+def test_broken_yaml_missing_file_and_unknown_suffix(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    other = tmp_path / "hw.toml"
+    other.write_text("")
+    with pytest.raises(ConfigError, match="allowed: .yaml, .yml"):
+        load_config(other)
+
+
+def test_scalesim_cfg_errors(tmp_path):
+    cfg = tmp_path / "x.cfg"
+    cfg.write_text("[general]\nrun_name = x\n[architecture_presets]\nArrayHeight = 8\nArrayWidth = 0\n")
+    with pytest.raises(ConfigError, match="architecture_presets.ArrayWidth': got '0'"):
+        load_config(cfg)
+    cfg.write_text("[general]\nrun_name = x\n[architecture_presets]\nArrayHeight = 8\nArrayWidth = 8\n"
+                   "IfmapSramSzkB = 64\nFilterSramSzkB = 64\nOfmapSramSzkB = 64\nDataflow = xs\n")
+    with pytest.raises(ConfigError, match="Dataflow': got 'xs'; allowed: os, ws, is"):
+        load_config(cfg)
+
+
+def test_content_hash_ignores_names_but_not_numbers(paper_hw):
+    import dataclasses
+
+    assert dataclasses.replace(paper_hw, name="other").content_hash() == paper_hw.content_hash()
+    assert dataclasses.replace(paper_hw, rows=8).content_hash() != paper_hw.content_hash()
