@@ -1,0 +1,154 @@
+"""hwsim against SCALE-Sim 3.0.0, side by side in one run.
+
+1. The same ResNet-18 layers (SCALE-Sim topology with padding applied) on the same
+   SCALE-Sim config: wall time of each simulator, the ratio, and whether cycles agree.
+2. The 27-run sweep (3 dataflows x 9 precision modes) of ResNet-50 on the paper's
+   accelerator, after warm-up.
+3. A second process reusing numba's on-disk cache, against one compiling from scratch.
+
+SCALE-Sim runs in its own virtualenv (it needs numpy < 2.4); see scalesim_runner.py.
+Usage: python benchmarks/bench_vs_scalesim.py [--layers N] [--dataflow os|ws|is]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from scalesim_runner import run_scalesim  # noqa: E402
+
+from hwsim.config import load_config  # noqa: E402
+from hwsim.systolic import simulate_layer, simulate_network  # noqa: E402
+from hwsim.workload import layers_from_model_name, layers_from_topology  # noqa: E402
+
+CFG_TEMPLATE = """[general]
+run_name = bench_{df}
+[architecture_presets]
+ArrayHeight = 16
+ArrayWidth = 32
+IfmapSramSzkB = 64
+FilterSramSzkB = 64
+OfmapSramSzkB = 64
+IfmapOffset = 0
+FilterOffset = 10000000
+OfmapOffset = 20000000
+Dataflow = {df}
+Bandwidth = 10
+ReadRequestBuffer = 32
+WriteRequestBuffer = 32
+[layout]
+IfmapCustomLayout = False
+IfmapSRAMBankBandwidth = 10
+IfmapSRAMBankNum = 10
+IfmapSRAMBankPort = 2
+FilterCustomLayout = False
+FilterSRAMBankBandwidth = 10
+FilterSRAMBankNum = 10
+FilterSRAMBankPort = 2
+[sparsity]
+SparsitySupport = false
+SparseRep = ellpack_block
+OptimizedMapping = false
+BlockSize = 8
+RandomNumberGeneratorSeed = 40
+[run_presets]
+InterfaceBandwidth = CALC
+UseRamulatorTrace = False
+"""
+
+
+def resnet18_topology(n_layers: int, path: Path) -> None:
+    """Write ResNet-18's first conv layers as a SCALE-Sim CSV, padding folded into the input size."""
+    rows = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"]
+    for layer in layers_from_model_name("resnet18")[:n_layers]:
+        h = (layer.out_h - 1) * layer.stride + layer.kernel_h  # SCALE-Sim has no padding
+        w = (layer.out_w - 1) * layer.stride + layer.kernel_w
+        rows.append(f"{layer.name}, {h}, {w}, {layer.kernel_h}, {layer.kernel_w}, {layer.in_channels}, "
+                    f"{layer.out_channels}, {layer.stride},")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def compare_with_scalesim(n_layers: int, dataflow: str, work: Path) -> None:
+    cfg, topo = work / f"bench_{dataflow}.cfg", work / "resnet18.csv"
+    cfg.write_text(CFG_TEMPLATE.format(df=dataflow))
+    resnet18_topology(n_layers, topo)
+    hw, layers = load_config(cfg), layers_from_topology(topo)
+    simulate_layer(layers[0], hw)  # warm-up: numba loads its cache (or compiles once)
+
+    t0 = time.perf_counter()
+    ours = [simulate_layer(layer, hw).total_cycles for layer in layers]
+    t_ours = time.perf_counter() - t0
+    print(f"running SCALE-Sim on {n_layers} ResNet-18 layers ({dataflow}, 16x32, CALC) ...", flush=True)
+    ref = run_scalesim(cfg, topo)
+    theirs = [rec["total_cycles"] for rec in ref["layers"]]
+
+    print(f"\n== 1. ResNet-18, first {n_layers} layers, {dataflow.upper()} 16x32, 8x8 bits ==")
+    print(f"{'layer':<18}{'SCALE-Sim cycles':>18}{'hwsim cycles':>15}  agree")
+    for layer, a, b in zip(layers, theirs, ours):
+        print(f"{layer.name:<18}{a:>18,}{b:>15,}  {'yes' if a == b else 'NO'}")
+    print(f"SCALE-Sim run_scale: {ref['sim_seconds']:.2f} s   (process incl. import: {ref['seconds']:.2f} s)")
+    print(f"hwsim:               {t_ours * 1e3:.3f} ms")
+    print(f"speed-up:            {ref['sim_seconds'] / t_ours:,.0f}x   cycles agree: {theirs == ours}")
+
+
+def sweep_resnet50() -> None:
+    hw = load_config(REPO / "hw_configs" / "bitfusion_16x32.yaml")
+    layers = layers_from_model_name("resnet50")
+    runs = [(df, w, a) for df in ("os", "ws", "is") for w in (2, 4, 8) for a in (2, 4, 8)]
+    for df, w, a in runs:  # warm-up
+        simulate_layer(layers[0], hw, w, a, df)
+    t0 = time.perf_counter()
+    totals = [simulate_network(layers, hw, (w, a), df).total_cycles for df, w, a in runs]
+    dt = time.perf_counter() - t0
+    print(f"\n== 2. ResNet-50 sweep: {len(runs)} runs (3 dataflows x 9 modes) x {len(layers)} layers ==")
+    print(f"wall time after warm-up: {dt:.3f} s  (target < 2 s); cycles from {min(totals):,} to {max(totals):,}")
+
+
+_PROBE = textwrap.dedent("""
+    import time
+    t0 = time.perf_counter()
+    from hwsim.config import load_config
+    from hwsim.layers import Layer
+    from hwsim.systolic import simulate_layer
+    hw = load_config({hw!r})
+    simulate_layer(Layer("c", "conv", 58, 58, 64, 56, 56, 64, 3, 3, 1, 1), hw, 4, 8)
+    print(time.perf_counter() - t0)
+""")
+
+
+def cache_reuse() -> None:
+    probe = _PROBE.format(hw=str(REPO / "hw_configs" / "bitfusion_16x32.yaml"))
+    env = dict(os.environ)
+    subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True)  # fill the cache
+    warm = float(subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True,
+                                text=True).stdout)
+    with tempfile.TemporaryDirectory() as empty:
+        env["NUMBA_CACHE_DIR"] = empty
+        cold = float(subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True,
+                                    text=True).stdout)
+    print("\n== 3. numba cache: first simulation in a fresh process (import + load/compile + run) ==")
+    print(f"compiling from scratch: {cold:.2f} s   reusing the on-disk cache: {warm:.2f} s   ({cold / warm:.1f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", type=int, default=3, help="ResNet-18 layers to give SCALE-Sim (each ~45 s)")
+    parser.add_argument("--dataflow", choices=("os", "ws", "is"), default="os")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        compare_with_scalesim(args.layers, args.dataflow, Path(work))
+    sweep_resnet50()
+    cache_reuse()
+
+
+if __name__ == "__main__":
+    main()
