@@ -1,7 +1,8 @@
 """Pure-PyTorch builders of a few torchvision classification architectures.
 
 The networks defined here reproduce the structure of torchvision's
-``resnet18``, ``resnet50``, ``mobilenet_v2`` and ``regnet_x_600mf`` models:
+``resnet18``, ``resnet50`` and ``mobilenet_v2`` models, and ``regnet_x_600mf`` in the same style
+(torchvision has no 600MF RegNetX; this one follows pycls, as BRECQ used):
 the same module names, layer shapes and parameter counts. They are written
 independently so that no torchvision install is needed (torchvision can not
 always be installed next to a CPU-only torch). No pretrained weights are
@@ -385,7 +386,11 @@ class RegNet(nn.Module):
 
 
 def regnet_x_600mf(num_classes: int = 1000) -> RegNet:
-    """Build RegNetX-600MF (torchvision layout, 6,191,400 params at 1000 classes)."""
+    """Build RegNetX-600MF as in pycls/BRECQ (torchvision-style naming; 6,196,040 params at 1000 classes).
+
+    torchvision ships RegNetX-400MF and -800MF but not -600MF, so the count is checked against the
+    widths (48, 96, 240, 528), depths (1, 3, 5, 7) and group width 24 of the RegNet paper's design space.
+    """
     return RegNet(
         depths=(1, 3, 5, 7),
         widths=(48, 96, 240, 528),

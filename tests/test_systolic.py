@@ -197,3 +197,19 @@ def test_kernel_equals_plain_reference(paper_hw, layer, dataflow, bits):
     cycles, stalls = reference_onchip(layer, hw, *bits, dataflow)
     assert r.onchip_stall_cycles == stalls
     assert r.total_cycles == cycles - 1  # hwsim keeps SCALE-Sim's last-cycle-index convention
+
+
+@pytest.mark.parametrize("config", ["bitfusion_16x32", "bitfusion_16x32_starved"])
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_reusing_identical_folds_is_exact(config, dataflow):
+    from hwsim.config import load_config
+
+    from conftest import CONFIGS
+
+    hw = load_config(CONFIGS / f"{config}.yaml")
+    layers = layers_from_model_name("resnet18")
+    for layer in (layers[0], layers[5], layers[9], layers[-1]):  # stem, downsample, 3x3, fc
+        for bits in ((2, 2), (8, 2), (4, 8)):
+            fast = simulate_layer(layer, hw, *bits, dataflow=dataflow)
+            slow = simulate_layer(layer, hw, *bits, dataflow=dataflow, reuse_folds=False)
+            assert fast == slow, (layer.name, bits)

@@ -141,11 +141,13 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                           if_bits, f_bits, out_bits, acc_bits, scale_bits,
                           bw_if, bw_f, bw_o, requant_rate,
                           ifmap_g_bits, filter_g_bits, out_g_bits,
-                          half_sram_if, half_sram_f, dram_bpc, rows_outer, spill_psums):
+                          half_sram_if, half_sram_f, dram_bpc, rows_outer, spill_psums, reuse_folds):
     """Simulate one layer; returns the result vector indexed by the R_* constants (cycles, bits).
 
     ``rows_outer`` selects the fold loop order (row folds outer, else column folds outer);
-    ``spill_psums`` says partial sums of multi-fold reductions do not fit the ofmap SRAM.
+    ``spill_psums`` says partial sums of multi-fold reductions do not fit the ofmap SRAM;
+    ``reuse_folds`` reuses the result of an identical (shape, entry state) fold instead of
+    stepping it again (exact; off only to measure or check the stepping itself).
     """
     res = np.zeros(N_RESULTS)
     n_gb = (groups + gpf - 1) // gpf
@@ -228,7 +230,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                 o_bits = out_bits if final else acc_bits
                 drain = min(bw_o, requant_rate * out_bits) if final else bw_o
                 hit = -1
-                for k in range(n_memo):
+                for k in range(n_memo if reuse_folds else 0):
                     if (memo_key[k, 0] == sr and memo_key[k, 1] == sc and memo_key[k, 2] == final
                             and memo_key[k, 3] == level[0] and memo_key[k, 4] == level[1]
                             and memo_key[k, 5] == level[2]):

@@ -53,8 +53,12 @@ def _loop_order(m: Mapping, ifmap_bits: float, filter_bits: float, half: list[fl
 
 
 def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int = 8,
-                   dataflow: str | None = None) -> LayerResult:
-    """Cycle-accurate result of one layer at ``wbits`` x ``abits`` (cycles, bytes, ms)."""
+                   dataflow: str | None = None, reuse_folds: bool = True) -> LayerResult:
+    """Cycle-accurate result of one layer at ``wbits`` x ``abits`` (cycles, bytes, ms).
+
+    ``reuse_folds=False`` steps every fold even when an identical one was already stepped
+    (same numbers, slower; for benchmarks and checks).
+    """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     m = map_layer(layer, hw, wbits, abits, dataflow)
     pf = m.fusion
@@ -70,7 +74,7 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         pf * abits, pf * wbits, abits, hw.accumulator_bits, hw.scale_bits,
         *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), requant,
         float(ifmap_g), float(filter_g), float(out_g),
-        half[0], half[1], math.inf if dram is None else dram * 8.0, rows_outer, spill,
+        half[0], half[1], math.inf if dram is None else dram * 8.0, rows_outer, spill, reuse_folds,
     )
     total = int(r[K.R_TOTAL])
     return LayerResult(
