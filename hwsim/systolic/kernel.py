@@ -45,8 +45,8 @@ INF = math.inf
 R_COMPUTE, R_ONCHIP_STALL, R_DRAM_STALL, R_TOTAL = 0, 1, 2, 3
 R_SRAM_IF, R_SRAM_F, R_SRAM_O = 4, 5, 6
 R_DRAM_RD, R_DRAM_WR = 7, 8
-R_MAP_EFF, R_COMPUTE_UTIL, R_FOLDS, R_STEPPED = 9, 10, 11, 12
-N_RESULTS = 13
+R_MAP_EFF, R_COMPUTE_UTIL, R_FOLDS = 9, 10, 11
+N_RESULTS = 12
 
 _MEMO = 32  # distinct (fold shape, entry state) pairs remembered per layer
 
@@ -250,7 +250,6 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     before = sram.copy()
                     cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
                                           bw, cap, drain, level, sram)
-                    res[R_STEPPED] += cyc
                     slot = n_memo if n_memo < _MEMO else fold % _MEMO
                     memo_key[slot, 0] = sr
                     memo_key[slot, 1] = sc
