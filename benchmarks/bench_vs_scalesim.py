@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from scalesim_runner import run_scalesim  # noqa: E402
 
 from hwsim.config import load_config  # noqa: E402
-from hwsim.systolic import simulate_layer, simulate_network  # noqa: E402
+from hwsim.systolic import simulate_layer  # noqa: E402
+from hwsim.targets import simulate_network  # noqa: E402
 from hwsim.workload import layers_from_model_name, layers_from_topology  # noqa: E402
 
 CFG_TEMPLATE = """[general]
@@ -112,7 +113,7 @@ def sweep_resnet50() -> None:
     for df, w, a in runs:  # warm-up
         simulate_layer(layers[0], hw, w, a, df)
     t0 = time.perf_counter()
-    totals = [simulate_network(layers, hw, (w, a), df).total_cycles for df, w, a in runs]
+    totals = [simulate_network(layers, hw.with_dataflow(df), (w, a)).total_cycles for df, w, a in runs]
     dt = time.perf_counter() - t0
     print(f"\n== 2. ResNet-50 sweep: {len(runs)} runs (3 dataflows x 9 modes) x {len(layers)} layers ==")
     print(f"wall time after warm-up: {dt:.3f} s  (target < 2 s); cycles from {min(totals):,} to {max(totals):,}")

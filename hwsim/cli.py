@@ -20,55 +20,110 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_workload_args(p) -> None:
+    p.add_argument("--hw", required=True, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", metavar="NAME", help="architecture name (resnet18, resnet50, mobilenet_v2, regnet_x_600mf)")
+    src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
+    p.add_argument("--input-size", type=_positive_int, default=224, metavar="PX", help="input height and width (default 224)")
+    p.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+
+
+def _load_workload(args):
+    """(hardware config, layers, input shape) from the common arguments."""
+    from .config import load_config
+    from .workload import layers_from_model_name, layers_from_topology
+
+    hw = load_config(args.hw)
+    shape = (args.batch, 3, args.input_size, args.input_size)
+    if args.model:
+        return hw, layers_from_model_name(args.model, shape), shape
+    return hw, layers_from_topology(args.topology), ()
+
+
+def _emit(text: str, output: str | None, summary: str) -> None:
+    from .io import write_atomic
+
+    if output:
+        write_atomic(output, text)
+        print(f"wrote {output} ({summary})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
 def _add_simulate(sub) -> None:
     p = sub.add_parser(
         "simulate",
         help="simulate a network layer by layer on a hardware config",
         description="Simulate every conv/linear layer of a network on the hardware and print per-layer cycles.",
     )
-    p.add_argument("--hw", required=True, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", metavar="NAME", help="architecture name (resnet18, resnet50, mobilenet_v2, regnet_x_600mf)")
-    src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
+    _add_workload_args(p)
     p.add_argument("--wbits", type=int, metavar="B", help="weight bits for every layer (default 8)")
     p.add_argument("--abits", type=int, metavar="B", help="activation bits for every layer (default 8)")
     p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (and optional default)")
     p.add_argument("--dataflow", choices=("os", "ws", "is"), help="override the config's dataflow")
-    p.add_argument("--input-size", type=_positive_int, default=224, metavar="PX", help="input height and width (default 224)")
-    p.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.set_defaults(func=_cmd_simulate)
 
 
 def _cmd_simulate(args) -> int:
-    from .config import load_config
-    from .io import write_atomic
     from .precision import load_bits_file
-    from .systolic import simulate_network
-    from .workload import layers_from_model_name, layers_from_topology
+    from .targets import simulate_network
 
     if args.bits and (args.wbits or args.abits):
         raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
-    hw = load_config(args.hw)
+    hw, layers, _ = _load_workload(args)
     if args.dataflow:
+        if hw.kind != "systolic":
+            raise HwsimError(f"--dataflow applies to systolic arrays; {hw.name} is of kind {hw.kind!r}")
         hw = hw.with_dataflow(args.dataflow)
-    if args.model:
-        layers = layers_from_model_name(args.model, (args.batch, 3, args.input_size, args.input_size))
-    else:
-        layers = layers_from_topology(args.topology)
     if args.bits:
         bits = load_bits_file(args.bits, [layer.name for layer in layers])
     else:
         bits = (args.wbits or 8, args.abits or 8)
     result = simulate_network(layers, hw, bits)
     text = {"table": result.to_table, "json": result.to_json, "csv": result.to_csv}[args.format]()
-    if args.output:
-        write_atomic(args.output, text)
-        print(f"wrote {args.output} ({len(result.layers)} layers, {result.total_cycles:,} cycles, "
-              f"{result.latency_ms:.3f} ms)", file=sys.stderr)
+    _emit(text, args.output, f"{len(result.layers)} layers, {result.total_cycles:,} cycles, {result.latency_ms:.3f} ms")
+    return 0
+
+
+def _add_lut(sub) -> None:
+    p = sub.add_parser(
+        "lut",
+        help="build the latency/size lookup table of every layer at every supported bit pair",
+        description="Latency (cycles, ms) and weight size of every layer at every (w, a) pair the hardware supports, "
+                    "cached on disk; includes an additivity check against whole-network simulation.",
+    )
+    _add_workload_args(p)
+    p.add_argument("--format", choices=("json", "table"), help="json (default with -o) or table (default without)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--jobs", type=_positive_int, help="parallel layer simulations (default: all cores)")
+    p.add_argument("--cache-dir", metavar="DIR", help="where tables are cached (default $HWSIM_CACHE_DIR or ~/.cache/hwsim)")
+    p.add_argument("--no-cache", action="store_true", help="build afresh and do not write the cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_lut)
+
+
+def _cmd_lut(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .lut import build_lut, cached_lut, lut_to_table
+
+    hw, layers, shape = _load_workload(args)
+    model = args.model or Path(args.topology).stem
+    if args.no_cache:
+        doc, status = build_lut(layers, hw, model, shape, args.jobs, not args.quiet), "built (cache off)"
     else:
-        sys.stdout.write(text)
+        doc, status = cached_lut(layers, hw, model, shape, Path(args.cache_dir) if args.cache_dir else None,
+                                 args.jobs, not args.quiet)
+    print(f"lut: {status}", file=sys.stderr)
+    fmt = args.format or ("json" if args.output else "table")
+    text = json.dumps(doc, indent=1) + "\n" if fmt == "json" else lut_to_table(doc)
+    worst = max((abs(a["error_pct"]) for a in doc["additivity"]), default=0.0)
+    _emit(text, args.output, f"{len(doc['layers'])} layers x {len(doc['choices'])} pairs; "
+                             f"additivity error up to {worst:.3f}%")
     return 0
 
 
@@ -80,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hwsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_simulate(sub)
+    _add_lut(sub)
     return parser
 
 

@@ -76,10 +76,19 @@ class SystolicConfig:
 
     def content_hash(self) -> str:
         """A stable hash of everything that changes simulated numbers (not name/description/source)."""
-        record = dataclasses.asdict(self)
-        for key in ("name", "description", "source"):
-            record.pop(key)
-        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+        return content_hash(self)
+
+
+def content_hash(config: Any) -> str:
+    """Hash of a config dataclass's numbers (name, description and source excluded)."""
+    record = dataclasses.asdict(config)
+    for key in ("name", "description", "source"):
+        record.pop(key, None)
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: What :func:`load_config` returns: a SystolicConfig, or an ArmConfig (hwsim.arm) for ``kind: arm``.
+HardwareConfig = Any
 
 
 def fusion_factor(wbits: int, abits: int) -> int:
@@ -95,32 +104,36 @@ def fusion_factor(wbits: int, abits: int) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def _positive_int(v: Any) -> bool:
+def positive_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
 
-def _positive_number(v: Any) -> bool:
+def positive_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 
 
 def _bandwidth(v: Any) -> bool:
-    return v == UNLIMITED or _positive_number(v)
+    return v == UNLIMITED or positive_number(v)
 
+
+def bit_list(v: Any) -> bool:
+    """A non-empty list of supported bit-widths."""
+    return isinstance(v, list) and len(v) > 0 and all(b in BIT_WIDTHS and not isinstance(b, bool) for b in v)
+
+
+COMMON_SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
+    "name": (lambda v: isinstance(v, str) and v != "", True, None, "a non-empty string"),
+    "description": (lambda v: isinstance(v, str), False, "", "a string"),
+    "clock_mhz": (positive_number, True, None, "a positive number (MHz)"),
+    "bits": (bit_list, True, None, "a non-empty list drawn from [2, 4, 8]"),
+}
 
 _BUFFER_NAMES = ("ifmap", "filter", "ofmap")
 
 _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
-    "name": (lambda v: isinstance(v, str) and v != "", True, None, "a non-empty string"),
+    **COMMON_SCHEMA,
     "kind": (lambda v: v == "systolic", False, "systolic", "'systolic'"),
-    "description": (lambda v: isinstance(v, str), False, "", "a string"),
     "dataflow": (lambda v: v in DATAFLOWS, True, None, "one of " + ", ".join(DATAFLOWS)),
-    "clock_mhz": (_positive_number, True, None, "a positive number (MHz)"),
-    "bits": (
-        lambda v: isinstance(v, list) and len(v) > 0 and all(b in BIT_WIDTHS and not isinstance(b, bool) for b in v),
-        True,
-        None,
-        "a non-empty list drawn from [2, 4, 8]",
-    ),
     "dram_gb_per_s": (_bandwidth, True, None, f"a positive number (GB/s) or '{UNLIMITED}'"),
     "requant_outputs_per_cycle": (_bandwidth, True, None, f"a positive number (outputs/cycle) or '{UNLIMITED}'"),
     "scale_bits": (
@@ -133,59 +146,66 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
 }
 
 _NESTED: dict[str, tuple[tuple[str, ...], Any, str]] = {
-    "array": (("rows", "cols"), _positive_int, "a positive integer"),
-    "sram_kib": (_BUFFER_NAMES, _positive_number, "a positive number (KiB)"),
+    "array": (("rows", "cols"), positive_int, "a positive integer"),
+    "sram_kib": (_BUFFER_NAMES, positive_number, "a positive number (KiB)"),
     "sram_bytes_per_cycle": (_BUFFER_NAMES, _bandwidth, f"a positive number (bytes/cycle) or '{UNLIMITED}'"),
 }
 
 
-def _fail(source: str, field: str, value: Any, allowed: str) -> ConfigError:
+def fail(source: str, field: str, value: Any, allowed: str) -> ConfigError:
     return ConfigError(f"{source}: field '{field}': got {value!r}; allowed: {allowed}")
 
 
-def _validated(raw: Any, source: str) -> dict[str, Any]:
-    """Check ``raw`` against the schema; return a dict with defaults filled in."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of fields at the top level, got {type(raw).__name__}")
-    allowed_keys = list(_SCHEMA) + list(_NESTED)
+def validated(raw: dict, source: str, schema: dict, nested: dict | None = None) -> dict[str, Any]:
+    """Check ``raw`` against a schema (flat fields and one-level nested groups); fill defaults."""
+    allowed_keys = list(schema) + list(nested or {})
     for key in raw:
         if key not in allowed_keys:
-            raise _fail(source, str(key), raw[key], "known fields are " + ", ".join(allowed_keys))
+            raise fail(source, str(key), raw[key], "known fields are " + ", ".join(allowed_keys))
     out: dict[str, Any] = {}
-    for key, (check, required, default, help_text) in _SCHEMA.items():
+    for key, (check, required, default, help_text) in schema.items():
         if key not in raw:
             if required:
                 raise ConfigError(f"{source}: field '{key}' is missing; it must be {help_text}")
             out[key] = default
             continue
         if not check(raw[key]):
-            raise _fail(source, key, raw[key], help_text)
+            raise fail(source, key, raw[key], help_text)
         out[key] = raw[key]
-    for key, (subkeys, check, help_text) in _NESTED.items():
+    for key, (subkeys, check, help_text) in (nested or {}).items():
         if key not in raw:
             raise ConfigError(f"{source}: field '{key}' is missing; it must map {', '.join(subkeys)} to {help_text}")
         sub = raw[key]
         if not isinstance(sub, dict):
-            raise _fail(source, key, sub, f"a mapping of {', '.join(subkeys)} to {help_text}")
+            raise fail(source, key, sub, f"a mapping of {', '.join(subkeys)} to {help_text}")
         for sk in sub:
             if sk not in subkeys:
-                raise _fail(source, f"{key}.{sk}", sub[sk], f"known fields are {', '.join(subkeys)}")
+                raise fail(source, f"{key}.{sk}", sub[sk], f"known fields are {', '.join(subkeys)}")
         for sk in subkeys:
             if sk not in sub:
                 raise ConfigError(f"{source}: field '{key}.{sk}' is missing; it must be {help_text}")
             if not check(sub[sk]):
-                raise _fail(source, f"{key}.{sk}", sub[sk], help_text)
+                raise fail(source, f"{key}.{sk}", sub[sk], help_text)
         out[key] = sub
     return out
 
 
-def _num_or_none(v: Any) -> float | None:
+def num_or_none(v: Any) -> float | None:
     return None if v == UNLIMITED else float(v)
 
 
-def config_from_dict(raw: Any, source: str = "<dict>") -> SystolicConfig:
-    """Validate a parsed YAML mapping and build the config; raises ConfigError."""
-    v = _validated(raw, source)
+def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
+    """Validate a parsed YAML mapping and build the config of its ``kind``; raises ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of fields at the top level, got {type(raw).__name__}")
+    kind = raw.get("kind", "systolic")
+    if kind == "arm":
+        from .arm import arm_config_from_dict
+
+        return arm_config_from_dict(raw, source)
+    if kind != "systolic":
+        raise fail(source, "kind", kind, "systolic, arm")
+    v = validated(raw, source, _SCHEMA, _NESTED)
     return SystolicConfig(
         name=v["name"],
         rows=v["array"]["rows"],
@@ -194,9 +214,9 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> SystolicConfig:
         clock_mhz=float(v["clock_mhz"]),
         bits=tuple(sorted(set(v["bits"]))),
         sram_kib=Buffers(*(float(v["sram_kib"][b]) for b in _BUFFER_NAMES)),
-        sram_bytes_per_cycle=Buffers(*(_num_or_none(v["sram_bytes_per_cycle"][b]) for b in _BUFFER_NAMES)),
-        dram_gb_per_s=_num_or_none(v["dram_gb_per_s"]),
-        requant_outputs_per_cycle=_num_or_none(v["requant_outputs_per_cycle"]),
+        sram_bytes_per_cycle=Buffers(*(num_or_none(v["sram_bytes_per_cycle"][b]) for b in _BUFFER_NAMES)),
+        dram_gb_per_s=num_or_none(v["dram_gb_per_s"]),
+        requant_outputs_per_cycle=num_or_none(v["requant_outputs_per_cycle"]),
         scale_bits=v["scale_bits"],
         accumulator_bits=v["accumulator_bits"],
         description=v["description"],
@@ -227,7 +247,7 @@ def _cfg_positive(cp, source: str, section: str, key: str, cast=int):
     except ValueError:
         value = None
     if value is None or value <= 0:
-        raise _fail(source, f"{section}.{key}", text, "a positive " + ("integer" if cast is int else "number"))
+        raise fail(source, f"{section}.{key}", text, "a positive " + ("integer" if cast is int else "number"))
     return value
 
 
@@ -254,12 +274,12 @@ def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
     )
     dataflow = _cfg_get(cp, source, arch, "Dataflow").lower()
     if dataflow not in DATAFLOWS:
-        raise _fail(source, f"{arch}.Dataflow", dataflow, ", ".join(DATAFLOWS))
+        raise fail(source, f"{arch}.Dataflow", dataflow, ", ".join(DATAFLOWS))
     mode = "CALC"
     if cp.has_section("run_presets") and cp.has_option("run_presets", "InterfaceBandwidth"):
         mode = cp.get("run_presets", "InterfaceBandwidth").strip().upper()
     if mode not in ("CALC", "USER"):
-        raise _fail(source, "run_presets.InterfaceBandwidth", mode, "CALC, USER")
+        raise fail(source, "run_presets.InterfaceBandwidth", mode, "CALC, USER")
     dram = None
     if mode == "USER":
         first = _cfg_get(cp, source, arch, "Bandwidth").split(",")[0].strip()
@@ -268,7 +288,7 @@ def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
         except ValueError:
             words = -1.0
         if words <= 0:
-            raise _fail(source, f"{arch}.Bandwidth", first, "a positive number of words per cycle")
+            raise fail(source, f"{arch}.Bandwidth", first, "a positive number of words per cycle")
         dram = words * SCALESIM_DEFAULT_CLOCK_MHZ * 1e6 / 1e9
     name = Path(path).stem
     if cp.has_section("general") and cp.has_option("general", "run_name"):
@@ -291,7 +311,7 @@ def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
     )
 
 
-def load_config(path: str | Path) -> SystolicConfig:
+def load_config(path: str | Path) -> "HardwareConfig":
     """Load a hardware description from ``.yaml``/``.yml`` (ours) or ``.cfg`` (SCALE-Sim)."""
     p = Path(path)
     if not p.is_file():

@@ -32,6 +32,7 @@ class LayerResult:
     dram_read_bytes: int
     dram_write_bytes: int
     latency_ms: float
+    note: str = ""  # e.g. a layer the target's kernel does not support, and how it was costed
 
     def to_dict(self) -> dict:
         """A JSON-ready record."""
@@ -110,6 +111,10 @@ class NetworkResult:
             return row
 
         rows = [cells(r.to_dict(), False) for r in self.layers]
+        notes = sorted({r.note for r in self.layers if r.note})
+        for row, r in zip(rows, self.layers):
+            if r.note:
+                row[0] += "*" * (notes.index(r.note) + 1)
         rows.append(cells(self.total(), True))
         heads = [c[0] for c in cols]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
@@ -119,4 +124,5 @@ class NetworkResult:
         lines += [fmt_row(r) for r in rows[:-1]]
         lines.append("  ".join("-" * w for w in widths))
         lines.append(fmt_row(rows[-1]))
+        lines += ["*" * (i + 1) + " " + note for i, note in enumerate(notes)]
         return "\n".join(lines) + "\n"

@@ -8,7 +8,8 @@ import pytest
 
 from hwsim.config import Buffers
 from hwsim.layers import Layer
-from hwsim.systolic import simulate_layer, simulate_network
+from hwsim.systolic import simulate_layer
+from hwsim.targets import simulate_network
 from hwsim.systolic.mapping import map_layer
 from hwsim.systolic.simulate import _loop_order
 from hwsim.workload import layers_from_model_name

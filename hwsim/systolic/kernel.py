@@ -136,7 +136,7 @@ def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits):
     return mx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
 def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                           if_bits, f_bits, out_bits, acc_bits, scale_bits,
                           bw_if, bw_f, bw_o, requant_rate,

@@ -1,19 +1,15 @@
-"""Simulate layers and networks on a systolic config: the Python face of the numba kernel."""
+"""Simulate one layer on a systolic config: the Python face of the numba kernel."""
 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping as MappingT
 
 from ..config import SystolicConfig
 from ..errors import HwsimError
 from ..layers import Layer
-from ..results import LayerResult, NetworkResult
+from ..results import LayerResult
 from . import kernel as K
 from .mapping import Mapping, map_layer
-
-Bits = tuple[int, int]  # (weight bits, activation bits)
-
 
 def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
     return math.inf if bytes_per_cycle is None else 8.0 * bytes_per_cycle
@@ -53,25 +49,27 @@ def _loop_order(m: Mapping, ifmap_bits: float, filter_bits: float, half: list[fl
 
 
 def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int = 8,
-                   dataflow: str | None = None, reuse_folds: bool = True) -> LayerResult:
+                   dataflow: str | None = None, reuse_folds: bool = True, out_bits: int | None = None) -> LayerResult:
     """Cycle-accurate result of one layer at ``wbits`` x ``abits`` (cycles, bytes, ms).
 
+    ``out_bits``: precision the requantizer writes outputs at (default ``abits``).
     ``reuse_folds=False`` steps every fold even when an identical one was already stepped
     (same numbers, slower; for benchmarks and checks).
     """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
+    out_bits = abits if out_bits is None else out_bits
     m = map_layer(layer, hw, wbits, abits, dataflow)
     pf = m.fusion
     requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
     dram = hw.dram_bytes_per_cycle()
     ifmap_g = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
     filter_g = layer.gemm_k * layer.gemm_n * wbits + layer.gemm_n * hw.scale_bits
-    out_g = layer.gemm_m * layer.gemm_n * abits
+    out_g = layer.gemm_m * layer.gemm_n * out_bits
     half = [kib * 1024 * 8 / 2 for kib in hw.sram_kib]
     rows_outer, spill = _loop_order(m, layer.groups * ifmap_g, layer.groups * filter_g, half, hw.accumulator_bits)
     r = K.simulate_layer_kernel(
         m.dataflow, m.rows, m.cols, m.sr, m.sc, m.t, m.groups, m.groups_per_fold,
-        pf * abits, pf * wbits, abits, hw.accumulator_bits, hw.scale_bits,
+        pf * abits, pf * wbits, out_bits, hw.accumulator_bits, hw.scale_bits,
         *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), requant,
         float(ifmap_g), float(filter_g), float(out_g),
         half[0], half[1], math.inf if dram is None else dram * 8.0, rows_outer, spill, reuse_folds,
@@ -100,18 +98,3 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         latency_ms=total / (hw.clock_mhz * 1e3),
     )
 
-
-def simulate_network(layers: Iterable[Layer], hw: SystolicConfig,
-                     bits: Bits | MappingT[str, Bits] = (8, 8), dataflow: str | None = None) -> NetworkResult:
-    """Simulate every layer (one after another, no inter-layer overlap); ``bits`` is one pair or per-layer pairs."""
-    layers = list(layers)
-    if isinstance(bits, tuple):
-        per_layer = {layer.name: bits for layer in layers}
-    else:
-        missing = [layer.name for layer in layers if layer.name not in bits]
-        if missing:
-            raise HwsimError(f"bit assignment has no entry for layer(s): {', '.join(missing[:5])}"
-                             + (" ..." if len(missing) > 5 else ""))
-        per_layer = dict(bits)
-    results = [simulate_layer(layer, hw, *per_layer[layer.name], dataflow=dataflow) for layer in layers]
-    return NetworkResult(hardware=hw.name, dataflow=dataflow or hw.dataflow, clock_mhz=hw.clock_mhz, layers=results)
