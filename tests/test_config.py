@@ -19,7 +19,10 @@ def test_three_accelerators_ship():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_configs_load(path):
     hw = load_config(path)
-    assert hw.rows > 0 and hw.cols > 0 and hw.dataflow in ("os", "ws", "is")
+    if hw.kind == "systolic":
+        assert hw.rows > 0 and hw.cols > 0 and hw.dataflow in ("os", "ws", "is")
+    else:
+        assert hw.kind == "arm" and hw.cores == 4 and hw.clock_mhz == 1200
     assert set(hw.bits) == {2, 4, 8}
 
 
@@ -28,8 +31,8 @@ def test_paper_config_values(paper_hw):
     assert paper_hw.dram_bytes_per_cycle() == pytest.approx(24.0)  # 12 GB/s at 500 MHz
 
 
-def _write(tmp_path, **changes):
-    raw = yaml.safe_load((CONFIGS / "bitfusion_16x32.yaml").read_text())
+def _write(tmp_path, base="bitfusion_16x32", **changes):
+    raw = yaml.safe_load((CONFIGS / f"{base}.yaml").read_text())
     for key, value in changes.items():
         if "." in key:
             outer, inner = key.split(".")
@@ -99,3 +102,19 @@ def test_content_hash_ignores_names_but_not_numbers(paper_hw):
 
     assert dataclasses.replace(paper_hw, name="other").content_hash() == paper_hw.content_hash()
     assert dataclasses.replace(paper_hw, rows=8).content_hash() != paper_hw.content_hash()
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"cores": 0}, "field 'cores': got 0; allowed: a positive integer"),
+    ({"thread_efficiency": 1.5}, "field 'thread_efficiency': got 1.5; allowed: a number in (0, 1]"),
+    ({"tile_int8": [4, 4]}, "field 'tile_int8': got [4, 4]; allowed: a tile needing at most 32 NEON registers"),
+    ({"tile_int16": [2]}, "field 'tile_int16': got [2]; allowed: [mr, nr]"),
+    ({"dataflow": "os"}, "field 'dataflow': got 'os'; allowed: known fields are"),
+    ({"kind": "gpu"}, "field 'kind': got 'gpu'; allowed: systolic, arm"),
+    ({"bits": [1, 8]}, "field 'bits': got [1, 8]"),
+])
+def test_arm_config_errors(tmp_path, changes, expected):
+    path = _write(tmp_path, base="cortex_a53_rpi3b", **changes)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert expected in str(err.value)
