@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vs_scalesim.py
+	$(PY) benchmarks/bench_lut.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

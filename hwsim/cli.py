@@ -62,6 +62,8 @@ def _add_simulate(sub) -> None:
     p.add_argument("--abits", type=int, metavar="B", help="activation bits for every layer (default 8)")
     p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (and optional default)")
     p.add_argument("--dataflow", choices=("os", "ws", "is"), help="override the config's dataflow")
+    p.add_argument("--whole-network", action="store_true",
+                   help="requantize each layer's outputs to the next layer's activation bits (default: its own)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.set_defaults(func=_cmd_simulate)
@@ -82,7 +84,7 @@ def _cmd_simulate(args) -> int:
         bits = load_bits_file(args.bits, [layer.name for layer in layers])
     else:
         bits = (args.wbits or 8, args.abits or 8)
-    result = simulate_network(layers, hw, bits)
+    result = simulate_network(layers, hw, bits, whole_network=args.whole_network)
     text = {"table": result.to_table, "json": result.to_json, "csv": result.to_csv}[args.format]()
     _emit(text, args.output, f"{len(result.layers)} layers, {result.total_cycles:,} cycles, {result.latency_ms:.3f} ms")
     return 0

@@ -45,6 +45,27 @@ def test_bits_file_and_atomic_output(tmp_path, capsys):
     assert os.listdir(out.parent) == ["r.csv"]  # no temporary file left behind
 
 
+def test_arm_target_same_shape(capsys):
+    arm = str(CONFIGS / "cortex_a53_rpi3b.yaml")
+    assert main(["simulate", "--hw", arm, "--model", "mobilenet_v2", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["total"]["total_cycles"] == sum(r["total_cycles"] for r in doc["layers"])
+    assert sum(1 for r in doc["layers"] if r["note"]) == 17  # depthwise layers: fallback, marked
+    assert main(["simulate", "--hw", arm, "--model", "resnet18", "--dataflow", "ws"]) == 2
+    assert "--dataflow applies to systolic arrays" in capsys.readouterr().err
+
+
+def test_whole_network_mode_uses_consumer_bits(tmp_path, capsys):
+    bits = tmp_path / "bits.yaml"
+    bits.write_text("default: w8a8\nconv3x3: w8a2\n")  # conv7x7s2 feeds conv3x3: its outputs become 2-bit
+    args = ["simulate", "--hw", HW, "--topology", TOPO, "--bits", str(bits), "--format", "json"]
+    assert main(args) == 0
+    per_layer = json.loads(capsys.readouterr().out)["layers"][0]
+    assert main(args + ["--whole-network"]) == 0
+    whole = json.loads(capsys.readouterr().out)["layers"][0]
+    assert whole["dram_write_bytes"] * 4 == pytest.approx(per_layer["dram_write_bytes"], rel=0.01)
+
+
 def test_scalesim_cfg_as_hw(capsys):
     assert main(["simulate", "--hw", str(DATA / "scalesim" / "os_8x8.cfg"), "--topology", TOPO, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
