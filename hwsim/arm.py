@@ -33,6 +33,7 @@ from typing import Any
 
 from .config import COMMON_SCHEMA, content_hash, fail, positive_int, positive_number, validated
 from .layers import Layer
+from .precision import check_bits
 from .results import LayerResult
 
 LANES = 16  # int8 lanes in a 128-bit NEON register
@@ -171,8 +172,6 @@ def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int =
     ``out_bits``: precision the outputs are requantized to (the consumer's activation bits);
     defaults to ``abits``.
     """
-    from .systolic.simulate import check_bits
-
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
     supported = layer.groups == 1

@@ -70,3 +70,12 @@ def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tu
         else:
             raise HwsimError(f"{p}: layer {name!r} has no bits and there is no 'default' entry")
     return out
+
+
+def check_bits(hw, wbits: int, abits: int, where: str = "") -> None:
+    """Raise HwsimError unless the hardware supports ``wbits`` x ``abits``."""
+    for role, b in (("weight", wbits), ("activation", abits)):
+        if b not in hw.bits:
+            raise HwsimError(
+                f"{where}{role} bit-width {b} is not supported by {hw.name}; allowed: {', '.join(map(str, hw.bits))}"
+            )

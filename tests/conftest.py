@@ -25,3 +25,13 @@ def unlimited_hw(paper_hw):
 
     return dataclasses.replace(paper_hw, sram_bytes_per_cycle=Buffers(None, None, None), dram_gb_per_s=None,
                                requant_outputs_per_cycle=None)
+
+
+def assert_lower_bits_never_slower(cycles):
+    """``cycles(w, a)`` must not grow when either bit-width halves (2/4/8)."""
+    table = {(w, a): cycles(w, a) for w in (2, 4, 8) for a in (2, 4, 8)}
+    for (w, a), c in table.items():
+        if w > 2:
+            assert table[(w // 2, a)] <= c, (w, a)
+        if a > 2:
+            assert table[(w, a // 2)] <= c, (w, a)

@@ -5,23 +5,14 @@ from __future__ import annotations
 import math
 
 from ..config import SystolicConfig
-from ..errors import HwsimError
 from ..layers import Layer
+from ..precision import check_bits
 from ..results import LayerResult
 from . import kernel as K
 from .mapping import Mapping, map_layer
 
 def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
     return math.inf if bytes_per_cycle is None else 8.0 * bytes_per_cycle
-
-
-def check_bits(hw: SystolicConfig, wbits: int, abits: int, where: str = "") -> None:
-    """Raise HwsimError unless the hardware supports ``wbits`` x ``abits``."""
-    for label, b in (("weight", wbits), ("activation", abits)):
-        if b not in hw.bits:
-            raise HwsimError(
-                f"{where}{label} bit-width {b} is not supported by {hw.name}; allowed: {', '.join(map(str, hw.bits))}"
-            )
 
 
 def _loop_order(m: Mapping, ifmap_bits: float, filter_bits: float, half: list[float], acc_bits: int) -> tuple[bool, bool]:
