@@ -1,0 +1,146 @@
+"""Post-training quantization of a whole model: the one function the CLI, benchmarks and pipeline call.
+
+Methods (a registry, not an if-chain):
+``rtn``      round to nearest on the Lp-searched grid, activation steps from the same search;
+``adaround`` layer-wise AdaRound (Nagel et al. 2020): layer output MSE, rounding learned, steps fixed;
+``brecq``    BRECQ: reconstruction at the chosen granularity and objective, rounding and steps learned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hwsim.errors import HwsimError
+
+from .digits_model import accuracy
+from .qmodel import QuantLayer, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
+from .reconstruct import OBJECTIVES, ReconConfig, reconstruct_unit, unit_inputs, unit_targets
+from .units import GRANULARITIES, find_units
+
+METHODS = {
+    "rtn": None,
+    "adaround": {"granularity": "layer", "objective": "mse", "learn_act": False},
+    "brecq": {},
+}
+
+
+@dataclasses.dataclass
+class QuantResult:
+    """A quantized model and what it scored."""
+
+    qmodel: nn.Module
+    fp_model: nn.Module
+    bits: dict[str, tuple[int, int]]
+    fp_accuracy: float
+    quant_accuracy: float
+    seconds: float
+    units: list[dict]
+
+    def summary(self, **extra) -> dict:
+        """The JSON record written as summary.json."""
+        return {"fp_accuracy": self.fp_accuracy, "quant_accuracy": self.quant_accuracy,
+                "bits": {n: f"w{w}a{a}" for n, (w, a) in self.bits.items()}, "seconds": self.seconds,
+                "units": self.units, **extra}
+
+
+def layer_state(layers: list[tuple[str, QuantLayer]]) -> dict:
+    """Python-side quantizer state (bits, sign, modes) that a state_dict does not hold."""
+    return {n: {"wbits": m.wq.bits, "abits": m.aq.bits, "signed": m.aq.signed, "mode": m.wq.mode,
+                "act": m.aq.enabled} for n, m in layers}
+
+
+def restore_layer_state(layers: list[tuple[str, QuantLayer]], state: dict) -> None:
+    """Inverse of :func:`layer_state` (after load_state_dict)."""
+    for n, m in layers:
+        s = state[n]
+        m.wq.bits, m.aq.bits, m.aq.signed, m.wq.mode, m.aq.enabled = s["wbits"], s["abits"], s["signed"], s["mode"], s["act"]
+
+
+def _save_atomic(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, test_x: torch.Tensor,
+             test_y: torch.Tensor, bits: tuple[int, int] | Mapping[str, tuple[int, int]] = (4, 8),
+             method: str = "brecq", granularity: str = "block", objective: str = "fisher", iters: int = 500,
+             seed: int = 0, first_last_8bit: bool = True, checkpoint_dir: Path | None = None,
+             progress: bool = True, recon: ReconConfig | None = None) -> QuantResult:
+    """Quantize ``model`` at ``bits`` (one pair or per layer) with ``method``; evaluate FP and quantized top-1.
+
+    With ``checkpoint_dir`` every finished unit is saved, and a rerun with the same settings
+    resumes after the last finished unit.
+    """
+    if method not in METHODS:
+        raise HwsimError(f"method {method!r} is not known; allowed: {', '.join(METHODS)}")
+    if granularity not in GRANULARITIES:
+        raise HwsimError(f"granularity {granularity!r} is not known; allowed: {', '.join(GRANULARITIES)}")
+    if objective not in OBJECTIVES:
+        raise HwsimError(f"objective {objective!r} is not known; allowed: {', '.join(OBJECTIVES)}")
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    example = calib_x[:2]
+    fp, qmodel = wrap(model, example)
+    layers = quant_layers(qmodel, example)
+    plan = assign_bits(qmodel, bits, layers, first_last_8bit)
+    calibrate_activations(qmodel, layers, calib_x)
+    units_log: list[dict] = []
+    if method == "rtn":
+        set_mode(layers, "nearest", True)
+    else:
+        opts = {"granularity": granularity, "objective": objective, "learn_act": True, **METHODS[method]}
+        cfg = recon or ReconConfig(iters=iters, objective=opts["objective"], learn_act=opts["learn_act"])
+        units = find_units(qmodel, layers, opts["granularity"], example)
+        key = hashlib.sha256(json.dumps({"cfg": dataclasses.asdict(cfg), "gran": opts["granularity"], "seed": seed,
+                                         "bits": sorted(plan.items()), "method": method,
+                                         "model": float(sum(p.detach().double().sum() for p in fp.parameters())),
+                                         "calib": list(calib_x.shape)}, default=str).encode()).hexdigest()[:16]
+        ckpt = Path(checkpoint_dir) / "progress.pt" if checkpoint_dir else None
+        done: list[str] = []
+        if ckpt is not None and ckpt.exists():
+            saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+            if saved.get("key") == key:
+                qmodel.load_state_dict(saved["state"])
+                restore_layer_state(layers, saved["layers"])
+                done, units_log = saved["done"], saved["log"]
+        bar = tqdm(units, desc=f"{method} {opts['granularity']}", unit="unit", disable=not progress, file=sys.stderr)
+        for ui, unit in enumerate(bar):
+            bar.set_postfix(unit=unit.name[:24])
+            if unit.name in done:
+                continue
+            inputs = unit_inputs(qmodel, unit, calib_x)
+            targets, weights = unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm)
+            fp.zero_grad(set_to_none=True)
+            gen = torch.Generator().manual_seed(seed * 1000 + ui)
+            losses = reconstruct_unit(unit, inputs, targets, weights, cfg, gen)
+            units_log.append({"unit": unit.name, "layers": [n for n, _ in unit.layers], **losses})
+            done.append(unit.name)
+            if ckpt is not None:
+                _save_atomic({"key": key, "done": done, "log": units_log, "state": qmodel.state_dict(),
+                              "layers": layer_state(layers)}, ckpt)
+        set_mode(layers, "hard", True)
+    return QuantResult(qmodel, fp, plan, accuracy(fp, test_x, test_y), accuracy(qmodel, test_x, test_y),
+                       time.perf_counter() - start, units_log)
+
+
+def save_quantized(result: QuantResult, out_dir: Path, **summary_extra) -> None:
+    """OUT/quantized.pt (state dict + quantizer state) and OUT/summary.json, each written atomically."""
+    from hwsim.io import write_atomic
+
+    layers = quant_layers(result.qmodel)
+    _save_atomic({"state_dict": result.qmodel.state_dict(), "layers": layer_state(layers),
+                  "bits": result.bits}, Path(out_dir) / "quantized.pt")
+    write_atomic(Path(out_dir) / "summary.json", json.dumps(result.summary(**summary_extra), indent=2) + "\n")
