@@ -129,6 +129,97 @@ def _cmd_lut(args) -> int:
     return 0
 
 
+def _add_quant_source(p) -> None:
+    p.add_argument("--model", default="digits-resnet",
+                   help="digits-resnet (default: embedded digits data, trained once and cached) or an architecture "
+                        "name used with --checkpoint and --data")
+    p.add_argument("--checkpoint", metavar="FILE", help="state dict of the model's FP weights")
+    p.add_argument("--data", metavar="DIR", help="ImageFolder root with train/ (calibration) and val/ (test)")
+    p.add_argument("--method", choices=("brecq", "adaround", "rtn"), default="brecq",
+                   help="brecq (default), adaround (layer-wise AdaRound) or rtn (round to nearest)")
+    p.add_argument("--granularity", choices=("layer", "block", "stage", "net"), default="block")
+    p.add_argument("--objective", choices=("fisher", "mse"), default="fisher")
+    p.add_argument("--iters", type=_positive_int, default=500, help="iterations per unit (paper: 20000; default 500)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_quantize(sub) -> None:
+    p = sub.add_parser("quantize", help="post-training quantization by block reconstruction (BRECQ)",
+                       description="Quantize a model with BRECQ (or the AdaRound / round-to-nearest baselines), "
+                                   "print FP and quantized top-1, and save the model and OUT/summary.json.")
+    _add_quant_source(p)
+    p.add_argument("--wbits", type=int, metavar="B", help="weight bits for every layer")
+    p.add_argument("--abits", type=int, metavar="B", help="activation bits for every layer")
+    p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (optional default)")
+    p.add_argument("--no-first-last-8bit", action="store_true", help="quantize first and last layer like the rest")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (resumes from its checkpoints)")
+    p.set_defaults(func=_cmd_quantize)
+
+
+def _cmd_quantize(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from quant.api import quantize, save_quantized
+    from quant.qmodel import quant_layers, wrap
+    from quant.sources import load_model_and_data
+
+    from .precision import load_bits_file
+
+    if args.bits and (args.wbits or args.abits):
+        raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
+    if not args.bits and not (args.wbits and args.abits):
+        raise HwsimError("give --wbits B and --abits B (2..8), or --bits FILE")
+    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=not args.quiet)
+    if args.bits:
+        names = [n for n, _ in quant_layers(wrap(model, data.calib_x[:2])[1], data.calib_x[:2])]
+        bits = load_bits_file(args.bits, names)
+    else:
+        bits = (args.wbits, args.abits)
+    out = Path(args.output)
+    result = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, args.method,
+                      args.granularity, args.objective, args.iters, args.seed, not args.no_first_last_8bit,
+                      checkpoint_dir=out / "checkpoints", progress=not args.quiet)
+    save_quantized(result, out, model=args.model, data=data.name, method=args.method, granularity=args.granularity,
+                   objective=args.objective, iters=args.iters, seed=args.seed)
+    print(f"FP top-1 {100 * result.fp_accuracy:.2f}%  quantized top-1 {100 * result.quant_accuracy:.2f}%  "
+          f"({args.method}, {args.granularity}, {args.objective}, {result.seconds:.1f} s) -> {out}")
+    return 0
+
+
+def _add_sensitivity(sub) -> None:
+    p = sub.add_parser("sensitivity", help="per-layer and intra-block pair sensitivities for the search",
+                       description="Reconstruct uniformly at each choice, then measure the loss increase of "
+                                   "quantizing each layer alone, and of each 2-bit pair inside a block.")
+    _add_quant_source(p)
+    p.add_argument("--choices", default="w2a8,w4a8,w8a8", help="comma-separated bit choices (default w2a8,w4a8,w8a8)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="sensitivity JSON to write")
+    p.set_defaults(func=_cmd_sensitivity)
+
+
+def _cmd_sensitivity(args) -> int:
+    import json
+
+    from quant.sensitivity import measure_sensitivity
+    from quant.sources import load_model_and_data
+
+    from .io import write_atomic
+    from .precision import parse_label
+
+    choices = [parse_label(c) for c in args.choices.split(",") if c.strip()]
+    for w, a in choices:
+        if not (2 <= w <= 8 and 2 <= a <= 8):
+            raise HwsimError(f"choice w{w}a{a}: bits must be 2..8")
+    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=not args.quiet)
+    table = measure_sensitivity(model, data.calib_x, data.calib_y, data.test_x, data.test_y, choices, args.method,
+                                args.granularity, args.objective, args.iters, args.seed, args.model, not args.quiet)
+    write_atomic(args.output, json.dumps(table, indent=1) + "\n")
+    print(f"wrote {args.output}: {len(table['layers'])} layers x {len(choices)} choices, {len(table['pairs'])} pairs")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from . import __version__
@@ -138,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_simulate(sub)
     _add_lut(sub)
+    _add_quantize(sub)
+    _add_sensitivity(sub)
     return parser
 
 

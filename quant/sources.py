@@ -1,0 +1,68 @@
+"""Where models and data come from: the embedded digits default, or a named architecture with the
+user's checkpoint and ImageFolder data.  Every mismatch is a clear HwsimError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hwsim.errors import HwsimError
+
+from .data import DataBundle, digits, image_folder
+from .digits_model import RECIPE, DigitsResNet, digits_model
+
+DEFAULT_MODEL = "digits-resnet"
+
+
+def _load_checkpoint(model: nn.Module, path: Path) -> None:
+    if not path.is_file():
+        raise HwsimError(f"{path}: checkpoint file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise HwsimError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise HwsimError(f"{path}: expected a state dict (or {{'state_dict': ...}})")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise HwsimError(f"{path}: does not match the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise HwsimError(f"{path}: {k} has shape {tuple(v.shape)}, the architecture needs {tuple(own[k].shape)}"
+                             + (" (the number of classes differs from the data's)" if v.dim() and k.endswith(
+                                 ("fc.weight", "fc.bias", "classifier.1.weight", "classifier.1.bias")) else ""))
+    model.load_state_dict(state)
+
+
+def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = None, data: str | None = None,
+                        cache_dir: Path | None = None, seed: int = 0, calib_size: int | None = None,
+                        progress: bool = True) -> tuple[nn.Module, DataBundle]:
+    """(eval-mode model, data) for a model name; the digits model trains once and is cached."""
+    from hwsim.lut import default_cache_dir
+
+    if model == DEFAULT_MODEL:
+        bundle = digits(calib_size or 512, seed) if data is None else None
+        if bundle is None:
+            raise HwsimError(f"{DEFAULT_MODEL} is trained on the embedded digits set; --data is for other models")
+        if checkpoint:
+            net = DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"], bundle.num_classes)
+            _load_checkpoint(net, Path(checkpoint))
+            return net.eval(), bundle
+        return digits_model(bundle, cache_dir or default_cache_dir(), seed, progress), bundle
+    from hwsim.workload import build_named_model
+
+    if data is None:
+        raise HwsimError(f"model {model!r} needs --data DIR: an ImageFolder tree with train/ and val/ sub-folders")
+    if checkpoint is None:
+        raise HwsimError(f"model {model!r} has no pretrained weights here; give --checkpoint FILE (a state dict)")
+    bundle = image_folder(data, calib_size=calib_size or 1024, seed=seed)
+    net = build_named_model(model, num_classes=bundle.num_classes)
+    _load_checkpoint(net, Path(checkpoint))
+    return net.eval(), bundle
