@@ -40,9 +40,14 @@ def _blocks(qmodel: nn.Module, block_classes: set[str]) -> list[str]:
 
 
 def _output_sizes(qmodel: nn.Module, names: list[str], example: torch.Tensor) -> dict[str, tuple]:
-    sizes = {}
-    handles = [qmodel.get_submodule(n).register_forward_hook(
-        lambda m, i, o, n=n: sizes.setdefault(n, tuple(o.shape[2:]))) for n in names]
+    sizes: dict[str, tuple] = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            sizes.setdefault(name, tuple(output.shape[2:]))  # a hook must return None
+        return hook
+
+    handles = [qmodel.get_submodule(n).register_forward_hook(record(n)) for n in names]
     try:
         with torch.no_grad():
             qmodel(example)

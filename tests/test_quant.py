@@ -1,0 +1,247 @@
+"""BRECQ post-training quantization: quantizers, AdaRound, BN folding, Fisher weights, bit settings,
+reconstruction, resume, sensitivities, and accuracy on the embedded digits model."""
+
+import copy
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from hwsim.errors import HwsimError
+from quant.api import quantize
+from quant.data import digits
+from quant.digits_model import DigitsResNet, accuracy, digits_model
+from quant.qmodel import assign_bits, calibrate_activations, fold_bn, quant_layers, set_mode, wrap
+from quant.quantizers import ActQuantizer, WeightQuantizer, lp_search_affine
+from quant.reconstruct import ReconConfig, reconstruct_unit, unit_inputs, unit_targets
+from quant.units import find_units
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def data():
+    return digits()
+
+
+@pytest.fixture(scope="session")
+def model(data, tmp_path_factory):
+    """The digits model, trained once per test session (about 30 s on 2 cores)."""
+    return digits_model(data, tmp_path_factory.mktemp("cache"), progress=False)
+
+
+def _randomize_bn(model):
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+    return model.eval()
+
+
+def test_weight_grid_values_and_clipping():
+    w = torch.randn(4, 3, 3, 3)
+    q = WeightQuantizer(w, bits=2)
+    q.mode = "nearest"
+    out = q(w)
+    for c in range(4):
+        assert len(torch.unique(out[c])) <= 4  # 2 bits: at most 4 levels per channel
+        levels = (out[c] / q.scale[c]).round() + q.zero_point[c]
+        assert levels.min() >= 0 and levels.max() <= 3
+    rows = torch.cat([torch.randn(1, 1000) * 0.1, torch.tensor([[20.0]])], dim=1)  # one far outlier
+    scale, _ = lp_search_affine(rows, 4)
+    assert scale.item() < 20.0 / 15  # the search clips the outlier instead of spanning it
+
+
+def test_per_tensor_has_one_scale():
+    w = torch.randn(8, 16)
+    assert WeightQuantizer(w, 4, per_channel=False).scale.numel() == 1
+    assert WeightQuantizer(w, 4).scale.numel() == 8
+
+
+def test_activation_sign_follows_the_data():
+    aq = ActQuantizer(4)
+    aq.initialize(torch.relu(torch.randn(10000)))
+    aq.enabled = True
+    assert not aq.signed and aq.levels() == (0, 15)
+    x = aq(torch.randn(1000) * 3)
+    assert x.min() == 0 and (x / aq.step).max() <= 15 + 1e-4
+    aq.initialize(torch.randn(10000))
+    assert aq.signed and aq.levels() == (-8, 7)
+
+
+def test_adaround_converges_to_hard_decisions():
+    torch.manual_seed(0)
+    layer = nn.Linear(32, 16)
+    x = torch.randn(512, 32)
+    _, q = wrap(nn.Sequential(layer), x[:2])
+    layers = quant_layers(q)
+    assign_bits(q, (3, 8), layers, first_last_8bit=False)
+    calibrate_activations(q, layers, x)
+    unit = find_units(q, layers, "layer", x[:2])[0]
+    with torch.no_grad():
+        target = layer(x)
+    # lr 1e-2 over 4000 steps stands in for the paper's 1e-3 over 20,000 (same distance travelled)
+    cfg = ReconConfig(iters=4000, learn_act=False, lr_rounding=1e-2)
+    reconstruct_unit(unit, x, target, None, cfg, torch.Generator().manual_seed(0))
+    wq = layers[0][1].wq
+    h = wq.soft_rounding()
+    assert ((h < 0.01) | (h > 0.99)).float().mean() > 0.99
+    soft = wq.scale * ((layers[0][1].weight / wq.scale).floor() + h + wq.zero_point).clamp(0, 7) - wq.scale * wq.zero_point
+    assert torch.allclose(soft, layers[0][1].quantized_weight(), atol=0.02 * wq.scale.max().item())
+
+
+def test_bn_folding_is_equivalent():
+    from hwsim.models import resnet18
+
+    for net, shape in ((DigitsResNet(), (4, 1, 16, 16)), (resnet18(num_classes=10), (2, 3, 64, 64))):
+        net = _randomize_bn(net)
+        x = torch.randn(*shape)
+        folded = fold_bn(net, x[:1])
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+        with torch.no_grad():
+            assert torch.allclose(net(x), folded(x), atol=1e-4, rtol=1e-4)
+
+
+def test_fisher_weights_cover_every_batch(model, data):
+    fp, q = wrap(model, data.calib_x[:2])
+    layers = quant_layers(q, data.calib_x[:2])
+    unit = find_units(q, layers, "block", data.calib_x[:2])[3]
+    x, y = data.calib_x[:96], data.calib_y[:96]
+    out, w = unit_targets(fp, unit, x, y, fisher=True, batch=32)  # three batches
+    assert out.shape == w.shape and out.shape[0] == 96
+    second = w[32:64]
+    assert torch.isfinite(second).all() and second.std() > 0
+    assert torch.allclose(second.flatten(1).mean(1), torch.ones(32), atol=1e-4)  # per-sample normalisation
+    # the weight of sample 40 equals its own squared gradient, normalised
+    fp.zero_grad()
+    store = {}
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        store["o"] = output
+
+    h = fp.get_submodule(unit.exit).register_forward_hook(keep)
+    torch.nn.functional.cross_entropy(fp(x[40:41]), y[40:41], reduction="sum").backward()
+    h.remove()
+    g = store["o"].grad[0] ** 2
+    assert torch.allclose(w[40], g / g.mean(), rtol=1e-3, atol=1e-5)
+
+
+def test_first_and_last_layers_stay_8bit(model, data):
+    _, q = wrap(model, data.calib_x[:2])
+    layers = quant_layers(q, data.calib_x[:2])
+    plan = assign_bits(q, (2, 4), layers)
+    assert plan["conv1"] == plan["fc"] == (8, 8) and plan["layer1.0.conv1"] == (2, 4)
+    calibrate_activations(q, layers, data.calib_x[:64])
+    set_mode(layers, "nearest", True)
+    fc = dict(layers)["fc"]
+    seen = []
+    h = fc.register_forward_pre_hook(lambda m, i: seen.append(fc.aq(i[0])))
+    with torch.no_grad():
+        q(data.calib_x[:64])
+    h.remove()
+    levels = torch.unique((seen[0] / fc.aq.step).round())
+    assert fc.bits == (8, 8) and len(levels) > 16  # really 8-bit input, not 4-bit
+    assert len(torch.unique(dict(layers)["layer1.0.conv1"].quantized_weight()[0])) <= 4
+    assert assign_bits(q, (2, 4), layers, first_last_8bit=False)["fc"] == (2, 4)
+
+
+def test_reconstruction_lowers_block_error(model, data):
+    fp, q = wrap(model, data.calib_x[:2])
+    layers = quant_layers(q, data.calib_x[:2])
+    assign_bits(q, (2, 8), layers)
+    calibrate_activations(q, layers, data.calib_x)
+    block = find_units(q, layers, "block", data.calib_x[:2])[2]
+    x = unit_inputs(q, block, data.calib_x)
+    target, _ = unit_targets(fp, block, data.calib_x, data.calib_y, fisher=False)
+    set_mode(block.layers, "nearest", True)
+    with torch.no_grad():
+        rtn_err = ((block.module(x) - target) ** 2).mean().item()
+    reconstruct_unit(block, x, target, None, ReconConfig(iters=300), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        recon_err = ((block.module(x) - target) ** 2).mean().item()
+    assert recon_err < 0.7 * rtn_err
+
+
+def test_units_at_four_granularities(model, data):
+    _, q = wrap(model, data.calib_x[:2])
+    layers = quant_layers(q, data.calib_x[:2])
+    names = {g: [u.name for u in find_units(q, layers, g, data.calib_x[:2])] for g in ("layer", "block", "stage", "net")}
+    assert len(names["layer"]) == 16
+    assert names["block"] == ["conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "fc"]
+    assert names["stage"] == ["conv1", "layer1.0..1", "layer2.0..1", "layer3.0..1", "fc"]
+    assert names["net"] == ["net"]
+
+
+def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
+    args = (model, data.calib_x, data.calib_y, data.test_x, data.test_y, (2, 8))
+    rtn = quantize(*args, method="rtn", progress=False)
+    brecq = quantize(*args, method="brecq", iters=200, progress=False)
+    assert rtn.fp_accuracy > 0.98
+    assert brecq.quant_accuracy > 0.95 and brecq.quant_accuracy > rtn.quant_accuracy + 0.2
+
+
+def test_resume_after_interruption_gives_the_same_model(model, data, tmp_path, monkeypatch):
+    import quant.api as api
+
+    args = (model, data.calib_x[:128], data.calib_y[:128], data.test_x, data.test_y, (4, 4))
+    whole = quantize(*args, iters=30, progress=False)
+    real, calls = api.reconstruct_unit, []
+
+    def flaky(*a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(api, "reconstruct_unit", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        quantize(*args, iters=30, checkpoint_dir=tmp_path, progress=False)
+    monkeypatch.setattr(api, "reconstruct_unit", real)
+    resumed = quantize(*args, iters=30, checkpoint_dir=tmp_path, progress=False)
+    assert [u["unit"] for u in resumed.units] == [u["unit"] for u in whole.units]
+    for (n, a), (_, b) in zip(whole.qmodel.state_dict().items(), resumed.qmodel.state_dict().items()):
+        assert torch.equal(a, b), n
+
+
+def test_mixed_precision_mapping_and_errors(model, data):
+    _, q = wrap(model, data.calib_x[:2])
+    layers = quant_layers(q, data.calib_x[:2])
+    plan = {n: (4, 8) for n, _ in layers}
+    plan["layer2.0.conv1"] = (2, 2)
+    assert assign_bits(q, plan, layers)["layer2.0.conv1"] == (2, 2)
+    assert dict(layers)["layer2.0.conv1"].bits == (2, 2)
+    with pytest.raises(HwsimError, match="unknown layer 'nope'"):
+        assign_bits(q, {**plan, "nope": (2, 2)}, layers)
+    with pytest.raises(HwsimError, match="no bits for layer 'fc'"):
+        assign_bits(q, {k: v for k, v in plan.items() if k != "fc"}, layers)
+
+
+def test_sensitivity_table(model, data):
+    from quant.sensitivity import measure_sensitivity
+
+    table = measure_sensitivity(model, data.calib_x[:128], data.calib_y[:128], data.test_x, data.test_y,
+                                choices=((2, 8), (8, 8)), iters=20, progress=False)
+    json.dumps(table)
+    assert table["choices"] == ["w2a8", "w8a8"] and len(table["layers"]) == 16
+    assert len(table["pairs"]) == 10  # 4 two-conv blocks (1 pair) + 2 with a projection (3 pairs)
+    assert table["blocks"]["layer2.0.downsample.0"] == "layer2.0"
+    # 2-bit weights hurt more than 8-bit ones, summed over the network
+    assert sum(v["w2a8"] for v in table["layers"].values()) > sum(v["w8a8"] for v in table["layers"].values())
+
+
+def test_checkpoint_mismatch_is_a_clear_error(tmp_path):
+    from quant.sources import load_model_and_data
+
+    bad = tmp_path / "bad.pt"
+    torch.save(DigitsResNet(num_classes=7).state_dict(), bad)
+    with pytest.raises(HwsimError, match="fc.weight has shape \\(7, 64\\), the architecture needs \\(10, 64\\)"):
+        load_model_and_data(checkpoint=str(bad))
+    with pytest.raises(HwsimError, match="needs --data DIR"):
+        load_model_and_data("resnet18")
+    with pytest.raises(HwsimError, match="expected train/ and val/"):
+        load_model_and_data("resnet18", checkpoint=str(bad), data=str(tmp_path))
