@@ -172,6 +172,9 @@ def _cmd_quantize(args) -> int:
         raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
     if not args.bits and not (args.wbits and args.abits):
         raise HwsimError("give --wbits B and --abits B (2..8), or --bits FILE")
+    for flag, b in (("--wbits", args.wbits), ("--abits", args.abits)):
+        if b is not None and not 2 <= b <= 8:
+            raise HwsimError(f"{flag} {b}: allowed 2..8")
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=not args.quiet)
     if args.bits:
         names = [n for n, _ in quant_layers(wrap(model, data.calib_x[:2])[1], data.calib_x[:2])]

@@ -1,4 +1,4 @@
-"""Output files are written whole or not at all: to a temporary file, then renamed."""
+"""Files: outputs are written whole or not at all (temporary file, then rename); where caches live."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ def write_atomic(path: str | Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def default_cache_dir() -> Path:
+    """Where trained models and lookup tables are cached: ``$HWSIM_CACHE_DIR``, else ``~/.cache/hwsim``."""
+    return Path(os.environ.get("HWSIM_CACHE_DIR") or Path.home() / ".cache" / "hwsim")

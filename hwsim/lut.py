@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .config import HardwareConfig
-from .io import write_atomic
+from .io import default_cache_dir, write_atomic
 from .layers import Layer
 from .precision import label
 from .targets import simulate_layer, simulate_network
@@ -138,11 +138,6 @@ def check_lut(doc: object, key: str) -> str | None:
     if doc.get("checksum") != _checksum(doc):
         return "corrupted: checksum does not match the content"
     return None
-
-
-def default_cache_dir() -> Path:
-    """``$HWSIM_CACHE_DIR``, else ``~/.cache/hwsim``."""
-    return Path(os.environ.get("HWSIM_CACHE_DIR") or Path.home() / ".cache" / "hwsim")
 
 
 def cached_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", input_shape: Sequence[int] = (),

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from hwsim.errors import HwsimError
+from hwsim.io import default_cache_dir
 
 from .data import DataBundle, digits, image_folder
 from .digits_model import RECIPE, DigitsResNet, digits_model
@@ -45,8 +46,6 @@ def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = Non
                         cache_dir: Path | None = None, seed: int = 0, calib_size: int | None = None,
                         progress: bool = True) -> tuple[nn.Module, DataBundle]:
     """(eval-mode model, data) for a model name; the digits model trains once and is cached."""
-    from hwsim.lut import default_cache_dir
-
     if model == DEFAULT_MODEL:
         bundle = digits(calib_size or 512, seed) if data is None else None
         if bundle is None:

@@ -1,8 +1,9 @@
 """BRECQ post-training quantization: quantizers, AdaRound, BN folding, Fisher weights, bit settings,
 reconstruction, resume, sensitivities, and accuracy on the embedded digits model."""
 
-import copy
 import json
+
+import numpy as np
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 from hwsim.errors import HwsimError
 from quant.api import quantize
 from quant.data import digits
-from quant.digits_model import DigitsResNet, accuracy, digits_model
+from quant.digits_model import DigitsResNet, digits_model
 from quant.qmodel import assign_bits, calibrate_activations, fold_bn, quant_layers, set_mode, wrap
 from quant.quantizers import ActQuantizer, WeightQuantizer, lp_search_affine
 from quant.reconstruct import ReconConfig, reconstruct_unit, unit_inputs, unit_targets
@@ -26,9 +27,14 @@ def data():
 
 
 @pytest.fixture(scope="session")
-def model(data, tmp_path_factory):
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def model(data, cache_dir):
     """The digits model, trained once per test session (about 30 s on 2 cores)."""
-    return digits_model(data, tmp_path_factory.mktemp("cache"), progress=False)
+    return digits_model(data, cache_dir, progress=False)
 
 
 def _randomize_bn(model):
@@ -245,3 +251,42 @@ def test_checkpoint_mismatch_is_a_clear_error(tmp_path):
         load_model_and_data("resnet18")
     with pytest.raises(HwsimError, match="expected train/ and val/"):
         load_model_and_data("resnet18", checkpoint=str(bad), data=str(tmp_path))
+
+
+def test_image_folder_data(tmp_path):
+    from PIL import Image
+
+    from quant.data import image_folder
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 3), ("val", 2)):
+        for cls in ("cat", "dog"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(tmp_path / split / cls / f"{i}.png")
+    bundle = image_folder(tmp_path, size=32)
+    assert bundle.num_classes == 2 and bundle.calib_x.shape == (6, 3, 32, 32) and bundle.test_x.shape == (4, 3, 32, 32)
+    assert bundle.test_y.tolist() == [0, 0, 1, 1]
+    (tmp_path / "val" / "bird").mkdir()
+    with pytest.raises(HwsimError, match="differ from the training split"):
+        image_folder(tmp_path, size=32)
+
+
+def test_cli_quantize_writes_summary_and_model(model, cache_dir, tmp_path, monkeypatch, capsys):
+    from hwsim.cli import main
+
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
+    bits = tmp_path / "bits.yaml"
+    bits.write_text("default: w4a8\nlayer2.0.conv1: w2a4\n")
+    out = tmp_path / "out"
+    assert main(["quantize", "--bits", str(bits), "--iters", "20", "--quiet", "-o", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"fp_accuracy", "quant_accuracy", "bits", "seconds"} <= set(summary)
+    assert summary["bits"]["layer2.0.conv1"] == "w2a4" and summary["bits"]["conv1"] == "w8a8"
+    assert summary["fp_accuracy"] > 0.98 and summary["quant_accuracy"] > 0.9
+    saved = torch.load(out / "quantized.pt", weights_only=False)
+    assert saved["layers"]["layer2.0.conv1"]["wbits"] == 2 and saved["layers"]["fc"]["mode"] == "hard"
+    assert "FP top-1" in capsys.readouterr().out
+    assert main(["quantize", "--wbits", "2", "-o", str(out)]) == 2
+    assert main(["quantize", "--model", "resnet18", "--wbits", "2", "--abits", "8", "-o", str(out)]) == 2
+    assert "needs --data DIR" in capsys.readouterr().err
