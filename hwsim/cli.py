@@ -153,6 +153,7 @@ def _add_quantize(sub) -> None:
     p.add_argument("--abits", type=int, metavar="B", help="activation bits for every layer")
     p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (optional default)")
     p.add_argument("--no-first-last-8bit", action="store_true", help="quantize first and last layer like the rest")
+    p.add_argument("--per-tensor", action="store_true", help="one weight scale per layer (default: per output channel)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (resumes from its checkpoints)")
     p.set_defaults(func=_cmd_quantize)
 
@@ -184,9 +185,9 @@ def _cmd_quantize(args) -> int:
     out = Path(args.output)
     result = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, args.method,
                       args.granularity, args.objective, args.iters, args.seed, not args.no_first_last_8bit,
-                      checkpoint_dir=out / "checkpoints", progress=not args.quiet)
+                      checkpoint_dir=out / "checkpoints", progress=not args.quiet, per_channel=not args.per_tensor)
     save_quantized(result, out, model=args.model, data=data.name, method=args.method, granularity=args.granularity,
-                   objective=args.objective, iters=args.iters, seed=args.seed)
+                   objective=args.objective, iters=args.iters, seed=args.seed, per_channel=not args.per_tensor)
     print(f"FP top-1 {100 * result.fp_accuracy:.2f}%  quantized top-1 {100 * result.quant_accuracy:.2f}%  "
           f"({args.method}, {args.granularity}, {args.objective}, {result.seconds:.1f} s) -> {out}")
     return 0

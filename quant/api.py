@@ -78,7 +78,7 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
              test_y: torch.Tensor, bits: tuple[int, int] | Mapping[str, tuple[int, int]] = (4, 8),
              method: str = "brecq", granularity: str = "block", objective: str = "fisher", iters: int = 500,
              seed: int = 0, first_last_8bit: bool = True, checkpoint_dir: Path | None = None,
-             progress: bool = True, recon: ReconConfig | None = None) -> QuantResult:
+             progress: bool = True, recon: ReconConfig | None = None, per_channel: bool = True) -> QuantResult:
     """Quantize ``model`` at ``bits`` (one pair or per layer) with ``method``; evaluate FP and quantized top-1.
 
     With ``checkpoint_dir`` every finished unit is saved, and a rerun with the same settings
@@ -93,7 +93,7 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
     start = time.perf_counter()
     torch.manual_seed(seed)
     example = calib_x[:2]
-    fp, qmodel = wrap(model, example)
+    fp, qmodel = wrap(model, example, per_channel)
     layers = quant_layers(qmodel, example)
     plan = assign_bits(qmodel, bits, layers, first_last_8bit)
     calibrate_activations(qmodel, layers, calib_x)
@@ -105,7 +105,7 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
         cfg = recon or ReconConfig(iters=iters, objective=opts["objective"], learn_act=opts["learn_act"])
         units = find_units(qmodel, layers, opts["granularity"], example)
         key = hashlib.sha256(json.dumps({"cfg": dataclasses.asdict(cfg), "gran": opts["granularity"], "seed": seed,
-                                         "bits": sorted(plan.items()), "method": method,
+                                         "bits": sorted(plan.items()), "method": method, "per_channel": per_channel,
                                          "model": float(sum(p.detach().double().sum() for p in fp.parameters())),
                                          "calib": list(calib_x.shape)}, default=str).encode()).hexdigest()[:16]
         ckpt = Path(checkpoint_dir) / "progress.pt" if checkpoint_dir else None

@@ -67,15 +67,15 @@ class WeightQuantizer(nn.Module):
         self.register_buffer("zero_point", torch.zeros(1))
         self.alpha = nn.Parameter(torch.zeros_like(weight))  # AdaRound's continuous rounding variable
         self.mode = "fp"
-        self.set_bits(weight, bits)
+        self.set_bits(weight, bits, search=False)  # min/max grid until bits are assigned
 
-    def set_bits(self, weight: torch.Tensor, bits: int) -> None:
-        """(Re)initialise the grid for ``bits`` by the Lp search and AdaRound's alpha from the weights."""
+    def set_bits(self, weight: torch.Tensor, bits: int, search: bool = True) -> None:
+        """(Re)initialise the grid for ``bits`` (Lp search, or min/max) and AdaRound's alpha from the weights."""
         if not 2 <= bits <= 8:
             raise ValueError(f"weight bits must be 2..8, got {bits}")
         self.bits = bits
         rows = weight.detach().reshape(weight.shape[0] if self.per_channel else 1, -1)
-        scale, zp = lp_search_affine(rows, bits, self.p)
+        scale, zp = lp_search_affine(rows, bits, self.p, steps=80 if search else 1)
         view = (-1,) + (1,) * (weight.dim() - 1) if self.per_channel else (1,) * weight.dim()
         self.scale = scale.reshape(view)
         self.zero_point = zp.reshape(view)

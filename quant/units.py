@@ -3,7 +3,7 @@
 Found from the module structure, not from a model zoo: a *block* is a module of a known residual
 block class (ResNet BasicBlock/Bottleneck, MobileNetV2 InvertedResidual, RegNet ResBottleneckBlock,
 the digits model's BasicBlock) or any class a user adds; a *stage* is a run of consecutive blocks
-in one ``nn.Sequential`` with the same output resolution.  Layers outside blocks (stem, head)
+in one ``nn.Sequential`` with the same output shape (channels and resolution).  Layers outside blocks (stem, head)
 stay single-layer units at every granularity but ``net``.
 """
 
@@ -44,7 +44,7 @@ def _output_sizes(qmodel: nn.Module, names: list[str], example: torch.Tensor) ->
 
     def record(name):
         def hook(module, inputs, output):
-            sizes.setdefault(name, tuple(output.shape[2:]))  # a hook must return None
+            sizes.setdefault(name, tuple(output.shape[1:]))  # channels x H x W; a hook must return None
         return hook
 
     handles = [qmodel.get_submodule(n).register_forward_hook(record(n)) for n in names]

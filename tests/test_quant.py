@@ -183,6 +183,22 @@ def test_units_at_four_granularities(model, data):
     assert names["net"] == ["net"]
 
 
+@pytest.mark.parametrize("name,blocks,stages", [("mobilenet_v2", 17, 7), ("regnet_x_600mf", 16, 4)])
+def test_blocks_and_stages_of_zoo_models(name, blocks, stages):
+    from hwsim.models import build_model
+
+    x = torch.randn(1, 3, 64, 64)
+    _, q = wrap(build_model(name, num_classes=10).eval(), x)
+    layers = quant_layers(q, x)
+    units = find_units(q, layers, "block", x)
+    block_units = [u for u in units if type(u.module).__name__ in ("InvertedResidual", "ResBottleneckBlock")]
+    assert len(block_units) == blocks
+    stage_units = [u for u in find_units(q, layers, "stage", x) if isinstance(u.module, nn.Sequential)
+                   or type(u.module).__name__ in ("InvertedResidual", "ResBottleneckBlock")]
+    assert len(stage_units) == stages
+    assert sum(len(u.layers) for u in find_units(q, layers, "stage", x)) == len(layers)
+
+
 def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
     args = (model, data.calib_x, data.calib_y, data.test_x, data.test_y, (2, 8))
     rtn = quantize(*args, method="rtn", progress=False)
