@@ -16,6 +16,7 @@ from torch import nn
 
 from hwsim.errors import HwsimError
 
+from .hooks import observing
 from .quantizers import ActQuantizer, WeightQuantizer
 
 
@@ -27,14 +28,10 @@ def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
 def execution_order(model: nn.Module, example: torch.Tensor) -> list[tuple[str, nn.Module, object, object]]:
     """(name, module, input tensor, output tensor) of every leaf module call, in execution order."""
     calls = []
-    handles = [m.register_forward_hook(lambda mod, inp, out, n=name: calls.append((n, mod, inp[0], out)))
-               for name, m in model.named_modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for h in handles:
-            h.remove()
+    leaves = [(m, lambda i, o, n=name, m=m: calls.append((n, m, i[0], o)))
+              for name, m in model.named_modules() if not list(m.children())]
+    with observing(leaves), torch.no_grad():
+        model(example)
     return calls
 
 
@@ -113,19 +110,9 @@ def quant_layers(qmodel: nn.Module, example: torch.Tensor | None = None) -> list
     if example is None:
         return layers
     order: dict[str, int] = {}
-
-    def seen(name):
-        def hook(mod, inp):
-            order.setdefault(name, len(order))  # a pre-hook must return None, or it replaces the input
-        return hook
-
-    handles = [m.register_forward_pre_hook(seen(n)) for n, m in layers]
-    try:
-        with torch.no_grad():
-            qmodel(example)
-    finally:
-        for h in handles:
-            h.remove()
+    with observing([(m, lambda i, n=n: order.setdefault(n, len(order))) for n, m in layers], pre=True), \
+            torch.no_grad():
+        qmodel(example)
     return sorted(layers, key=lambda nm: order.get(nm[0], len(order)))
 
 
@@ -160,19 +147,10 @@ def calibrate_activations(qmodel: nn.Module, layers: Iterable[tuple[str, QuantLa
     """Initialise every input quantizer's sign and step from the inputs seen on ``x`` (Lp search)."""
     seen: dict[str, list[torch.Tensor]] = {}
     layers = list(layers)
-    def record(name):
-        def hook(mod, inp):
-            seen.setdefault(name, []).append(inp[0].detach().flatten())
-        return hook
-
-    handles = [m.register_forward_pre_hook(record(n)) for n, m in layers]
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch):
-                qmodel(x[i:i + batch])
-    finally:
-        for h in handles:
-            h.remove()
+    record = [(m, lambda i, n=n: seen.setdefault(n, []).append(i[0].detach().flatten())) for n, m in layers]
+    with observing(record, pre=True), torch.no_grad():
+        for i in range(0, len(x), batch):
+            qmodel(x[i:i + batch])
     gen = torch.Generator().manual_seed(0)
     for name, layer in layers:
         values = torch.cat(seen[name])

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .hooks import observing
 from .qmodel import set_mode
 from .units import Unit
 
@@ -62,20 +63,16 @@ def unit_inputs(qmodel: nn.Module, unit: Unit, x: torch.Tensor, batch: int = 128
         return x.clone()
     got = []
 
-    def grab(mod, inp):
+    def grab(inp):
         got.append(inp[0].detach())
-        raise _Stop
+        raise _Stop  # the rest of the model is not needed
 
-    h = _module(qmodel, unit.entry).register_forward_pre_hook(grab)
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch):
-                try:
-                    qmodel(x[i:i + batch])
-                except _Stop:
-                    pass
-    finally:
-        h.remove()
+    with observing([(_module(qmodel, unit.entry), grab)], pre=True), torch.no_grad():
+        for i in range(0, len(x), batch):
+            try:
+                qmodel(x[i:i + batch])
+            except _Stop:
+                pass
     return torch.cat(got)
 
 
@@ -93,26 +90,22 @@ def unit_targets(fp: nn.Module, unit: Unit, x: torch.Tensor, y: torch.Tensor, fi
     outs, grads = [], []
     store = {}
 
-    def keep(mod, inp, out):
+    def keep(inp, out):
         if fisher:
             out.retain_grad()
         store["out"] = out
 
-    h = _module(fp, unit.exit).register_forward_hook(keep)
-    try:
+    with observing([(_module(fp, unit.exit), keep)]):
         for i in range(0, len(x), batch):
             xb, yb = x[i:i + batch], y[i:i + batch]
             if fisher:
                 with torch.enable_grad():
-                    logits = fp(xb)
-                    F.cross_entropy(logits, yb, reduction="sum").backward()  # per-sample gradients
+                    F.cross_entropy(fp(xb), yb, reduction="sum").backward()  # per-sample gradients
                 grads.append(store["out"].grad.detach() ** 2)
             else:
                 with torch.no_grad():
                     fp(xb)
             outs.append(store["out"].detach())
-    finally:
-        h.remove()
     if not fisher:
         return torch.cat(outs), None
     g = torch.cat(grads)

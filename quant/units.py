@@ -14,6 +14,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from .hooks import observing
 from .qmodel import QuantLayer
 
 GRANULARITIES = ("layer", "block", "stage", "net")
@@ -41,19 +42,9 @@ def _blocks(qmodel: nn.Module, block_classes: set[str]) -> list[str]:
 
 def _output_sizes(qmodel: nn.Module, names: list[str], example: torch.Tensor) -> dict[str, tuple]:
     sizes: dict[str, tuple] = {}
-
-    def record(name):
-        def hook(module, inputs, output):
-            sizes.setdefault(name, tuple(output.shape[1:]))  # channels x H x W; a hook must return None
-        return hook
-
-    handles = [qmodel.get_submodule(n).register_forward_hook(record(n)) for n in names]
-    try:
-        with torch.no_grad():
-            qmodel(example)
-    finally:
-        for h in handles:
-            h.remove()
+    record = [(qmodel.get_submodule(n), lambda i, o, n=n: sizes.setdefault(n, tuple(o.shape[1:]))) for n in names]
+    with observing(record), torch.no_grad():  # output shape: channels x H x W
+        qmodel(example)
     return sizes
 
 
