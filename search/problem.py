@@ -1,0 +1,199 @@
+"""The search problem (a public contract): per-layer choices with costs and sensitivities, pair terms, a budget.
+
+JSON (``hwsim search --problem P.json``)::
+
+    {"choices": ["w2a8", "w4a8", "w8a8"], "budget": 12.5,
+     "layers": [{"name": "layer1.0.conv1", "block": "layer1.0",
+                 "cost": {"w2a8": 0.41, "w4a8": 0.63, "w8a8": 1.0},
+                 "sensitivity": {"w2a8": 0.9, "w4a8": 0.05, "w8a8": 0.001}}, ...],
+     "pairs": [{"a": "layer1.0.conv1", "b": "layer1.0.conv2", "choice_a": "w2a8", "choice_b": "w2a8",
+                "sensitivity": 0.3}, ...]}
+
+Objective of an assignment: the sum of each layer's sensitivity at its choice, plus every pair
+term whose two choices are both taken.  Cost: the sum of the layers' costs; feasible when it does
+not exceed the budget.  ``block`` is optional.  Search sees numbers only: no torch, no simulator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+
+_LABEL = re.compile(r"^w(\d+)a(\d+)$")
+
+
+@dataclasses.dataclass
+class Problem:
+    """Arrays of a problem: ``cost`` and ``sens`` are (layers x choices); pairs are parallel index arrays."""
+
+    choices: list[str]
+    budget: float
+    names: list[str]
+    blocks: list[str | None]
+    cost: np.ndarray
+    sens: np.ndarray
+    pair_a: np.ndarray
+    pair_b: np.ndarray
+    pair_ca: np.ndarray
+    pair_cb: np.ndarray
+    pair_s: np.ndarray
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers."""
+        return len(self.names)
+
+    def cheapest_cost(self) -> float:
+        """The lowest cost any assignment can have."""
+        return float(self.cost.min(axis=1).sum())
+
+    def evaluate(self, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(objective, cost) of assignments ``genes`` (P x layers of choice indices), vectorised."""
+        genes = np.atleast_2d(genes)
+        rows = np.arange(self.n_layers)
+        obj = self.sens[rows, genes].sum(axis=1)
+        cost = self.cost[rows, genes].sum(axis=1)
+        if len(self.pair_s):
+            hit = (genes[:, self.pair_a] == self.pair_ca) & (genes[:, self.pair_b] == self.pair_cb)
+            obj = obj + hit @ self.pair_s
+        return obj, cost
+
+    def assignment(self, genes: np.ndarray) -> dict[str, str]:
+        """Layer name -> choice label."""
+        return {n: self.choices[int(g)] for n, g in zip(self.names, genes)}
+
+    def genes_of(self, assignment: dict[str, str]) -> np.ndarray:
+        """Choice indices of an assignment given as layer -> label."""
+        index = {c: i for i, c in enumerate(self.choices)}
+        return np.array([index[assignment[n]] for n in self.names])
+
+    def with_budget(self, budget: float) -> "Problem":
+        """The same problem under another budget."""
+        return dataclasses.replace(self, budget=float(budget))
+
+    def to_json(self) -> dict:
+        """The JSON document of this problem."""
+        layers = []
+        for i, n in enumerate(self.names):
+            rec = {"name": n}
+            if self.blocks[i] is not None:
+                rec["block"] = self.blocks[i]
+            rec["cost"] = {c: float(self.cost[i, k]) for k, c in enumerate(self.choices)}
+            rec["sensitivity"] = {c: float(self.sens[i, k]) for k, c in enumerate(self.choices)}
+            layers.append(rec)
+        pairs = [{"a": self.names[a], "b": self.names[b], "choice_a": self.choices[ca], "choice_b": self.choices[cb],
+                  "sensitivity": float(s)}
+                 for a, b, ca, cb, s in zip(self.pair_a, self.pair_b, self.pair_ca, self.pair_cb, self.pair_s)]
+        return {"choices": list(self.choices), "budget": self.budget, "layers": layers, "pairs": pairs}
+
+
+def _fail(source: str, field: str, value: Any, allowed: str) -> HwsimError:
+    return HwsimError(f"{source}: field '{field}': got {value!r}; allowed: {allowed}")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
+    """Validate a parsed problem document; every error names the field."""
+    if not isinstance(doc, dict):
+        raise HwsimError(f"{source}: expected a JSON object with choices, budget, layers (and pairs)")
+    for key in doc:
+        if key not in ("choices", "budget", "layers", "pairs"):
+            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs")
+    for key in ("choices", "budget", "layers"):
+        if key not in doc:
+            raise HwsimError(f"{source}: field '{key}' is missing")
+    choices = doc["choices"]
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and _LABEL.match(c) for c in choices):
+        raise _fail(source, "choices", choices, "a non-empty list of labels w<bits>a<bits>, e.g. [\"w2a8\", \"w8a8\"]")
+    if len(set(choices)) != len(choices):
+        raise _fail(source, "choices", choices, "distinct labels")
+    if not _number(doc["budget"]) or doc["budget"] < 0:
+        raise _fail(source, "budget", doc["budget"], "a finite number >= 0")
+    layers = doc["layers"]
+    if not isinstance(layers, list) or not layers:
+        raise _fail(source, "layers", layers, "a non-empty list of layer records")
+    names, blocks = [], []
+    cost = np.zeros((len(layers), len(choices)))
+    sens = np.zeros((len(layers), len(choices)))
+    for i, rec in enumerate(layers):
+        where = f"layers[{i}]"
+        if not isinstance(rec, dict):
+            raise _fail(source, where, rec, "an object with name, cost, sensitivity (and block)")
+        for key in rec:
+            if key not in ("name", "block", "cost", "sensitivity"):
+                raise _fail(source, f"{where}.{key}", rec[key], "known fields are name, block, cost, sensitivity")
+        if not isinstance(rec.get("name"), str) or not rec["name"]:
+            raise _fail(source, f"{where}.name", rec.get("name"), "a non-empty string")
+        if rec["name"] in names:
+            raise _fail(source, f"{where}.name", rec["name"], "a name no other layer has")
+        if "block" in rec and not isinstance(rec["block"], str):
+            raise _fail(source, f"{where}.block", rec["block"], "a string")
+        for key, table in (("cost", cost), ("sensitivity", sens)):
+            m = rec.get(key)
+            if not isinstance(m, dict) or set(m) != set(choices):
+                raise _fail(source, f"{where}.{key}", m, f"an object with exactly the choices {choices} as keys")
+            for k, c in enumerate(choices):
+                if not _number(m[c]) or (key == "cost" and m[c] < 0):
+                    raise _fail(source, f"{where}.{key}.{c}", m[c],
+                                "a finite number" + (" >= 0" if key == "cost" else ""))
+                table[i, k] = m[c]
+        names.append(rec["name"])
+        blocks.append(rec.get("block"))
+    index = {n: i for i, n in enumerate(names)}
+    cidx = {c: k for k, c in enumerate(choices)}
+    pa, pb, pca, pcb, ps = [], [], [], [], []
+    pairs = doc.get("pairs", [])
+    if not isinstance(pairs, list):
+        raise _fail(source, "pairs", pairs, "a list of pair records")
+    for j, rec in enumerate(pairs):
+        where = f"pairs[{j}]"
+        if not isinstance(rec, dict) or set(rec) != {"a", "b", "choice_a", "choice_b", "sensitivity"}:
+            raise _fail(source, where, rec, "an object with exactly a, b, choice_a, choice_b, sensitivity")
+        for key in ("a", "b"):
+            if rec[key] not in index:
+                raise _fail(source, f"{where}.{key}", rec[key], "the name of a layer in 'layers'")
+        if rec["a"] == rec["b"]:
+            raise _fail(source, f"{where}.b", rec["b"], "a layer other than 'a'")
+        for key in ("choice_a", "choice_b"):
+            if rec[key] not in cidx:
+                raise _fail(source, f"{where}.{key}", rec[key], f"one of {choices}")
+        if not _number(rec["sensitivity"]):
+            raise _fail(source, f"{where}.sensitivity", rec["sensitivity"], "a finite number")
+        pa.append(index[rec["a"]])
+        pb.append(index[rec["b"]])
+        pca.append(cidx[rec["choice_a"]])
+        pcb.append(cidx[rec["choice_b"]])
+        ps.append(float(rec["sensitivity"]))
+    ints = lambda v: np.array(v, dtype=np.int64)
+    return Problem(list(choices), float(doc["budget"]), names, blocks, cost, sens, ints(pa), ints(pb), ints(pca),
+                   ints(pcb), np.array(ps, dtype=float))
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read and validate a problem file."""
+    p = Path(path)
+    if not p.is_file():
+        raise HwsimError(f"{p}: problem file not found")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise HwsimError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return problem_from_dict(doc, str(p))
+
+
+def check_feasible(problem: Problem) -> None:
+    """Raise a clear error when even the cheapest assignment exceeds the budget."""
+    cheapest = problem.cheapest_cost()
+    if cheapest > problem.budget * (1 + 1e-12):
+        raise HwsimError(f"budget {problem.budget:g} is infeasible: the cheapest assignment costs {cheapest:g}")
