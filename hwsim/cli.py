@@ -36,6 +36,13 @@ def _load_workload(args):
 
     hw = load_config(args.hw)
     shape = (args.batch, 3, args.input_size, args.input_size)
+    if args.model == "digits-resnet":  # the embedded quantization default (1 x 16 x 16 inputs)
+        from quant.digits_model import DigitsResNet
+
+        from .workload import layers_from_module
+
+        shape = (args.batch, 1, 16, 16)
+        return hw, layers_from_module(DigitsResNet(), shape), shape
     if args.model:
         return hw, layers_from_model_name(args.model, shape), shape
     return hw, layers_from_topology(args.topology), ()
@@ -224,6 +231,94 @@ def _cmd_sensitivity(args) -> int:
     return 0
 
 
+def _add_problem(sub) -> None:
+    p = sub.add_parser("problem", help="build a search problem from a lookup table and a sensitivity table",
+                       description="Combine a hwsim-lut/1 table and a hwsim-sensitivity/1 table into a problem file.")
+    p.add_argument("--lut", required=True, metavar="FILE", help="lookup table JSON (hwsim lut -o)")
+    p.add_argument("--sensitivity", required=True, metavar="FILE", help="sensitivity JSON (hwsim sensitivity -o)")
+    p.add_argument("--metric", choices=("latency", "size"), default="latency", help="what the budget limits")
+    p.add_argument("--budget", type=float, required=True, help="the budget, in --budget-unit")
+    p.add_argument("--budget-unit", choices=("fraction", "ms", "bytes"), default="fraction",
+                   help="fraction of the way from all-lowest to all-highest cost (default), ms or bytes")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.set_defaults(func=_cmd_problem)
+
+
+def _cmd_problem(args) -> int:
+    import json
+
+    from search.build import problem_from_tables, read_json
+
+    from .io import write_atomic
+
+    problem = problem_from_tables(read_json(args.lut, "lookup table"), read_json(args.sensitivity, "sensitivity"),
+                                  args.budget, args.budget_unit, args.metric)
+    write_atomic(args.output, json.dumps(problem.to_json(), indent=1) + "\n")
+    print(f"wrote {args.output}: {problem.n_layers} layers, choices {', '.join(problem.choices)}, "
+          f"budget {problem.budget:.6g} {problem.cost_unit} (cheapest {problem.cheapest_cost():.6g})")
+    return 0
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser("search", help="find per-layer bit-widths minimising predicted loss under a budget",
+                       description="Solve a problem file with the genetic algorithm (BRECQ Alg. 2) or the exact MILP.")
+    p.add_argument("--problem", required=True, metavar="FILE")
+    p.add_argument("--solver", choices=("ga", "exact"), default="ga")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="result JSON")
+    p.set_defaults(func=_cmd_search)
+
+
+def _cmd_search(args) -> int:
+    import json
+
+    from search.exact import solve_exact
+    from search.ga import solve_ga
+    from search.problem import check_feasible, load_problem
+
+    from .io import write_atomic
+
+    problem = load_problem(args.problem)
+    check_feasible(problem)
+    sol = solve_ga(problem, args.seed) if args.solver == "ga" else solve_exact(problem)
+    write_atomic(args.output, json.dumps(sol.to_json(), indent=1) + "\n")
+    print(f"{args.solver}: objective {sol.objective:.6g}, cost {sol.cost:.6g} of budget {problem.budget:.6g} "
+          f"{problem.cost_unit}, {'feasible' if sol.feasible else 'INFEASIBLE'}, {sol.seconds:.3f} s -> {args.output}")
+    return 0
+
+
+def _add_pareto(sub) -> None:
+    p = sub.add_parser("pareto", help="sweep budgets and plot predicted loss against cost",
+                       description="Solve a problem at evenly spaced budgets; write pareto.csv, pareto.png and "
+                                   "pareto.svg with the uniform-precision points marked.")
+    p.add_argument("--problem", required=True, metavar="FILE", help="problem file (its budget is ignored)")
+    p.add_argument("--points", type=_positive_int, default=10)
+    p.add_argument("--solver", choices=("ga", "exact"), default="exact")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--title", default="", help="plot title (default: the problem file name)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=_cmd_pareto)
+
+
+def _cmd_pareto(args) -> int:
+    from pathlib import Path
+
+    from search.pareto import plot, sweep, to_csv, uniform_points
+    from search.problem import load_problem
+
+    from .io import write_atomic
+
+    problem = load_problem(args.problem)
+    rows = sweep(problem, args.points, args.solver, args.seed)
+    uniform = uniform_points(problem)
+    out = Path(args.output)
+    write_atomic(out / "pareto.csv", to_csv(rows, uniform))
+    unit = {"ms": "latency (ms)", "bytes": "weight size (bytes)"}.get(problem.cost_unit, problem.cost_unit or "cost")
+    plot(rows, uniform, out / "pareto", args.title or Path(args.problem).stem, unit)
+    print(f"wrote {out}/pareto.csv, pareto.png, pareto.svg ({len(rows)} budgets)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from . import __version__
@@ -235,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lut(sub)
     _add_quantize(sub)
     _add_sensitivity(sub)
+    _add_problem(sub)
+    _add_search(sub)
+    _add_pareto(sub)
     return parser
 
 

@@ -11,7 +11,8 @@ JSON (``hwsim search --problem P.json``)::
 
 Objective of an assignment: the sum of each layer's sensitivity at its choice, plus every pair
 term whose two choices are both taken.  Cost: the sum of the layers' costs; feasible when it does
-not exceed the budget.  ``block`` is optional.  Search sees numbers only: no torch, no simulator.
+not exceed the budget.  ``block`` is optional, and so is a top-level ``"cost_unit"`` (e.g. "ms",
+"bytes") used for labels.  Search sees numbers only: no torch, no simulator.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Problem:
     pair_ca: np.ndarray
     pair_cb: np.ndarray
     pair_s: np.ndarray
+    cost_unit: str = ""  # optional: what the costs measure, e.g. "ms" or "bytes" (axis labels)
 
     @property
     def n_layers(self) -> int:
@@ -92,7 +94,10 @@ class Problem:
         pairs = [{"a": self.names[a], "b": self.names[b], "choice_a": self.choices[ca], "choice_b": self.choices[cb],
                   "sensitivity": float(s)}
                  for a, b, ca, cb, s in zip(self.pair_a, self.pair_b, self.pair_ca, self.pair_cb, self.pair_s)]
-        return {"choices": list(self.choices), "budget": self.budget, "layers": layers, "pairs": pairs}
+        doc = {"choices": list(self.choices), "budget": self.budget, "layers": layers, "pairs": pairs}
+        if self.cost_unit:
+            doc["cost_unit"] = self.cost_unit
+        return doc
 
 
 def _fail(source: str, field: str, value: Any, allowed: str) -> HwsimError:
@@ -108,8 +113,10 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     if not isinstance(doc, dict):
         raise HwsimError(f"{source}: expected a JSON object with choices, budget, layers (and pairs)")
     for key in doc:
-        if key not in ("choices", "budget", "layers", "pairs"):
-            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs")
+        if key not in ("choices", "budget", "layers", "pairs", "cost_unit"):
+            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs, cost_unit")
+    if not isinstance(doc.get("cost_unit", ""), str):
+        raise _fail(source, "cost_unit", doc["cost_unit"], "a string such as \"ms\" or \"bytes\"")
     for key in ("choices", "budget", "layers"):
         if key not in doc:
             raise HwsimError(f"{source}: field '{key}' is missing")
@@ -177,7 +184,7 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
         ps.append(float(rec["sensitivity"]))
     ints = lambda v: np.array(v, dtype=np.int64)
     return Problem(list(choices), float(doc["budget"]), names, blocks, cost, sens, ints(pa), ints(pb), ints(pca),
-                   ints(pcb), np.array(ps, dtype=float))
+                   ints(pcb), np.array(ps, dtype=float), doc.get("cost_unit", ""))
 
 
 def load_problem(path: str | Path) -> Problem:

@@ -1,0 +1,68 @@
+"""Problems built from the project's own tables: a ``hwsim-lut/1`` table and a ``hwsim-sensitivity/1`` table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+
+from .problem import Problem
+
+METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes")}
+BUDGET_UNITS = ("ms", "bytes", "fraction")
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    """A JSON file, or a clear error naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise HwsimError(f"{p}: {what} file not found")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise HwsimError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+
+
+def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit: str = "fraction",
+                        metric: str = "latency") -> Problem:
+    """The search problem over the choices both tables have; budget in ms, bytes, or a fraction of the range.
+
+    A fraction f means all-lowest + f x (all-highest - all-lowest) cost.
+    """
+    if metric not in METRICS:
+        raise HwsimError(f"metric {metric!r}; allowed: {', '.join(METRICS)}")
+    if budget_unit not in BUDGET_UNITS:
+        raise HwsimError(f"budget unit {budget_unit!r}; allowed: {', '.join(BUDGET_UNITS)}")
+    field, unit = METRICS[metric]
+    if budget_unit != "fraction" and budget_unit != unit:
+        raise HwsimError(f"a {metric} budget is in {unit} or a fraction, not {budget_unit}")
+    if lut.get("format") != "hwsim-lut/1" or sensitivity.get("format") != "hwsim-sensitivity/1":
+        raise HwsimError("expected a hwsim-lut/1 table and a hwsim-sensitivity/1 table")
+    choices = [c for c in sensitivity["choices"] if c in lut["choices"]]
+    if not choices:
+        raise HwsimError(f"the tables share no bit choice: sensitivity has {sensitivity['choices']}, "
+                         f"the lookup table {lut['choices']}")
+    rows = {r["name"]: r for r in lut["layers"]}
+    names = list(sensitivity["layers"])
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise HwsimError(f"layer {missing[0]!r} of the sensitivity table is not in the lookup table "
+                         f"({len(missing)} missing): were they built for the same model?")
+    cost = np.array([[rows[n][field][c] for c in choices] for n in names], dtype=float)
+    sens = np.array([[sensitivity["layers"][n][c] for c in choices] for n in names], dtype=float)
+    lo, hi = cost.min(axis=1).sum(), cost.max(axis=1).sum()
+    if budget_unit == "fraction":
+        if not 0 <= budget <= 1:
+            raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")
+        budget = lo + budget * (hi - lo)
+    index = {n: i for i, n in enumerate(names)}
+    cidx = {c: k for k, c in enumerate(choices)}
+    pairs = [p for p in sensitivity.get("pairs", []) if p["choice_a"] in cidx and p["choice_b"] in cidx]
+    ints = lambda key, table: np.array([table[p[key]] for p in pairs], dtype=np.int64)
+    blocks = sensitivity.get("blocks", {})
+    return Problem(choices, float(budget), names, [blocks.get(n) for n in names], cost, sens,
+                   ints("a", index), ints("b", index), ints("choice_a", cidx), ints("choice_b", cidx),
+                   np.array([p["sensitivity"] for p in pairs], dtype=float), unit)
