@@ -33,3 +33,10 @@ def test_simulator_never_imports_quant_or_search():
             continue
         bad = {n for n in names if n.split(".")[0] in ("quant", "search")}
         assert not bad, f"{path} imports {bad}"
+
+
+def test_search_sees_numbers_only():
+    for path, names in _imports("search").items():
+        bad = {n for n in names if n.split(".")[0] in ("torch", "quant")
+               or any(n == s or n.startswith(s + ".") for s in SIMULATOR | {"hwsim.workload", "hwsim.models"})}
+        assert not bad, f"{path} imports {bad}"

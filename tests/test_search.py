@@ -1,0 +1,149 @@
+"""Search: objective/cost evaluation, the exact solver against brute force, the GA's feasibility and
+gap, hardware-oracle mode, builders, Pareto output, and errors on malformed problems."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from hwsim.cli import main
+from hwsim.errors import HwsimError
+from search.exact import solve_exact
+from search.ga import GAConfig, solve_ga
+from search.problem import load_problem, problem_from_dict
+from search.random_problems import paper_like
+
+DOC = {"choices": ["w2a8", "w4a8", "w8a8"], "budget": 2.0,
+       "layers": [{"name": "a", "block": "b0", "cost": {"w2a8": 0.4, "w4a8": 0.6, "w8a8": 1.0},
+                   "sensitivity": {"w2a8": 0.9, "w4a8": 0.05, "w8a8": 0.001}},
+                  {"name": "b", "block": "b0", "cost": {"w2a8": 0.5, "w4a8": 0.7, "w8a8": 1.2},
+                   "sensitivity": {"w2a8": 0.3, "w4a8": 0.1, "w8a8": 0.0}}],
+       "pairs": [{"a": "a", "b": "b", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 0.25}]}
+
+
+def brute_force(problem):
+    best = None
+    for genes in itertools.product(range(len(problem.choices)), repeat=problem.n_layers):
+        obj, cost = problem.evaluate(np.array(genes))
+        if cost[0] <= problem.budget and (best is None or obj[0] < best[0]):
+            best = (obj[0], genes)
+    return best
+
+
+def test_objective_and_cost():
+    p = problem_from_dict(DOC)
+    obj, cost = p.evaluate(np.array([[0, 0], [1, 2], [2, 0]]))
+    assert obj == pytest.approx([0.9 + 0.3 + 0.25, 0.05 + 0.0, 0.001 + 0.3])  # pair only when both at w2a8
+    assert cost == pytest.approx([0.9, 1.8, 1.5])
+    assert p.cheapest_cost() == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_is_optimal_on_brute_forceable_instances(seed):
+    p = paper_like(7, seed, budget_fraction=0.4)  # 3^7 = 2187 assignments
+    sol = solve_exact(p)
+    best_obj, _ = brute_force(p)
+    assert sol.feasible and sol.objective == pytest.approx(best_obj, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ga_matches_exact_on_small_instances(seed):
+    p = paper_like(8, seed)
+    assert solve_ga(p, seed).objective == pytest.approx(solve_exact(p).objective, abs=1e-9)
+
+
+@pytest.mark.parametrize("polish", [True, False])
+def test_ga_answers_are_always_feasible(polish):
+    for seed in range(3):
+        p = paper_like(40, seed, budget_fraction=0.2)
+        sol = solve_ga(p, seed, GAConfig(polish=polish))
+        genes = p.genes_of(sol.assignment)
+        obj, cost = p.evaluate(genes)
+        assert sol.feasible and cost[0] <= p.budget and sol.cost == pytest.approx(cost[0])
+        assert sol.objective == pytest.approx(obj[0])
+        assert len(sol.details["history"]) == 100
+
+
+def test_ga_is_reproducible_from_its_seed():
+    p = paper_like(30, 3)
+    assert solve_ga(p, 7).assignment == solve_ga(p, 7).assignment
+
+
+def test_oracle_mode_respects_a_non_additive_budget():
+    p = paper_like(12, 1, budget_fraction=0.6)
+    calls = []
+
+    def oracle(assignment):  # a whole-network model: 5% extra when more than half the layers are 2-bit
+        calls.append(1)
+        genes = p.genes_of(assignment)
+        cost = p.evaluate(genes)[1][0]
+        return cost * (1.05 if (genes == 0).sum() > p.n_layers / 2 else 1.0)
+
+    sol = solve_ga(p, 0, oracle=oracle)
+    assert sol.feasible and oracle(sol.assignment) <= p.budget and sol.cost == pytest.approx(oracle(sol.assignment))
+    assert sol.details["oracle_calls"] > 0
+
+
+def test_infeasible_budget_names_the_cheapest_cost():
+    p = problem_from_dict({**DOC, "budget": 0.5})
+    for solve in (lambda: solve_exact(p), lambda: solve_ga(p)):
+        with pytest.raises(HwsimError, match="budget 0.5 is infeasible: the cheapest assignment costs 0.9"):
+            solve()
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"budget": "x"}, "field 'budget': got 'x'"),
+    ({"choices": ["w2", "w8a8"]}, "field 'choices'"),
+    ({"extra": 1}, "field 'extra'"),
+    ({"layers": []}, "field 'layers'"),
+    ({"pairs": [{"a": "a", "b": "zz", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 1}]},
+     "field 'pairs[0].b': got 'zz'; allowed: the name of a layer"),
+    ({"layers": [{"name": "a", "cost": {"w2a8": 1}, "sensitivity": {}}]}, "field 'layers[0].cost'"),
+    ({"layers": [{"name": "a", "cost": {"w2a8": -1, "w4a8": 1, "w8a8": 1},
+                  "sensitivity": {"w2a8": 0, "w4a8": 0, "w8a8": 0}}]}, "field 'layers[0].cost.w2a8': got -1"),
+])
+def test_malformed_problems_name_the_field(change, message):
+    with pytest.raises(HwsimError, match=message.replace("(", r"\(").replace("[", r"\[").replace("]", r"\]")):
+        problem_from_dict({**DOC, **change}, "P.json")
+
+
+def test_cli_search_and_pareto(tmp_path, capsys):
+    problem = tmp_path / "P.json"
+    problem.write_text(json.dumps(paper_like(20, 0).to_json()))
+    for solver in ("ga", "exact"):
+        out = tmp_path / f"R_{solver}.json"
+        assert main(["search", "--problem", str(problem), "--solver", solver, "-o", str(out)]) == 0
+        r = json.loads(out.read_text())
+        assert {"assignment", "objective", "cost", "feasible", "seconds"} <= set(r) and r["feasible"]
+    assert load_problem(problem).n_layers == 20
+    assert main(["pareto", "--problem", str(problem), "--points", "4", "-o", str(tmp_path / "pf")]) == 0
+    rows = (tmp_path / "pf" / "pareto.csv").read_text().splitlines()
+    assert rows[0] == "kind,budget,cost,objective,label" and len(rows) == 1 + 4 + 3
+    assert (tmp_path / "pf" / "pareto.png").stat().st_size > 10_000 and (tmp_path / "pf" / "pareto.svg").exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**DOC, "budget": 0.1}))
+    assert main(["search", "--problem", str(bad), "-o", str(tmp_path / "R.json")]) == 2
+    assert "infeasible: the cheapest assignment costs 0.9" in capsys.readouterr().err
+    bad.write_text("{not json")
+    assert main(["search", "--problem", str(bad), "-o", str(tmp_path / "R.json")]) == 2
+
+
+def test_problem_from_tables(tmp_path):
+    from search.build import problem_from_tables
+
+    lut = {"format": "hwsim-lut/1", "choices": ["w2a8", "w8a8"],
+           "layers": [{"name": "a", "latency_ms": {"w2a8": 1.0, "w8a8": 3.0}, "weight_bytes": {"w2a8": 10, "w8a8": 40}},
+                      {"name": "b", "latency_ms": {"w2a8": 2.0, "w8a8": 4.0}, "weight_bytes": {"w2a8": 5, "w8a8": 20}}]}
+    sens = {"format": "hwsim-sensitivity/1", "choices": ["w2a8", "w4a8", "w8a8"],
+            "layers": {"a": {"w2a8": 1, "w4a8": 0.1, "w8a8": 0}, "b": {"w2a8": 2, "w4a8": 0.2, "w8a8": 0}},
+            "blocks": {"a": "blk", "b": "blk"},
+            "pairs": [{"a": "a", "b": "b", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 0.5}]}
+    p = problem_from_tables(lut, sens, 0.25)
+    assert p.choices == ["w2a8", "w8a8"] and p.budget == pytest.approx(3.0 + 0.25 * 4.0) and p.cost_unit == "ms"
+    assert problem_from_tables(lut, sens, 30, "bytes", "size").budget == 30
+    assert len(p.pair_s) == 1
+    with pytest.raises(HwsimError, match="not in the lookup table"):
+        problem_from_tables({**lut, "layers": lut["layers"][:1]}, sens, 0.5)
+    with pytest.raises(HwsimError, match="a latency budget is in ms or a fraction, not bytes"):
+        problem_from_tables(lut, sens, 5, "bytes")
