@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vs_scalesim.py
 	$(PY) benchmarks/bench_lut.py
+	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_brecq_digits.py
 
 clean:
