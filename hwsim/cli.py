@@ -319,6 +319,42 @@ def _cmd_pareto(args) -> int:
     return 0
 
 
+def _add_pipeline(sub) -> None:
+    p = sub.add_parser("pipeline", help="the whole co-design flow: tables, sensitivities, search, quantize, validate, "
+                                        "report",
+                       description="Build latency tables per target, run uniform BRECQ and sensitivities, search "
+                                   "mixed precision at several latency budgets per target, quantize each choice, "
+                                   "validate (accuracy, re-simulated latency, integer execution) and write a report.")
+    p.add_argument("--model", default="digits-resnet")
+    p.add_argument("--checkpoint", metavar="FILE")
+    p.add_argument("--data", metavar="DIR")
+    p.add_argument("--hw", action="append", metavar="CONFIG",
+                   help="hardware config (repeatable; default: the paper's accelerator and the Cortex-A53)")
+    p.add_argument("--budgets", type=float, nargs="+", metavar="F",
+                   help="latency budgets as fractions of the range above all-lowest (default 0.15 0.35 0.6)")
+    p.add_argument("--iters", type=_positive_int, default=200, help="reconstruction iterations per unit (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="out/pipeline", metavar="DIR")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_pipeline)
+
+
+def _cmd_pipeline(args) -> int:
+    from pathlib import Path
+
+    from codesign.pipeline import DEFAULT_HW, PipelineConfig, run_pipeline
+    from codesign.report import summary_line, write_report
+
+    cfg = PipelineConfig(model=args.model, checkpoint=args.checkpoint, data=args.data,
+                         hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or PipelineConfig.budgets),
+                         iters=args.iters, seed=args.seed, out=args.out)
+    results = run_pipeline(cfg, progress=not args.quiet)
+    write_report(results, Path(args.out))
+    print(summary_line(results))
+    print(f"report: {Path(args.out) / 'report.md'} (and report.html, results.json, plots)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from . import __version__
@@ -333,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_problem(sub)
     _add_search(sub)
     _add_pareto(sub)
+    _add_pipeline(sub)
     return parser
 
 
