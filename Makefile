@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/hwsim simulate --hw hw_configs/bitfusion_16x32.yaml --model resnet18
+	$(VENV)/bin/hwsim pipeline --out out/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

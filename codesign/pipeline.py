@@ -31,7 +31,8 @@ from search.build import problem_from_tables
 from search.exact import solve_exact
 from search.ga import solve_ga
 
-DEFAULT_HW = ("hw_configs/bitfusion_16x32.yaml", "hw_configs/cortex_a53_rpi3b.yaml")
+_CONFIG_DIR = Path(__file__).resolve().parent.parent / "hw_configs"  # shipped configs (source checkout)
+DEFAULT_HW = tuple(str(_CONFIG_DIR / n) for n in ("bitfusion_16x32.yaml", "cortex_a53_rpi3b.yaml"))
 
 
 @dataclasses.dataclass(frozen=True)

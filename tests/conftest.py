@@ -35,3 +35,28 @@ def assert_lower_bits_never_slower(cycles):
             assert table[(w // 2, a)] <= c, (w, a)
         if a > 2:
             assert table[(w, a // 2)] <= c, (w, a)
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The embedded digits data."""
+    from quant.data import digits
+
+    return digits()
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    """One cache folder for the whole test session (the trained digits model lives here)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def model(data, cache_dir):
+    """The digits model, trained once per test session (about 30 s on 2 cores)."""
+    import torch
+
+    from quant.digits_model import digits_model
+
+    torch.set_num_threads(2)
+    return digits_model(data, cache_dir, progress=False)
