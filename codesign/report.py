@@ -11,20 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hwsim.io import write_atomic  # noqa: E402
+from hwsim.io import save_figure, write_atomic  # noqa: E402
 from hwsim.precision import parse_label  # noqa: E402
-
-
-def _save(fig, stem: Path) -> list[Path]:
-    paths = []
-    for ext in ("png", "svg"):
-        path = stem.with_suffix(f".{ext}")
-        tmp = path.with_name(f".{path.name}.tmp.{ext}")
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def pareto_plot(target: dict, fp_accuracy: float, out: Path) -> Path:
@@ -45,7 +33,7 @@ def pareto_plot(target: dict, fp_accuracy: float, out: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    return _save(fig, out / f"pareto_{target['hardware']}")[0]
+    return save_figure(fig, out / f"pareto_{target['hardware']}")[0]
 
 
 def bits_plot(results: dict, out: Path) -> Path:
@@ -66,7 +54,7 @@ def bits_plot(results: dict, out: Path) -> Path:
     axes[-1, 0].set_xticks(range(len(layers)))
     axes[-1, 0].set_xticklabels(layers, rotation=70, ha="right", fontsize=7)
     fig.tight_layout()
-    return _save(fig, out / "bitwidths")[0]
+    return save_figure(fig, out / "bitwidths")[0]
 
 
 def summary_line(results: dict) -> str:

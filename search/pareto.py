@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.io import save_figure
+
 from .exact import solve_exact
 from .ga import solve_ga
 from .problem import Problem
@@ -67,12 +69,4 @@ def plot(rows: list[dict], uniform: list[dict], out_stem: Path, title: str, cost
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        path = out_stem.with_suffix(f".{ext}")
-        tmp = path.with_name(f".{path.name}.tmp.{ext}")
-        fig.savefig(tmp, dpi=120)
-        tmp.replace(path)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_stem)
