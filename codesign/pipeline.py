@@ -92,6 +92,10 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
         if not 0 <= b <= 1:
             raise HwsimError(f"budget {b} is not a fraction in [0, 1] of the latency range")
     torch.manual_seed(cfg.seed)
+    cached = sorted((out / "cache").glob("*.json")) if (out / "cache").is_dir() else []
+    if cached:
+        _log(f"resuming: {len(cached)} cached step results in {out / 'cache'} are reused where their inputs match",
+             progress)
 
     _log("[1/6] model and data", progress)
     model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
