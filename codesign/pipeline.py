@@ -20,7 +20,7 @@ from hwsim.config import load_config
 from hwsim.errors import HwsimError
 from hwsim.io import write_atomic
 from hwsim.lut import cached_lut
-from hwsim.precision import parse_label
+from hwsim.precision import check_bits, parse_label
 from hwsim.targets import simulate_network
 from hwsim.workload import layers_from_module
 from quant.api import quantize
@@ -86,8 +86,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     hws = [load_config(h) for h in cfg.hw]  # config errors surface before any long step
     for hw in hws:
         for w, a in choices:
-            if w not in hw.bits or a not in hw.bits:
-                raise HwsimError(f"{hw.name} does not support w{w}a{a}; it supports bits {list(hw.bits)}")
+            check_bits(hw, w, a, f"choice w{w}a{a}: ")
     for b in cfg.budgets:
         if not 0 <= b <= 1:
             raise HwsimError(f"budget {b} is not a fraction in [0, 1] of the latency range")

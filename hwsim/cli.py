@@ -171,7 +171,7 @@ def _cmd_quantize(args) -> int:
     import torch
 
     from quant.api import quantize, save_quantized
-    from quant.qmodel import quant_layers, wrap
+    from quant.qmodel import quantizable_names
     from quant.sources import load_model_and_data
 
     from .precision import load_bits_file
@@ -185,8 +185,7 @@ def _cmd_quantize(args) -> int:
             raise HwsimError(f"{flag} {b}: allowed 2..8")
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=not args.quiet)
     if args.bits:
-        names = [n for n, _ in quant_layers(wrap(model, data.calib_x[:2])[1], data.calib_x[:2])]
-        bits = load_bits_file(args.bits, names)
+        bits = load_bits_file(args.bits, quantizable_names(model))
     else:
         bits = (args.wbits, args.abits)
     out = Path(args.output)

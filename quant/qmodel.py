@@ -90,11 +90,16 @@ class QuantLayer(nn.Module):
         return F.linear(x, w, self.bias)
 
 
+def quantizable_names(model: nn.Module) -> list[str]:
+    """Names of the modules :func:`wrap` turns into QuantLayers (every Conv2d and Linear)."""
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
 def wrap(model: nn.Module, example: torch.Tensor, per_channel: bool = True) -> tuple[nn.Module, nn.Module]:
     """(BN-folded FP model, quantizable copy with QuantLayers at the same module names)."""
     fp = fold_bn(model, example)
     qmodel = copy.deepcopy(fp)
-    names = [n for n, m in qmodel.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    names = quantizable_names(qmodel)
     if not names:
         raise HwsimError("the model has no Conv2d or Linear layer to quantize")
     for name in names:

@@ -47,9 +47,9 @@ def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = Non
                         progress: bool = True) -> tuple[nn.Module, DataBundle]:
     """(eval-mode model, data) for a model name; the digits model trains once and is cached."""
     if model == DEFAULT_MODEL:
-        bundle = digits(calib_size or 512, seed) if data is None else None
-        if bundle is None:
+        if data is not None:
             raise HwsimError(f"{DEFAULT_MODEL} is trained on the embedded digits set; --data is for other models")
+        bundle = digits(calib_size or 512, seed)
         if checkpoint:
             net = DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"], bundle.num_classes)
             _load_checkpoint(net, Path(checkpoint))
