@@ -23,8 +23,10 @@ from hwsim.lut import cached_lut
 from hwsim.precision import check_bits, parse_label
 from hwsim.targets import simulate_network
 from hwsim.workload import layers_from_module
+from hwsim.precision import PrecisionPolicy
 from quant.api import quantize
-from quant.integer import accumulator_bits_needed, integer_check
+from quant.fingerprint import model_fingerprint
+from quant.integer import integer_execution
 from quant.sensitivity import measure_sensitivity
 from quant.sources import load_model_and_data
 from search.build import problem_from_tables
@@ -49,6 +51,7 @@ class PipelineConfig:
     seed: int = 0
     out: str = "out/pipeline"
     accumulator_bits: int = 32
+    policy: str = "first-last-8bit"
 
 
 class _Cache:
@@ -98,17 +101,19 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
 
     _log("[1/6] model and data", progress)
     model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
-    model_key = float(sum(p.detach().double().sum() for p in model.parameters()))
+    model_key = model_fingerprint(model)
+    policy = PrecisionPolicy(cfg.policy)
     layers = layers_from_module(model, data.input_shape)
 
     _log("[2/6] latency and size tables", progress)
     luts = {hw.name: cached_lut(layers, hw, cfg.model, data.input_shape, progress=progress)[0] for hw in hws}
 
     _log("[3/6] uniform BRECQ at " + ", ".join(cfg.choices) + " and sensitivities", progress)
-    key = {"model": model_key, "choices": cfg.choices, "iters": cfg.iters, "seed": cfg.seed, "data": data.name}
+    key = {"model": model_key, "choices": cfg.choices, "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
+           "policy": cfg.policy}
     sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
-        model, data.calib_x, data.calib_y, data.test_x, data.test_y, choices, iters=cfg.iters, seed=cfg.seed,
-        model_name=cfg.model, progress=progress))
+        model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
+        iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy))
 
     _log("[4/6] search (GA, checked by the exact solver)", progress)
     targets = []
@@ -131,22 +136,20 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     for t in targets:
         for c in t["configs"]:
             bits = {n: parse_label(v) for n, v in c["assignment"].items()}
-            qkey = {"model": model_key, "bits": c["assignment"], "iters": cfg.iters, "seed": cfg.seed}
+            qkey = {"model": model_key, "bits": c["assignment"], "iters": cfg.iters, "seed": cfg.seed,
+                    "policy": cfg.policy}
 
             def run_q(bits=bits):
                 r = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=cfg.iters,
-                             seed=cfg.seed, first_last_8bit=False, progress=progress)
-                checks = integer_check(r.qmodel, data.calib_x[:32], accumulator_bits=cfg.accumulator_bits)
+                             seed=cfg.seed, policy=policy, progress=progress)
+                report = integer_execution(r.qmodel, data.calib_x, data.test_x, data.test_y,
+                                           accumulator_bits=cfg.accumulator_bits)
                 return {"accuracy": r.quant_accuracy, "fp_accuracy": r.fp_accuracy, "seconds": r.seconds,
-                        "integer": {"batch": 32, "accumulator_bits": cfg.accumulator_bits,
-                                    "accumulator_bits_needed": accumulator_bits_needed(checks),
-                                    "max_error_steps": max(ch.max_error_steps for ch in checks),
-                                    "overflows": sum(ch.overflows for ch in checks),
-                                    "passed": all(ch.passed for ch in checks),
-                                    "layers": [dataclasses.asdict(ch) for ch in checks]}}
+                        "bit_changes": r.notes, "integer": report.to_json()}
 
             q = cache.get("quantize", {**qkey, "acc": cfg.accumulator_bits}, run_q)
             c["accuracy"], c["integer"], fp_accuracy = q["accuracy"], q["integer"], q["fp_accuracy"]
+            c["bit_changes"] = q["bit_changes"]
 
     _log("[6/6] validate: whole-network latency (integer execution ran with each quantization)", progress)
     for hw, t in zip(hws, targets):

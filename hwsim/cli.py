@@ -37,12 +37,12 @@ def _load_workload(args):
     hw = load_config(args.hw)
     shape = (args.batch, 3, args.input_size, args.input_size)
     if args.model == "digits-resnet":  # the embedded quantization default (1 x 16 x 16 inputs)
-        from quant.digits_model import DigitsResNet
+        from quant.digits_model import RECIPE, DigitsResNet
 
         from .workload import layers_from_module
 
         shape = (args.batch, 1, 16, 16)
-        return hw, layers_from_module(DigitsResNet(), shape), shape
+        return hw, layers_from_module(DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"]), shape), shape
     if args.model:
         return hw, layers_from_model_name(args.model, shape), shape
     return hw, layers_from_topology(args.topology), ()
@@ -159,7 +159,8 @@ def _add_quantize(sub) -> None:
     p.add_argument("--wbits", type=int, metavar="B", help="weight bits for every layer")
     p.add_argument("--abits", type=int, metavar="B", help="activation bits for every layer")
     p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (optional default)")
-    p.add_argument("--no-first-last-8bit", action="store_true", help="quantize first and last layer like the rest")
+    p.add_argument("--policy", choices=("first-last-8bit", "none"), default="first-last-8bit",
+                   help="precision policy: first-last-8bit (default: first and last layer w8a8, as in BRECQ) or none")
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per layer (default: per output channel)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (resumes from its checkpoints)")
     p.set_defaults(func=_cmd_quantize)
@@ -171,10 +172,11 @@ def _cmd_quantize(args) -> int:
     import torch
 
     from quant.api import quantize, save_quantized
+    from quant.integer import integer_execution
     from quant.qmodel import quantizable_names
     from quant.sources import load_model_and_data
 
-    from .precision import load_bits_file
+    from .precision import PrecisionPolicy, load_bits_file
 
     if args.bits and (args.wbits or args.abits):
         raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
@@ -190,11 +192,18 @@ def _cmd_quantize(args) -> int:
         bits = (args.wbits, args.abits)
     out = Path(args.output)
     result = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, args.method,
-                      args.granularity, args.objective, args.iters, args.seed, not args.no_first_last_8bit,
+                      args.granularity, args.objective, args.iters, args.seed, PrecisionPolicy(args.policy),
                       checkpoint_dir=out / "checkpoints", progress=not args.quiet, per_channel=not args.per_tensor)
+    for note in result.notes:
+        print(f"hwsim: note: {note}", file=sys.stderr)
+    report = integer_execution(result.qmodel, data.calib_x, data.test_x, data.test_y)
     save_quantized(result, out, model=args.model, data=data.name, method=args.method, granularity=args.granularity,
-                   objective=args.objective, iters=args.iters, seed=args.seed, per_channel=not args.per_tensor)
+                   objective=args.objective, iters=args.iters, seed=args.seed, per_channel=not args.per_tensor,
+                   top1_agreement=report.top1_agreement, max_logit_error=report.max_logit_error,
+                   integer=report.to_json())
     print(f"FP top-1 {100 * result.fp_accuracy:.2f}%  quantized top-1 {100 * result.quant_accuracy:.2f}%  "
+          f"integer top-1 {100 * report.integer_top1:.2f}% (agrees on {100 * report.top1_agreement:.2f}%, "
+          f"max logit error {report.max_logit_error:.3g})  "
           f"({args.method}, {args.granularity}, {args.objective}, {result.seconds:.1f} s) -> {out}")
     return 0
 
@@ -205,6 +214,8 @@ def _add_sensitivity(sub) -> None:
                                    "quantizing each layer alone, and of each 2-bit pair inside a block.")
     _add_quant_source(p)
     p.add_argument("--choices", default="w2a8,w4a8,w8a8", help="comma-separated bit choices (default w2a8,w4a8,w8a8)")
+    p.add_argument("--policy", choices=("first-last-8bit", "none"), default="first-last-8bit",
+                   help="precision policy (default first-last-8bit: those layers are pinned, not measured)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="sensitivity JSON to write")
     p.set_defaults(func=_cmd_sensitivity)
 
@@ -216,15 +227,16 @@ def _cmd_sensitivity(args) -> int:
     from quant.sources import load_model_and_data
 
     from .io import write_atomic
-    from .precision import parse_label
+    from .precision import PrecisionPolicy, parse_label
 
     choices = [parse_label(c) for c in args.choices.split(",") if c.strip()]
     for w, a in choices:
         if not (2 <= w <= 8 and 2 <= a <= 8):
             raise HwsimError(f"choice w{w}a{a}: bits must be 2..8")
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=not args.quiet)
-    table = measure_sensitivity(model, data.calib_x, data.calib_y, data.test_x, data.test_y, choices, args.method,
-                                args.granularity, args.objective, args.iters, args.seed, args.model, not args.quiet)
+    table = measure_sensitivity(model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x,
+                                data.test_y, choices, args.method, args.granularity, args.objective, args.iters,
+                                args.seed, args.model, not args.quiet, PrecisionPolicy(args.policy))
     write_atomic(args.output, json.dumps(table, indent=1) + "\n")
     print(f"wrote {args.output}: {len(table['layers'])} layers x {len(choices)} choices, {len(table['pairs'])} pairs")
     return 0
@@ -232,7 +244,7 @@ def _cmd_sensitivity(args) -> int:
 
 def _add_problem(sub) -> None:
     p = sub.add_parser("problem", help="build a search problem from a lookup table and a sensitivity table",
-                       description="Combine a hwsim-lut/1 table and a hwsim-sensitivity/1 table into a problem file.")
+                       description="Combine a hwsim-lut/1 table and a hwsim-sensitivity/2 table into a problem file.")
     p.add_argument("--lut", required=True, metavar="FILE", help="lookup table JSON (hwsim lut -o)")
     p.add_argument("--sensitivity", required=True, metavar="FILE", help="sensitivity JSON (hwsim sensitivity -o)")
     p.add_argument("--metric", choices=("latency", "size"), default="latency", help="what the budget limits")

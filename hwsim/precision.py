@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -79,3 +80,39 @@ def check_bits(hw, wbits: int, abits: int, where: str = "") -> None:
             raise HwsimError(
                 f"{where}{role} bit-width {b} is not supported by {hw.name}; allowed: {', '.join(map(str, hw.bits))}"
             )
+
+
+POLICIES = ("first-last-8bit", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecisionPolicy:
+    """Layers whose bits are fixed whatever is requested: the one rule the quantizer, the LUT and the search obey.
+
+    ``first-last-8bit`` (default) keeps the first layer (it reads the raw image) and the last
+    layer (it produces the logits) at w8a8, as BRECQ (appendix B.4.4) and most post-training
+    quantization work do; ``none`` pins nothing.  Layers are named in execution order.
+    """
+
+    name: str = "first-last-8bit"
+
+    def __post_init__(self):
+        if self.name not in POLICIES:
+            raise HwsimError(f"precision policy {self.name!r} is not known; allowed: {', '.join(POLICIES)}")
+
+    def pinned(self, names: list[str]) -> dict[str, tuple[tuple[int, int], str]]:
+        """Layer name -> (fixed (w, a), reason) for the layers this policy pins."""
+        if self.name == "none" or not names:
+            return {}
+        out = {names[0]: ((8, 8), "first layer (reads the input image) kept at w8a8 by policy first-last-8bit")}
+        out[names[-1]] = ((8, 8), "last layer (produces the logits) kept at w8a8 by policy first-last-8bit")
+        return out
+
+    def apply(self, plan: dict[str, tuple[int, int]], names: list[str]) -> tuple[dict[str, tuple[int, int]], list[str]]:
+        """(plan with pinned layers set, one note per layer whose requested bits changed)."""
+        plan, notes = dict(plan), []
+        for name, (bits, reason) in self.pinned(names).items():
+            if name in plan and tuple(plan[name]) != bits:
+                notes.append(f"{name}: {label(*plan[name])} -> {label(*bits)} ({reason})")
+            plan[name] = bits
+        return plan, notes

@@ -22,10 +22,12 @@ from torch import nn
 from tqdm import tqdm
 
 from hwsim.errors import HwsimError
+from hwsim.precision import PrecisionPolicy, label
 
 from .digits_model import accuracy
 from .qmodel import QuantLayer, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
-from .reconstruct import OBJECTIVES, ReconConfig, reconstruct_unit, unit_inputs, unit_targets
+from .fingerprint import model_fingerprint
+from .reconstruct import FISHER_NORMS, OBJECTIVES, ReconConfig, reconstruct_unit, unit_inputs, unit_targets
 from .units import GRANULARITIES, find_units
 
 METHODS = {
@@ -46,25 +48,27 @@ class QuantResult:
     quant_accuracy: float
     seconds: float
     units: list[dict]
+    notes: list[str] = dataclasses.field(default_factory=list)  # requested bit-widths the rules changed
+    policy: str = "first-last-8bit"
 
     def summary(self, **extra) -> dict:
         """The JSON record written as summary.json."""
         return {"fp_accuracy": self.fp_accuracy, "quant_accuracy": self.quant_accuracy,
-                "bits": {n: f"w{w}a{a}" for n, (w, a) in self.bits.items()}, "seconds": self.seconds,
-                "units": self.units, **extra}
+                "bits": {n: label(w, a) for n, (w, a) in self.bits.items()}, "policy": self.policy,
+                "bit_changes": self.notes, "seconds": self.seconds, "units": self.units, **extra}
 
 
 def layer_state(layers: list[tuple[str, QuantLayer]]) -> dict:
     """Python-side quantizer state (bits, sign, modes) that a state_dict does not hold."""
     return {n: {"wbits": m.wq.bits, "abits": m.aq.bits, "signed": m.aq.signed, "mode": m.wq.mode,
-                "act": m.aq.enabled} for n, m in layers}
+                "act": m.act_quant} for n, m in layers}
 
 
 def restore_layer_state(layers: list[tuple[str, QuantLayer]], state: dict) -> None:
     """Inverse of :func:`layer_state` (after load_state_dict)."""
     for n, m in layers:
         s = state[n]
-        m.wq.bits, m.aq.bits, m.aq.signed, m.wq.mode, m.aq.enabled = s["wbits"], s["abits"], s["signed"], s["mode"], s["act"]
+        m.wq.bits, m.aq.bits, m.aq.signed, m.wq.mode, m.act_quant = s["wbits"], s["abits"], s["signed"], s["mode"], s["act"]
 
 
 def _save_atomic(obj, path: Path) -> None:
@@ -77,12 +81,14 @@ def _save_atomic(obj, path: Path) -> None:
 def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, test_x: torch.Tensor,
              test_y: torch.Tensor, bits: tuple[int, int] | Mapping[str, tuple[int, int]] = (4, 8),
              method: str = "brecq", granularity: str = "block", objective: str = "fisher", iters: int = 500,
-             seed: int = 0, first_last_8bit: bool = True, checkpoint_dir: Path | None = None,
+             seed: int = 0, policy: PrecisionPolicy | None = None, checkpoint_dir: Path | None = None,
              progress: bool = True, recon: ReconConfig | None = None, per_channel: bool = True) -> QuantResult:
     """Quantize ``model`` at ``bits`` (one pair or per layer) with ``method``; evaluate FP and quantized top-1.
 
-    With ``checkpoint_dir`` every finished unit is saved, and a rerun with the same settings
-    resumes after the last finished unit.
+    ``policy`` (default first-last-8bit) pins layers; every requested bit-width it or the
+    one-quantizer-per-tensor rule changes is listed in ``QuantResult.notes``.  With
+    ``checkpoint_dir`` every finished unit is saved, and a rerun with the same settings resumes
+    after the last finished unit.
     """
     if method not in METHODS:
         raise HwsimError(f"method {method!r} is not known; allowed: {', '.join(METHODS)}")
@@ -95,7 +101,8 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
     example = calib_x[:2]
     fp, qmodel = wrap(model, example, per_channel)
     layers = quant_layers(qmodel, example)
-    plan = assign_bits(qmodel, bits, layers, first_last_8bit)
+    policy = policy or PrecisionPolicy()
+    plan, notes = assign_bits(qmodel, bits, layers, policy)
     calibrate_activations(qmodel, layers, calib_x)
     units_log: list[dict] = []
     if method == "rtn":
@@ -103,10 +110,12 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
     else:
         opts = {"granularity": granularity, "objective": objective, "learn_act": True, **METHODS[method]}
         cfg = recon or ReconConfig(iters=iters, objective=opts["objective"], learn_act=opts["learn_act"])
+        if cfg.fisher_norm not in FISHER_NORMS:
+            raise HwsimError(f"fisher norm {cfg.fisher_norm!r} is not known; allowed: {', '.join(FISHER_NORMS)}")
         units = find_units(qmodel, layers, opts["granularity"], example)
         key = hashlib.sha256(json.dumps({"cfg": dataclasses.asdict(cfg), "gran": opts["granularity"], "seed": seed,
                                          "bits": sorted(plan.items()), "method": method, "per_channel": per_channel,
-                                         "model": float(sum(p.detach().double().sum() for p in fp.parameters())),
+                                         "model": model_fingerprint(model),
                                          "calib": list(calib_x.shape)}, default=str).encode()).hexdigest()[:16]
         ckpt = Path(checkpoint_dir) / "progress.pt" if checkpoint_dir else None
         done: list[str] = []
@@ -123,7 +132,6 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
                 continue
             inputs = unit_inputs(qmodel, unit, calib_x)
             targets, weights = unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm)
-            fp.zero_grad(set_to_none=True)
             gen = torch.Generator().manual_seed(seed * 1000 + ui)
             losses = reconstruct_unit(unit, inputs, targets, weights, cfg, gen)
             units_log.append({"unit": unit.name, "layers": [n for n, _ in unit.layers], **losses})
@@ -133,7 +141,7 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
                               "layers": layer_state(layers)}, ckpt)
         set_mode(layers, "hard", True)
     return QuantResult(qmodel, fp, plan, accuracy(fp, test_x, test_y), accuracy(qmodel, test_x, test_y),
-                       time.perf_counter() - start, units_log)
+                       time.perf_counter() - start, units_log, notes, policy.name)
 
 
 def save_quantized(result: QuantResult, out_dir: Path, **summary_extra) -> None:

@@ -3,6 +3,11 @@
 Each QuantLayer quantizes its weights (per output channel) and its *input* activations, so a
 layer's (w, a) bits are exactly what the hardware tables price: the weights it stores and the
 activations it reads.  The last layer's input is therefore really 8-bit when asked.
+
+One activation quantizer per tensor: layers that read the same tensor (a block's first conv and
+its projection shortcut) share one :class:`ActQuantizer`, as the hardware stores that tensor once
+at one step and bit-width.  Their activation bits are therefore one choice (see
+:func:`activation_groups` and :func:`assign_bits`).
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwsim.errors import HwsimError
+from hwsim.precision import PrecisionPolicy, label
 
-from .hooks import observing
+from .hooks import observing, snapshot
 from .quantizers import ActQuantizer, WeightQuantizer
 
 
@@ -61,7 +67,12 @@ def fold_bn(model: nn.Module, example: torch.Tensor) -> nn.Module:
 
 
 class QuantLayer(nn.Module):
-    """A Conv2d or Linear with a weight quantizer and an input-activation quantizer."""
+    """A Conv2d or Linear with a weight quantizer and an input-activation quantizer.
+
+    ``act_quant`` switches the quantization of this layer's input on or off for this layer
+    alone (a shared quantizer may be on for one consumer and off for another while
+    sensitivities are measured).
+    """
 
     def __init__(self, layer: nn.Module, wbits: int = 8, abits: int = 8, per_channel: bool = True):
         super().__init__()
@@ -72,6 +83,7 @@ class QuantLayer(nn.Module):
         self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone(), requires_grad=False)
         self.wq = WeightQuantizer(self.weight, wbits, per_channel)
         self.aq = ActQuantizer(abits)
+        self.act_quant = False
 
     @property
     def bits(self) -> tuple[int, int]:
@@ -82,12 +94,24 @@ class QuantLayer(nn.Module):
         """The weights as the current mode quantizes them."""
         return self.wq(self.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.aq(x)
-        w = self.quantized_weight()
+    def linear_op(self, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """This layer's convolution or matrix product of ``x`` and ``w`` (no quantization)."""
         if self.kind == "conv":
-            return F.conv2d(x, w, self.bias, **self.conv_args)
-        return F.linear(x, w, self.bias)
+            return F.conv2d(x, w, bias, **self.conv_args)
+        return F.linear(x, w, bias)
+
+    def quantized_bias(self) -> torch.Tensor | None:
+        """The bias on the accumulator grid (step = weight scale x input step) when weights and input are
+        quantized, as the integer accumulator holds it; else the float bias."""
+        if self.bias is None or not self.act_quant or self.wq.mode == "fp":
+            return self.bias
+        unit = self.wq.scale.detach().reshape(-1) * self.aq.step.detach().abs().clamp(min=1e-8)
+        return torch.round(self.bias / unit) * unit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.act_quant:
+            x = self.aq(x)
+        return self.linear_op(x, self.quantized_weight(), self.quantized_bias())
 
 
 def quantizable_names(model: nn.Module) -> list[str]:
@@ -95,15 +119,43 @@ def quantizable_names(model: nn.Module) -> list[str]:
     return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+def without_inplace(model: nn.Module) -> nn.Module:
+    """Turn off ``inplace`` on every module that has it (ReLU, ReLU6, ...); returns ``model``."""
+    for m in model.modules():
+        if isinstance(getattr(m, "inplace", None), bool):
+            m.inplace = False
+    return model
+
+
+def _share_input_quantizers(qmodel: nn.Module, example: torch.Tensor) -> None:
+    """Give every QuantLayer that reads the same tensor one ActQuantizer (the first reader's)."""
+    layers = [(n, m) for n, m in qmodel.named_modules() if isinstance(m, QuantLayer)]
+    first_reader: dict[int, QuantLayer] = {}
+    keep_alive = []  # tensor ids are only unique while the tensors live
+
+    def see(inputs, layer):
+        keep_alive.append(inputs[0])
+        owner = first_reader.setdefault(id(inputs[0]), layer)
+        if owner is not layer:
+            layer.aq = owner.aq
+
+    with observing([(m, lambda i, m=m: see(i, m)) for _, m in layers], pre=True), torch.no_grad():
+        qmodel(example)
+
+
 def wrap(model: nn.Module, example: torch.Tensor, per_channel: bool = True) -> tuple[nn.Module, nn.Module]:
-    """(BN-folded FP model, quantizable copy with QuantLayers at the same module names)."""
-    fp = fold_bn(model, example)
+    """(BN-folded FP model, quantizable copy with QuantLayers at the same module names).
+
+    Both are copies without in-place modules; layers reading one tensor share its quantizer.
+    """
+    fp = without_inplace(fold_bn(model, example))
     qmodel = copy.deepcopy(fp)
     names = quantizable_names(qmodel)
     if not names:
         raise HwsimError("the model has no Conv2d or Linear layer to quantize")
     for name in names:
         _set_module(qmodel, name, QuantLayer(qmodel.get_submodule(name), per_channel=per_channel))
+    _share_input_quantizers(qmodel, example)
     for p in qmodel.parameters():
         p.requires_grad_(False)
     return fp.eval(), qmodel.eval()
@@ -121,9 +173,22 @@ def quant_layers(qmodel: nn.Module, example: torch.Tensor | None = None) -> list
     return sorted(layers, key=lambda nm: order.get(nm[0], len(order)))
 
 
+def activation_groups(layers: list[tuple[str, QuantLayer]]) -> list[list[str]]:
+    """Names of the layers that share one input quantizer (one tensor), groups of two or more, in order."""
+    groups: dict[int, list[str]] = {}
+    for n, m in layers:
+        groups.setdefault(id(m.aq), []).append(n)
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def assign_bits(qmodel: nn.Module, bits: Mapping[str, tuple[int, int]] | tuple[int, int], layers: list,
-                first_last_8bit: bool = True) -> dict[str, tuple[int, int]]:
-    """Set every layer's (w, a) bits; first and last layer (execution order) 8/8 unless disabled. Returns the map."""
+                policy: PrecisionPolicy | None = None) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """Set every layer's (w, a) bits. Returns (the bits applied, a note for every requested bit-width changed).
+
+    Two rules change a request, each stated in a note: the precision ``policy`` (default
+    first-last-8bit; layers in execution order), and one activation bit-width per tensor
+    (layers sharing an input take the highest activation bits any of them asked for).
+    """
     names = [n for n, _ in layers]
     if isinstance(bits, tuple):
         plan = {n: bits for n in names}
@@ -135,29 +200,39 @@ def assign_bits(qmodel: nn.Module, bits: Mapping[str, tuple[int, int]] | tuple[i
         if missing:
             raise HwsimError(f"no bits for layer {missing[0]!r} ({len(missing)} layers missing)")
         plan = {n: tuple(bits[n]) for n in names}
-    if first_last_8bit:
-        plan[names[0]] = plan[names[-1]] = (8, 8)
-    for name, layer in layers:
-        w, a = plan[name]
-        for kind, b in (("weight", w), ("activation", a)):
+    for name in names:
+        for kind, b in zip(("weight", "activation"), plan[name]):
             if not 2 <= b <= 8:
                 raise HwsimError(f"layer {name}: {kind} bits {b} outside 2..8")
+    plan, notes = (policy or PrecisionPolicy()).apply(plan, names)
+    for group in activation_groups(layers):
+        a = max(plan[n][1] for n in group)
+        for n in group:
+            if plan[n][1] != a:
+                notes.append(f"{n}: {label(*plan[n])} -> {label(plan[n][0], a)} (reads the same tensor as "
+                             f"{', '.join(g for g in group if g != n)}: one activation bit-width per tensor)")
+                plan[n] = (plan[n][0], a)
+    for name, layer in layers:
+        w, a = plan[name]
         layer.wq.set_bits(layer.weight, w)
         layer.aq.bits = a
-    return plan
+    return plan, notes
 
 
 def calibrate_activations(qmodel: nn.Module, layers: Iterable[tuple[str, QuantLayer]], x: torch.Tensor,
                           batch: int = 256, max_samples: int = 200_000) -> None:
-    """Initialise every input quantizer's sign and step from the inputs seen on ``x`` (Lp search)."""
+    """Initialise every input quantizer's sign and step from the inputs seen on ``x`` (Lp search), once per tensor."""
+    readers: dict[int, tuple[str, QuantLayer]] = {}
+    for n, m in layers:
+        readers.setdefault(id(m.aq), (n, m))
     seen: dict[str, list[torch.Tensor]] = {}
-    layers = list(layers)
-    record = [(m, lambda i, n=n: seen.setdefault(n, []).append(i[0].detach().flatten())) for n, m in layers]
+    record = [(m, lambda i, n=n: seen.setdefault(n, []).append(snapshot(i[0]).flatten()))
+              for n, m in readers.values()]
     with observing(record, pre=True), torch.no_grad():
         for i in range(0, len(x), batch):
             qmodel(x[i:i + batch])
     gen = torch.Generator().manual_seed(0)
-    for name, layer in layers:
+    for name, layer in readers.values():
         values = torch.cat(seen[name])
         if len(values) > max_samples:
             values = values[torch.randperm(len(values), generator=gen)[:max_samples]]
@@ -165,7 +240,7 @@ def calibrate_activations(qmodel: nn.Module, layers: Iterable[tuple[str, QuantLa
 
 
 def set_mode(layers: Iterable[tuple[str, QuantLayer]], weight_mode: str, act: bool) -> None:
-    """Put the given layers' weight quantizers in ``weight_mode`` and switch their input quantizers."""
+    """Put the given layers' weight quantizers in ``weight_mode`` and switch their input quantization."""
     for _, layer in layers:
         layer.wq.mode = weight_mode
-        layer.aq.enabled = act
+        layer.act_quant = act

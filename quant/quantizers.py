@@ -119,7 +119,6 @@ class ActQuantizer(nn.Module):
         self.bits, self.p = bits, p
         self.step = nn.Parameter(torch.ones(()))
         self.signed = True
-        self.enabled = False
 
     def levels(self) -> tuple[int, int]:
         """(lowest, highest) integer level."""
@@ -136,8 +135,6 @@ class ActQuantizer(nn.Module):
             self.step.copy_(lp_search_symmetric(samples.detach(), *self.levels(), p=self.p))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.enabled:
-            return x
         lo, hi = self.levels()
         step = self.step.abs().clamp(min=1e-8)
         return round_ste(x / step).clamp(lo, hi) * step

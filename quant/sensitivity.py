@@ -1,17 +1,34 @@
-"""Per-layer sensitivities for the mixed-precision search (BRECQ Algorithm 1, last line, and B.4.4).
+"""Per-layer sensitivities for the mixed-precision search (BRECQ Algorithm 1, last line, and B.4.4), with their noise.
 
 After a uniform reconstruction at each bit choice, the sensitivity of layer l at choice c is the
-increase of the calibration task loss when only layer l is quantized (with the parameters that
-reconstruction learned) and everything else stays FP.  For every pair of layers inside one
-block, both at the lowest weight choice (2 bits in the paper), the pair term is the joint
-increase minus the two singles: the off-diagonal, intra-block interaction.
+increase of the task loss when only layer l is quantized (its weights and its own read of its
+input, with the parameters reconstruction learned) and everything else stays FP.  It is measured
+on a **held-out split** that reconstruction never saw, per sample against the FP loss of the same
+sample (paired differences), so every entry comes with a 95% confidence interval.
 
-JSON format ``hwsim-sensitivity/1``::
+Then, in one place:
+- **never negative, monotone in bits**: per layer, the entries are projected onto the set of
+  tables that are >= 0 and do not decrease when a weight or an activation bit-width drops
+  (weighted least squares, weights 1 / variance); how many entries were negative, how many pairs
+  of entries violated the order, and how many entries moved are reported;
+- **pair terms only where they exceed their noise**: for every pair of layers inside one block,
+  both at the lowest choice (the paper's 2-bit permutations), the joint increase minus the two
+  singles is kept only when its 95% interval excludes zero.
 
-    {"format": "hwsim-sensitivity/1", "model": ..., "choices": ["w2a8", "w4a8", "w8a8"],
-     "base_loss": ..., "layers": {"layer1.0.conv1": {"w2a8": 0.9, ...}, ...},
+JSON format ``hwsim-sensitivity/2``::
+
+    {"format": "hwsim-sensitivity/2", "model": ..., "choices": ["w2a2", ..., "w8a8"],
+     "policy": "first-last-8bit", "pinned": {"conv1": "w8a8", "fc": "w8a8"},
+     "act_groups": [["layer2.0.conv1", "layer2.0.downsample.0"], ...],
+     "holdout": 359, "base_loss": ...,
+     "layers": {"layer1.0.conv1": {"w2a2": 0.9, ...}, ...},       # projected values (the search uses these)
+     "measured": {...}, "ci95": {...},                          # raw means and interval half-widths
+     "projection": {"negative": 3, "order_violations": 2, "moved": 4},
      "blocks": {"layer1.0.conv1": "layer1.0", ...},
-     "pairs": [{"a": ..., "b": ..., "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": ...}, ...]}
+     "pairs": [{"a", "b", "choice_a", "choice_b", "sensitivity", "ci95"}, ...], "pairs_dropped": 7,
+     "reconstruction": {..., "accuracy": {"w2a2": 0.91, ...}}}
+
+Pinned layers (the precision policy) appear only in ``pinned``: their bits are not the search's.
 """
 
 from __future__ import annotations
@@ -19,75 +36,147 @@ from __future__ import annotations
 import itertools
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.optimize import minimize
 from torch import nn
 from tqdm import tqdm
 
-from hwsim.precision import label
+from hwsim.precision import PrecisionPolicy, label
 
 from .api import quantize
-from .qmodel import quant_layers, set_mode
+from .qmodel import activation_groups, quant_layers, set_mode
 from .units import find_units
 
-SENSITIVITY_FORMAT = "hwsim-sensitivity/1"
+SENSITIVITY_FORMAT = "hwsim-sensitivity/2"
+Z95 = 1.959964
+
+
+def per_sample_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Cross-entropy of every sample (float64 vector)."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(y), batch):
+            out.append(F.cross_entropy(model(x[i:i + batch]), y[i:i + batch], reduction="none").double())
+    return torch.cat(out)
 
 
 def task_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
     """Mean cross-entropy on (x, y)."""
-    total = 0.0
-    with torch.no_grad():
-        for i in range(0, len(y), batch):
-            total += F.cross_entropy(model(x[i:i + batch]), y[i:i + batch], reduction="sum").item()
-    return total / len(y)
+    return float(per_sample_loss(model, x, y, batch).mean())
 
 
-def _loss_with(qmodel, layers, only: set[str], x, y) -> float:
+def _losses_with(qmodel, layers, only: set[str], x, y) -> torch.Tensor:
     set_mode([(n, m) for n, m in layers if n not in only], "fp", False)
     set_mode([(n, m) for n, m in layers if n in only], "hard", True)
-    return task_loss(qmodel, x, y)
+    return per_sample_loss(qmodel, x, y)
 
 
-def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, test_x: torch.Tensor,
-                        test_y: torch.Tensor, choices=((2, 8), (4, 8), (8, 8)), method: str = "brecq",
-                        granularity: str = "block", objective: str = "fisher", iters: int = 500, seed: int = 0,
-                        model_name: str = "", progress: bool = True) -> dict:
-    """The sensitivity table (see the module docstring); every layer is measured, first and last included."""
+def _mean_ci(d: torch.Tensor) -> tuple[float, float]:
+    """Mean of paired differences and the half-width of its 95% interval."""
+    n = len(d)
+    return float(d.mean()), float(Z95 * d.std(unbiased=True) / np.sqrt(n)) if n > 1 else float("inf")
+
+
+def _covering_pairs(choices: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(i, j) with choice i <= choice j in both bit-widths (i != j): entry i must be >= entry j."""
+    return [(i, j) for i, a in enumerate(choices) for j, b in enumerate(choices)
+            if i != j and a[0] <= b[0] and a[1] <= b[1]]
+
+
+def project_monotone(values: np.ndarray, ci: np.ndarray, order: list[tuple[int, int]]) -> np.ndarray:
+    """Weighted least-squares projection of ``values`` onto {v >= 0, v[i] >= v[j] for (i, j) in order}."""
+    v0 = np.maximum(values, 0.0)
+    if all(v0[i] >= v0[j] for i, j in order) and (values >= 0).all():
+        return values.copy()
+    se = np.maximum(ci / Z95, 1e-3 * max(float(np.max(ci)), 1e-12) / Z95 + 1e-15)
+    w = 1.0 / se ** 2
+    w = w / w.max()
+    cons = [{"type": "ineq", "fun": lambda v, i=i, j=j: v[i] - v[j],
+             "jac": lambda v, i=i, j=j: np.eye(len(v))[i] - np.eye(len(v))[j]} for i, j in order]
+    res = minimize(lambda v: float(np.sum(w * (v - values) ** 2)), v0, jac=lambda v: 2 * w * (v - values),
+                   bounds=[(0, None)] * len(values), constraints=cons, method="SLSQP",
+                   options={"ftol": 1e-14, "maxiter": 500})
+    v = np.maximum(res.x, 0.0)
+    for _ in range(len(v)):  # remove solver round-off: enforce the order exactly
+        for i, j in order:
+            if v[i] < v[j]:
+                v[i] = v[j]
+    return v
+
+
+def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, holdout_x: torch.Tensor,
+                        holdout_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                        choices=((2, 8), (4, 8), (8, 8)), method: str = "brecq", granularity: str = "block",
+                        objective: str = "fisher", iters: int = 500, seed: int = 0, model_name: str = "",
+                        progress: bool = True, policy: PrecisionPolicy | None = None, uniform_results: dict | None = None) -> dict:
+    """The sensitivity table (see the module docstring).
+
+    ``uniform_results`` may hold already quantized uniform models (choice -> QuantResult) to reuse.
+    """
+    policy = policy or PrecisionPolicy()
     choices = [tuple(c) for c in choices]
-    results = {}
+    results = dict(uniform_results or {})
     for c in choices:
-        results[c] = quantize(model, calib_x, calib_y, test_x, test_y, c, method, granularity, objective, iters,
-                              seed, first_last_8bit=False, progress=progress)
-    any_result = results[choices[0]]
-    base = task_loss(any_result.fp_model, calib_x, calib_y)
-    layers_by_choice = {c: quant_layers(r.qmodel, calib_x[:2]) for c, r in results.items()}
+        if c not in results:
+            results[c] = quantize(model, calib_x, calib_y, test_x, test_y, c, method, granularity, objective, iters,
+                                  seed, policy=policy, progress=progress)
+    first = results[choices[0]]
+    base = per_sample_loss(first.fp_model, holdout_x, holdout_y)
+    layers_by_choice = {c: quant_layers(results[c].qmodel, calib_x[:2]) for c in choices}
     names = [n for n, _ in layers_by_choice[choices[0]]]
-    table = {n: {} for n in names}
-    bar = tqdm(total=len(names) * len(choices), desc="sensitivity", unit="eval", disable=not progress, file=sys.stderr)
+    pinned = {n: label(*bits) for n, (bits, _) in policy.pinned(names).items()}
+    free = [n for n in names if n not in pinned]
+    measured = {n: {} for n in free}
+    ci95 = {n: {} for n in free}
+    diffs: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
+    bar = tqdm(total=len(free) * len(choices), desc="sensitivity", unit="eval", disable=not progress, file=sys.stderr)
     for c in choices:
         qmodel, layers = results[c].qmodel, layers_by_choice[c]
-        for n in names:
-            table[n][label(*c)] = _loss_with(qmodel, layers, {n}, calib_x, calib_y) - base
+        for n in free:
+            d = _losses_with(qmodel, layers, {n}, holdout_x, holdout_y) - base
+            diffs[(n, c)] = d
+            measured[n][label(*c)], ci95[n][label(*c)] = _mean_ci(d)
             bar.update()
     bar.close()
-    low = min(choices)  # lowest weight bits (then activation bits): the paper's 2-bit pairs
+
+    order = _covering_pairs(choices)
+    table, negative, violations, moved = {}, 0, 0, 0
+    for n in free:
+        raw = np.array([measured[n][label(*c)] for c in choices])
+        ci = np.array([ci95[n][label(*c)] for c in choices])
+        negative += int((raw < 0).sum())
+        violations += sum(1 for i, j in order if raw[i] < raw[j])
+        proj = project_monotone(raw, ci, order)
+        moved += int((np.abs(proj - raw) > 1e-12).sum())
+        table[n] = {label(*c): float(v) for c, v in zip(choices, proj)}
+
+    low = min(choices)  # lowest weight bits, then activation bits: the paper's 2-bit permutations
     qmodel, layers = results[low].qmodel, layers_by_choice[low]
     blocks = {}
     for unit in find_units(qmodel, layers, "block", calib_x[:2]):
-        if len(unit.layers) > 1:
-            for n, _ in unit.layers:
+        members = [n for n, _ in unit.layers if n in table]
+        if len(members) > 1:
+            for n in members:
                 blocks[n] = unit.name
-    pairs = []
+    pairs, dropped = [], 0
     for block in sorted(set(blocks.values())):
-        members = [n for n in names if blocks.get(n) == block]
+        members = [n for n in free if blocks.get(n) == block]
         for a, b in itertools.combinations(members, 2):
-            joint = _loss_with(qmodel, layers, {a, b}, calib_x, calib_y) - base
-            pairs.append({"a": a, "b": b, "choice_a": label(*low), "choice_b": label(*low),
-                          "sensitivity": joint - table[a][label(*low)] - table[b][label(*low)]})
+            joint = _losses_with(qmodel, layers, {a, b}, holdout_x, holdout_y) - base
+            mean, ci = _mean_ci(joint - diffs[(a, low)] - diffs[(b, low)])
+            if abs(mean) > ci:
+                pairs.append({"a": a, "b": b, "choice_a": label(*low), "choice_b": label(*low), "sensitivity": mean,
+                              "ci95": ci})
+            else:
+                dropped += 1
     for r in results.values():
         set_mode(quant_layers(r.qmodel), "hard", True)
     return {"format": SENSITIVITY_FORMAT, "model": model_name, "choices": [label(*c) for c in choices],
-            "base_loss": base, "layers": table, "blocks": blocks, "pairs": pairs,
+            "policy": policy.name, "pinned": pinned, "act_groups": activation_groups(layers),
+            "holdout": len(holdout_y), "base_loss": float(base.mean()), "layers": table, "measured": measured,
+            "ci95": ci95, "projection": {"negative": negative, "order_violations": violations, "moved": moved},
+            "blocks": blocks, "pairs": pairs, "pairs_dropped": dropped,
             "reconstruction": {"method": method, "granularity": granularity, "objective": objective, "iters": iters,
-                               "seed": seed,
-                               "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}}
+                               "seed": seed, "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}}

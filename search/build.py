@@ -1,4 +1,4 @@
-"""Problems built from the project's own tables: a ``hwsim-lut/1`` table and a ``hwsim-sensitivity/1`` table."""
+"""Problems built from the project's own tables: a ``hwsim-lut/1`` table and a ``hwsim-sensitivity/2`` table."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     field, unit = METRICS[metric]
     if budget_unit != "fraction" and budget_unit != unit:
         raise HwsimError(f"a {metric} budget is in {unit} or a fraction, not {budget_unit}")
-    if lut.get("format") != "hwsim-lut/1" or sensitivity.get("format") != "hwsim-sensitivity/1":
-        raise HwsimError("expected a hwsim-lut/1 table and a hwsim-sensitivity/1 table")
+    if lut.get("format") != "hwsim-lut/1" or sensitivity.get("format") != "hwsim-sensitivity/2":
+        raise HwsimError("expected a hwsim-lut/1 table and a hwsim-sensitivity/2 table (remake older ones with "
+                         "hwsim sensitivity)")
     choices = [c for c in sensitivity["choices"] if c in lut["choices"]]
     if not choices:
         raise HwsimError(f"the tables share no bit choice: sensitivity has {sensitivity['choices']}, "
@@ -51,9 +52,22 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     if missing:
         raise HwsimError(f"layer {missing[0]!r} of the sensitivity table is not in the lookup table "
                          f"({len(missing)} missing): were they built for the same model?")
+    pinned = sensitivity.get("pinned", {})
+    uncovered = [n for n in rows if n not in sensitivity["layers"] and n not in pinned]
+    if uncovered:
+        raise HwsimError(f"layer {uncovered[0]!r} of the lookup table has no sensitivity ({len(uncovered)} such "
+                         f"layers): were the two tables built for the same model?")
+    unknown = [n for n in pinned if n not in rows]
+    if unknown:
+        raise HwsimError(f"pinned layer {unknown[0]!r} of the sensitivity table is not in the lookup table")
+    unpriced = [(n, c) for n, c in pinned.items() if c not in rows[n][field]]
+    if unpriced:
+        raise HwsimError(f"pinned layer {unpriced[0][0]!r} is pinned at {unpriced[0][1]}, which the lookup table "
+                         f"does not price")
+    fixed_cost = float(sum(rows[n][field][c] for n, c in pinned.items()))
     cost = np.array([[rows[n][field][c] for c in choices] for n in names], dtype=float)
     sens = np.array([[sensitivity["layers"][n][c] for c in choices] for n in names], dtype=float)
-    lo, hi = cost.min(axis=1).sum(), cost.max(axis=1).sum()
+    lo, hi = cost.min(axis=1).sum() + fixed_cost, cost.max(axis=1).sum() + fixed_cost
     if budget_unit == "fraction":
         if not 0 <= budget <= 1:
             raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")
@@ -65,4 +79,4 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     blocks = sensitivity.get("blocks", {})
     return Problem(choices, float(budget), names, [blocks.get(n) for n in names], cost, sens,
                    ints("a", index), ints("b", index), ints("choice_a", cidx), ints("choice_b", cidx),
-                   np.array([p["sensitivity"] for p in pairs], dtype=float), unit)
+                   np.array([p["sensitivity"] for p in pairs], dtype=float), unit, fixed_cost, dict(pinned))

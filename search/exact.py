@@ -35,7 +35,7 @@ def solve_exact(problem: Problem, time_limit: float = 60.0) -> Solution:
         hi.append(1)
     a[n_l, :n_x] = problem.cost.ravel()  # budget
     lo.append(-np.inf)
-    hi.append(problem.budget)
+    hi.append(problem.budget - problem.fixed_cost)
     row = n_l + 1
     for j in range(n_p):
         xa = problem.pair_a[j] * n_k + problem.pair_ca[j]

@@ -10,9 +10,11 @@ JSON (``hwsim search --problem P.json``)::
                 "sensitivity": 0.3}, ...]}
 
 Objective of an assignment: the sum of each layer's sensitivity at its choice, plus every pair
-term whose two choices are both taken.  Cost: the sum of the layers' costs; feasible when it does
-not exceed the budget.  ``block`` is optional, and so is a top-level ``"cost_unit"`` (e.g. "ms",
-"bytes") used for labels.  Search sees numbers only: no torch, no simulator.
+term whose two choices are both taken.  Cost: the sum of the layers' costs, plus the cost of the
+layers outside the search (optional ``"fixed": {"cost": 0.3, "assignment": {"conv1": "w8a8"}}``,
+e.g. layers a precision policy pins); feasible when it does not exceed the budget.  ``block`` is
+optional, and so is a top-level ``"cost_unit"`` (e.g. "ms", "bytes") used for labels.  Search sees
+numbers only: no torch, no simulator.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Problem:
     pair_cb: np.ndarray
     pair_s: np.ndarray
     cost_unit: str = ""  # optional: what the costs measure, e.g. "ms" or "bytes" (axis labels)
+    fixed_cost: float = 0.0  # cost of the layers outside the search (in every assignment's cost)
+    fixed: dict[str, str] = dataclasses.field(default_factory=dict)  # their labels (in every assignment)
 
     @property
     def n_layers(self) -> int:
@@ -55,22 +59,22 @@ class Problem:
 
     def cheapest_cost(self) -> float:
         """The lowest cost any assignment can have."""
-        return float(self.cost.min(axis=1).sum())
+        return float(self.cost.min(axis=1).sum()) + self.fixed_cost
 
     def evaluate(self, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(objective, cost) of assignments ``genes`` (P x layers of choice indices), vectorised."""
         genes = np.atleast_2d(genes)
         rows = np.arange(self.n_layers)
         obj = self.sens[rows, genes].sum(axis=1)
-        cost = self.cost[rows, genes].sum(axis=1)
+        cost = self.cost[rows, genes].sum(axis=1) + self.fixed_cost
         if len(self.pair_s):
             hit = (genes[:, self.pair_a] == self.pair_ca) & (genes[:, self.pair_b] == self.pair_cb)
             obj = obj + hit @ self.pair_s
         return obj, cost
 
     def assignment(self, genes: np.ndarray) -> dict[str, str]:
-        """Layer name -> choice label."""
-        return {n: self.choices[int(g)] for n, g in zip(self.names, genes)}
+        """Layer name -> choice label (the fixed layers included)."""
+        return {**self.fixed, **{n: self.choices[int(g)] for n, g in zip(self.names, genes)}}
 
     def genes_of(self, assignment: dict[str, str]) -> np.ndarray:
         """Choice indices of an assignment given as layer -> label."""
@@ -97,6 +101,8 @@ class Problem:
         doc = {"choices": list(self.choices), "budget": self.budget, "layers": layers, "pairs": pairs}
         if self.cost_unit:
             doc["cost_unit"] = self.cost_unit
+        if self.fixed or self.fixed_cost:
+            doc["fixed"] = {"cost": self.fixed_cost, "assignment": dict(self.fixed)}
         return doc
 
 
@@ -113,8 +119,8 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     if not isinstance(doc, dict):
         raise HwsimError(f"{source}: expected a JSON object with choices, budget, layers (and pairs)")
     for key in doc:
-        if key not in ("choices", "budget", "layers", "pairs", "cost_unit"):
-            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs, cost_unit")
+        if key not in ("choices", "budget", "layers", "pairs", "cost_unit", "fixed"):
+            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs, cost_unit, fixed")
     if not isinstance(doc.get("cost_unit", ""), str):
         raise _fail(source, "cost_unit", doc["cost_unit"], "a string such as \"ms\" or \"bytes\"")
     for key in ("choices", "budget", "layers"):
@@ -182,9 +188,17 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
         pca.append(cidx[rec["choice_a"]])
         pcb.append(cidx[rec["choice_b"]])
         ps.append(float(rec["sensitivity"]))
+    fixed = doc.get("fixed", {"cost": 0.0, "assignment": {}})
+    if not isinstance(fixed, dict) or set(fixed) != {"cost", "assignment"} or not _number(fixed["cost"]) \
+            or fixed["cost"] < 0 or not isinstance(fixed["assignment"], dict):
+        raise _fail(source, "fixed", fixed, "an object {\"cost\": number >= 0, \"assignment\": {layer: label}}")
+    for n, lab in fixed["assignment"].items():
+        if n in index or not isinstance(lab, str) or not _LABEL.match(lab):
+            raise _fail(source, f"fixed.assignment.{n}", lab, "a label w<bits>a<bits> for a layer not in 'layers'")
     ints = lambda v: np.array(v, dtype=np.int64)
     return Problem(list(choices), float(doc["budget"]), names, blocks, cost, sens, ints(pa), ints(pb), ints(pca),
-                   ints(pcb), np.array(ps, dtype=float), doc.get("cost_unit", ""))
+                   ints(pcb), np.array(ps, dtype=float), doc.get("cost_unit", ""), float(fixed["cost"]),
+                   dict(fixed["assignment"]))
 
 
 def load_problem(path: str | Path) -> Problem:

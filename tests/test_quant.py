@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from hwsim.errors import HwsimError
+from hwsim.precision import PrecisionPolicy
 from quant.api import quantize
 from quant.digits_model import DigitsResNet
 from quant.qmodel import assign_bits, calibrate_activations, fold_bn, quant_layers, set_mode, wrap
@@ -68,13 +69,13 @@ def test_adaround_converges_to_hard_decisions():
     x = torch.randn(512, 32)
     _, q = wrap(nn.Sequential(layer), x[:2])
     layers = quant_layers(q)
-    assign_bits(q, (3, 8), layers, first_last_8bit=False)
+    assign_bits(q, (3, 8), layers, PrecisionPolicy("none"))
     calibrate_activations(q, layers, x)
     unit = find_units(q, layers, "layer", x[:2])[0]
     with torch.no_grad():
         target = layer(x)
-    # lr 1e-2 over 4000 steps stands in for the paper's 1e-3 over 20,000 (same distance travelled)
-    cfg = ReconConfig(iters=4000, learn_act=False, lr_rounding=1e-2)
+    # the default learning rate, 20 / iters, travels the paper's distance (1e-3 over 20,000 iterations)
+    cfg = ReconConfig(iters=1000, learn_act=False)
     reconstruct_unit(unit, x, target, None, cfg, torch.Generator().manual_seed(0))
     wq = layers[0][1].wq
     h = wq.soft_rounding()
@@ -123,7 +124,7 @@ def test_fisher_weights_cover_every_batch(model, data):
 def test_first_and_last_layers_stay_8bit(model, data):
     _, q = wrap(model, data.calib_x[:2])
     layers = quant_layers(q, data.calib_x[:2])
-    plan = assign_bits(q, (2, 4), layers)
+    plan, _ = assign_bits(q, (2, 4), layers)
     assert plan["conv1"] == plan["fc"] == (8, 8) and plan["layer1.0.conv1"] == (2, 4)
     calibrate_activations(q, layers, data.calib_x[:64])
     set_mode(layers, "nearest", True)
@@ -136,7 +137,7 @@ def test_first_and_last_layers_stay_8bit(model, data):
     levels = torch.unique((seen[0] / fc.aq.step).round())
     assert fc.bits == (8, 8) and len(levels) > 16  # really 8-bit input, not 4-bit
     assert len(torch.unique(dict(layers)["layer1.0.conv1"].quantized_weight()[0])) <= 4
-    assert assign_bits(q, (2, 4), layers, first_last_8bit=False)["fc"] == (2, 4)
+    assert assign_bits(q, (2, 4), layers, PrecisionPolicy("none"))[0]["fc"] == (2, 4)
 
 
 def test_reconstruction_lowers_block_error(model, data):
@@ -186,8 +187,8 @@ def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
     args = (model, data.calib_x, data.calib_y, data.test_x, data.test_y, (2, 8))
     rtn = quantize(*args, method="rtn", progress=False)
     brecq = quantize(*args, method="brecq", iters=200, progress=False)
-    assert rtn.fp_accuracy > 0.98
-    assert brecq.quant_accuracy > 0.95 and brecq.quant_accuracy > rtn.quant_accuracy + 0.2
+    assert rtn.fp_accuracy > 0.85  # the noisy digits task (measured 87.15%)
+    assert brecq.quant_accuracy > rtn.fp_accuracy - 0.02 and brecq.quant_accuracy > rtn.quant_accuracy + 0.4
 
 
 def test_resume_after_interruption_gives_the_same_model(model, data, tmp_path, monkeypatch):
@@ -218,7 +219,8 @@ def test_mixed_precision_mapping_and_errors(model, data):
     layers = quant_layers(q, data.calib_x[:2])
     plan = {n: (4, 8) for n, _ in layers}
     plan["layer2.0.conv1"] = (2, 2)
-    assert assign_bits(q, plan, layers)["layer2.0.conv1"] == (2, 2)
+    plan["layer2.0.downsample.0"] = (4, 2)  # reads the same tensor: one activation bit-width
+    assert assign_bits(q, plan, layers)[0]["layer2.0.conv1"] == (2, 2)
     assert dict(layers)["layer2.0.conv1"].bits == (2, 2)
     with pytest.raises(HwsimError, match="unknown layer 'nope'"):
         assign_bits(q, {**plan, "nope": (2, 2)}, layers)
@@ -226,25 +228,12 @@ def test_mixed_precision_mapping_and_errors(model, data):
         assign_bits(q, {k: v for k, v in plan.items() if k != "fc"}, layers)
 
 
-def test_sensitivity_table(model, data):
-    from quant.sensitivity import measure_sensitivity
-
-    table = measure_sensitivity(model, data.calib_x[:128], data.calib_y[:128], data.test_x, data.test_y,
-                                choices=((2, 8), (8, 8)), iters=20, progress=False)
-    json.dumps(table)
-    assert table["choices"] == ["w2a8", "w8a8"] and len(table["layers"]) == 16
-    assert len(table["pairs"]) == 10  # 4 two-conv blocks (1 pair) + 2 with a projection (3 pairs)
-    assert table["blocks"]["layer2.0.downsample.0"] == "layer2.0"
-    # 2-bit weights hurt more than 8-bit ones, summed over the network
-    assert sum(v["w2a8"] for v in table["layers"].values()) > sum(v["w8a8"] for v in table["layers"].values())
-
-
 def test_checkpoint_mismatch_is_a_clear_error(tmp_path):
     from quant.sources import load_model_and_data
 
     bad = tmp_path / "bad.pt"
     torch.save(DigitsResNet(num_classes=7).state_dict(), bad)
-    with pytest.raises(HwsimError, match="fc.weight has shape \\(7, 64\\), the architecture needs \\(10, 64\\)"):
+    with pytest.raises(HwsimError, match="fc.weight has shape \\(7, 24\\), the architecture needs \\(10, 24\\)"):
         load_model_and_data(checkpoint=str(bad))
     with pytest.raises(HwsimError, match="needs --data DIR"):
         load_model_and_data("resnet18")
@@ -264,7 +253,10 @@ def test_image_folder_data(tmp_path):
             for i in range(n):
                 Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(tmp_path / split / cls / f"{i}.png")
     bundle = image_folder(tmp_path, size=32)
-    assert bundle.num_classes == 2 and bundle.calib_x.shape == (6, 3, 32, 32) and bundle.test_x.shape == (4, 3, 32, 32)
+    assert bundle.num_classes == 2 and bundle.test_x.shape == (4, 3, 32, 32)
+    assert len(bundle.calib_y) + len(bundle.holdout_y) == 6 and len(bundle.holdout_y) == 3  # disjoint halves
+    calib = {tuple(r.flatten().tolist()) for r in bundle.calib_x}
+    assert not calib & {tuple(r.flatten().tolist()) for r in bundle.holdout_x}
     assert bundle.test_y.tolist() == [0, 0, 1, 1]
     (tmp_path / "val" / "bird").mkdir()
     with pytest.raises(HwsimError, match="differ from the training split"):
@@ -276,16 +268,18 @@ def test_cli_quantize_writes_summary_and_model(model, cache_dir, tmp_path, monke
 
     monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
     bits = tmp_path / "bits.yaml"
-    bits.write_text("default: w4a8\nlayer2.0.conv1: w2a4\n")
+    bits.write_text("default: w4a8\nlayer1.0.conv1: w2a4\n")
     out = tmp_path / "out"
     assert main(["quantize", "--bits", str(bits), "--iters", "20", "--quiet", "-o", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert {"fp_accuracy", "quant_accuracy", "bits", "seconds"} <= set(summary)
-    assert summary["bits"]["layer2.0.conv1"] == "w2a4" and summary["bits"]["conv1"] == "w8a8"
-    assert summary["fp_accuracy"] > 0.98 and summary["quant_accuracy"] > 0.9
+    assert {"fp_accuracy", "quant_accuracy", "bits", "seconds", "top1_agreement", "max_logit_error"} <= set(summary)
+    assert summary["bits"]["layer1.0.conv1"] == "w2a4" and summary["bits"]["conv1"] == "w8a8"
+    assert summary["fp_accuracy"] > 0.85 and summary["quant_accuracy"] > 0.8 and summary["top1_agreement"] >= 0.995
+    assert summary["policy"] == "first-last-8bit" and any(n.startswith("conv1: w4a8 -> w8a8") for n in summary["bit_changes"])
     saved = torch.load(out / "quantized.pt", weights_only=False)
-    assert saved["layers"]["layer2.0.conv1"]["wbits"] == 2 and saved["layers"]["fc"]["mode"] == "hard"
-    assert "FP top-1" in capsys.readouterr().out
+    assert saved["layers"]["layer1.0.conv1"]["wbits"] == 2 and saved["layers"]["fc"]["mode"] == "hard"
+    captured = capsys.readouterr()
+    assert "FP top-1" in captured.out and "hwsim: note: conv1: w4a8 -> w8a8 (first layer" in captured.err
     assert main(["quantize", "--wbits", "2", "-o", str(out)]) == 2
     assert main(["quantize", "--model", "resnet18", "--wbits", "2", "--abits", "8", "-o", str(out)]) == 2
     assert "needs --data DIR" in capsys.readouterr().err

@@ -135,7 +135,7 @@ def test_problem_from_tables(tmp_path):
     lut = {"format": "hwsim-lut/1", "choices": ["w2a8", "w8a8"],
            "layers": [{"name": "a", "latency_ms": {"w2a8": 1.0, "w8a8": 3.0}, "weight_bytes": {"w2a8": 10, "w8a8": 40}},
                       {"name": "b", "latency_ms": {"w2a8": 2.0, "w8a8": 4.0}, "weight_bytes": {"w2a8": 5, "w8a8": 20}}]}
-    sens = {"format": "hwsim-sensitivity/1", "choices": ["w2a8", "w4a8", "w8a8"],
+    sens = {"format": "hwsim-sensitivity/2", "choices": ["w2a8", "w4a8", "w8a8"],
             "layers": {"a": {"w2a8": 1, "w4a8": 0.1, "w8a8": 0}, "b": {"w2a8": 2, "w4a8": 0.2, "w8a8": 0}},
             "blocks": {"a": "blk", "b": "blk"},
             "pairs": [{"a": "a", "b": "b", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 0.5}]}
@@ -147,3 +147,12 @@ def test_problem_from_tables(tmp_path):
         problem_from_tables({**lut, "layers": lut["layers"][:1]}, sens, 0.5)
     with pytest.raises(HwsimError, match="a latency budget is in ms or a fraction, not bytes"):
         problem_from_tables(lut, sens, 5, "bytes")
+    # a layer the policy pins is outside the search, but its cost is in every assignment and in the budget
+    stem = {"name": "stem", "latency_ms": {"w2a8": 0.5, "w8a8": 2.0}, "weight_bytes": {"w2a8": 1, "w8a8": 4}}
+    pinned = problem_from_tables({**lut, "layers": [stem] + lut["layers"]}, {**sens, "pinned": {"stem": "w8a8"}}, 0.25)
+    assert pinned.n_layers == 2 and pinned.fixed_cost == 2.0 and pinned.budget == pytest.approx(5.0 + 0.25 * 4.0)
+    sol = solve_exact(pinned)
+    assert sol.assignment["stem"] == "w8a8" and sol.cost == pytest.approx(2.0 + 1.0 + 2.0)
+    assert problem_from_dict(pinned.to_json()).fixed == {"stem": "w8a8"}
+    with pytest.raises(HwsimError, match="layer 'stem' of the lookup table has no sensitivity"):
+        problem_from_tables({**lut, "layers": [stem] + lut["layers"]}, sens, 0.25)
