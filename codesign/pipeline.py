@@ -106,7 +106,8 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     layers = layers_from_module(model, data.input_shape)
 
     _log("[2/6] latency and size tables", progress)
-    luts = {hw.name: cached_lut(layers, hw, cfg.model, data.input_shape, progress=progress)[0] for hw in hws}
+    luts = {hw.name: cached_lut(layers, hw, cfg.model, data.input_shape, progress=progress, policy=policy)[0]
+            for hw in hws}
 
     _log("[3/6] uniform BRECQ at " + ", ".join(cfg.choices) + " and sensitivities", progress)
     key = {"model": model_key, "choices": cfg.choices, "iters": cfg.iters, "seed": cfg.seed, "data": data.name,

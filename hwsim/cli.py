@@ -111,6 +111,8 @@ def _add_lut(sub) -> None:
     p.add_argument("--cache-dir", metavar="DIR", help="where tables are cached (default $HWSIM_CACHE_DIR or ~/.cache/hwsim)")
     p.add_argument("--no-cache", action="store_true", help="build afresh and do not write the cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--policy", choices=("first-last-8bit", "none"), default="first-last-8bit",
+                   help="precision policy for the totals (default first-last-8bit: first and last layer at w8a8)")
     p.set_defaults(func=_cmd_lut)
 
 
@@ -119,14 +121,16 @@ def _cmd_lut(args) -> int:
     from pathlib import Path
 
     from .lut import build_lut, cached_lut, lut_to_table
+    from .precision import PrecisionPolicy
 
     hw, layers, shape = _load_workload(args)
     model = args.model or Path(args.topology).stem
+    policy = PrecisionPolicy(args.policy)
     if args.no_cache:
-        doc, status = build_lut(layers, hw, model, shape, args.jobs, not args.quiet), "built (cache off)"
+        doc, status = build_lut(layers, hw, model, shape, args.jobs, not args.quiet, policy), "built (cache off)"
     else:
         doc, status = cached_lut(layers, hw, model, shape, Path(args.cache_dir) if args.cache_dir else None,
-                                 args.jobs, not args.quiet)
+                                 args.jobs, not args.quiet, policy)
     print(f"lut: {status}", file=sys.stderr)
     fmt = args.format or ("json" if args.output else "table")
     text = json.dumps(doc, indent=1) + "\n" if fmt == "json" else lut_to_table(doc)
@@ -244,7 +248,7 @@ def _cmd_sensitivity(args) -> int:
 
 def _add_problem(sub) -> None:
     p = sub.add_parser("problem", help="build a search problem from a lookup table and a sensitivity table",
-                       description="Combine a hwsim-lut/1 table and a hwsim-sensitivity/2 table into a problem file.")
+                       description="Combine a hwsim-lut/2 table and a hwsim-sensitivity/2 table into a problem file.")
     p.add_argument("--lut", required=True, metavar="FILE", help="lookup table JSON (hwsim lut -o)")
     p.add_argument("--sensitivity", required=True, metavar="FILE", help="sensitivity JSON (hwsim sensitivity -o)")
     p.add_argument("--metric", choices=("latency", "size"), default="latency", help="what the budget limits")

@@ -5,12 +5,12 @@ hardware, tool version), cached on disk under a hash of those, written atomicall
 checked on every load: a file that does not parse, whose checksum does not match its
 content, or that was built for other inputs is rebuilt, never trusted.
 
-JSON format ``hwsim-lut/1``::
+JSON format ``hwsim-lut/2``::
 
-    {"format": "hwsim-lut/1", "tool_version": "0.1.0", "key": "<sha256 of inputs>",
+    {"format": "hwsim-lut/2", "tool_version": "0.1.0", "key": "<sha256 of inputs>",
      "model": "resnet18", "input_shape": [1, 3, 224, 224],
      "hardware": {"name": ..., "kind": "systolic" | "arm", "hash": ..., "clock_mhz": ...},
-     "choices": ["w2a2", "w2a4", ...],
+     "choices": ["w2a2", "w2a4", ...], "policy": "first-last-8bit", "pinned": {"conv1": "w8a8", "fc": "w8a8"},
      "layers": [{"name": "conv1", "kind": "conv", "macs": ..., "weights": ..., "supported": true,
                  "note": "", "latency_cycles": {"w2a2": ...}, "latency_ms": {...},
                  "weight_bytes": {...}}, ...],
@@ -19,7 +19,8 @@ JSON format ``hwsim-lut/1``::
      "checksum": "<sha256 of everything above>"}
 
 ``latency_cycles`` are at the target's clock; ``weight_bytes`` = weights x w / 8 (bias and
-per-channel scales excluded).
+per-channel scales excluded).  Every layer is priced at every pair; ``totals`` (the uniform
+configurations) obey the precision policy: pinned layers count at their pinned pair.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from . import __version__
 from .config import HardwareConfig
 from .io import default_cache_dir, write_atomic
 from .layers import Layer
-from .precision import label
+from .errors import HwsimError
+from .precision import PrecisionPolicy, label, parse_label
 from .targets import simulate_layer, simulate_network
 
-LUT_FORMAT = "hwsim-lut/1"
+LUT_FORMAT = "hwsim-lut/2"
 
 
 def choices(hw: HardwareConfig) -> list[tuple[int, int]]:
@@ -51,10 +53,10 @@ def choices(hw: HardwareConfig) -> list[tuple[int, int]]:
     return [(w, a) for w in hw.bits for a in hw.bits]
 
 
-def lut_key(layers: Sequence[Layer], hw: HardwareConfig) -> str:
-    """Hash of what the table depends on: the layers' shapes, the hardware's numbers, the tool version."""
+def lut_key(layers: Sequence[Layer], hw: HardwareConfig, policy: PrecisionPolicy | None = None) -> str:
+    """Hash of what the table depends on: the layers' shapes, the hardware's numbers, the policy, the tool version."""
     record = {"format": LUT_FORMAT, "version": __version__, "kind": hw.kind, "hw": hw.content_hash(),
-              "layers": [layer.to_dict() for layer in layers]}
+              "layers": [layer.to_dict() for layer in layers], "policy": (policy or PrecisionPolicy()).name}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -98,11 +100,23 @@ def additivity(layers: Sequence[Layer], hw: HardwareConfig, rows: list[dict], n_
     return out
 
 
+def pinned_pairs(layers: Sequence[Layer], hw: HardwareConfig, policy: PrecisionPolicy) -> dict[str, str]:
+    """Layer name -> pinned label under ``policy``; an error if the hardware cannot run a pinned pair."""
+    pinned = {n: label(*bits) for n, (bits, _) in policy.pinned([layer.name for layer in layers]).items()}
+    for n, lab in pinned.items():
+        if parse_label(lab) not in choices(hw):
+            raise HwsimError(f"policy {policy.name} pins {n} at {lab}, which {hw.name} does not support; "
+                             f"use --policy none")
+    return pinned
+
+
 def build_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", input_shape: Sequence[int] = (),
-              jobs: int | None = None, progress: bool = True) -> dict:
+              jobs: int | None = None, progress: bool = True, policy: PrecisionPolicy | None = None) -> dict:
     """Simulate every layer at every supported pair (layers in parallel threads) and return the table."""
     layers = list(layers)
     pairs = choices(hw)
+    policy = policy or PrecisionPolicy()
+    pinned = pinned_pairs(layers, hw, policy)
     jobs = jobs or os.cpu_count() or 1
     bar = tqdm(total=len(layers), desc=f"lut {hw.name}", unit="layer", disable=not progress, file=sys.stderr)
     with ThreadPoolExecutor(max_workers=jobs) as pool:  # the numba kernel releases the GIL
@@ -113,13 +127,13 @@ def build_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inpu
             bar.update()
     bar.close()
     doc = {
-        "format": LUT_FORMAT, "tool_version": __version__, "key": lut_key(layers, hw),
+        "format": LUT_FORMAT, "tool_version": __version__, "key": lut_key(layers, hw, policy),
         "model": model, "input_shape": list(input_shape),
         "hardware": {"name": hw.name, "kind": hw.kind, "hash": hw.content_hash(), "clock_mhz": hw.clock_mhz},
-        "choices": [label(w, a) for w, a in pairs],
+        "choices": [label(w, a) for w, a in pairs], "policy": policy.name, "pinned": pinned,
         "layers": rows,
-        "totals": {label(w, a): {"latency_ms": sum(r["latency_ms"][label(w, a)] for r in rows),
-                                 "weight_bytes": sum(r["weight_bytes"][label(w, a)] for r in rows)}
+        "totals": {label(w, a): {key: sum(r[key][pinned.get(r["name"], label(w, a))] for r in rows)
+                                 for key in ("latency_ms", "weight_bytes")}
                    for w, a in pairs},
         "additivity": additivity(layers, hw, rows),
     }
@@ -141,10 +155,11 @@ def check_lut(doc: object, key: str) -> str | None:
 
 
 def cached_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", input_shape: Sequence[int] = (),
-               cache_dir: Path | None = None, jobs: int | None = None, progress: bool = True) -> tuple[dict, str]:
+               cache_dir: Path | None = None, jobs: int | None = None, progress: bool = True,
+               policy: PrecisionPolicy | None = None) -> tuple[dict, str]:
     """The table from the cache if it is valid there, else built and cached; returns (table, what happened)."""
     layers = list(layers)
-    key = lut_key(layers, hw)
+    key = lut_key(layers, hw, policy)
     path = (cache_dir or default_cache_dir()) / f"lut-{key[:24]}.json"
     reason = "not cached"
     if path.exists():
@@ -155,7 +170,7 @@ def cached_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inp
             reason = "corrupted: not valid JSON"
         if reason is None:
             return doc, f"cache hit: {path}"
-    doc = build_lut(layers, hw, model, input_shape, jobs, progress)
+    doc = build_lut(layers, hw, model, input_shape, jobs, progress, policy)
     write_atomic(path, json.dumps(doc, indent=1) + "\n")
     return doc, f"built ({reason}); cached at {path}"
 
@@ -172,6 +187,9 @@ def lut_to_table(doc: dict) -> str:
         name = r["name"] + ("*" if not r["supported"] else "")
         lines.append(f"{name:<{name_w}}  " + "  ".join(f"{r['latency_ms'][p]:>{col_w}.4f}" for p in pairs))
     lines.append("-" * len(head))
+    if doc.get("pinned"):
+        lines.append(f"totals under policy {doc['policy']}: " + ", ".join(f"{n} at {lab}" for n, lab in
+                                                                        doc["pinned"].items()))
     lines.append(f"{'total':<{name_w}}  " + "  ".join(f"{doc['totals'][p]['latency_ms']:>{col_w}.3f}" for p in pairs))
     lines.append(f"{'weights (KB)':<{name_w}}  "
                  + "  ".join(f"{doc['totals'][p]['weight_bytes'] / 1e3:>{col_w}.1f}" for p in pairs))

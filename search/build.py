@@ -1,4 +1,4 @@
-"""Problems built from the project's own tables: a ``hwsim-lut/1`` table and a ``hwsim-sensitivity/2`` table."""
+"""Problems built from the project's own tables: a ``hwsim-lut/2`` table and a ``hwsim-sensitivity/2`` table."""
 
 from __future__ import annotations
 
@@ -39,9 +39,12 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     field, unit = METRICS[metric]
     if budget_unit != "fraction" and budget_unit != unit:
         raise HwsimError(f"a {metric} budget is in {unit} or a fraction, not {budget_unit}")
-    if lut.get("format") != "hwsim-lut/1" or sensitivity.get("format") != "hwsim-sensitivity/2":
-        raise HwsimError("expected a hwsim-lut/1 table and a hwsim-sensitivity/2 table (remake older ones with "
-                         "hwsim sensitivity)")
+    if lut.get("format") != "hwsim-lut/2" or sensitivity.get("format") != "hwsim-sensitivity/2":
+        raise HwsimError("expected a hwsim-lut/2 table and a hwsim-sensitivity/2 table (remake older ones with "
+                         "hwsim lut and hwsim sensitivity)")
+    if lut.get("policy", "none") != sensitivity.get("policy", "none"):
+        raise HwsimError(f"the lookup table was built under precision policy {lut.get('policy')!r} and the "
+                         f"sensitivity table under {sensitivity.get('policy')!r}: make both with the same --policy")
     choices = [c for c in sensitivity["choices"] if c in lut["choices"]]
     if not choices:
         raise HwsimError(f"the tables share no bit choice: sensitivity has {sensitivity['choices']}, "

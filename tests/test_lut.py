@@ -8,6 +8,7 @@ import pytest
 from hwsim.cli import main
 from hwsim.config import load_config
 from hwsim.lut import build_lut, cached_lut, check_lut, lut_key
+from hwsim.precision import PrecisionPolicy
 from hwsim.targets import simulate_layer
 from hwsim.workload import layers_from_topology
 
@@ -33,6 +34,15 @@ def test_entries_equal_the_simulator(layers, config):
             assert row["latency_ms"][f"w{w}a{a}"] == r.latency_ms
             assert row["weight_bytes"][f"w{w}a{a}"] == math.ceil(layer.weight_count * w / 8)
     assert doc["totals"]["w8a8"]["latency_ms"] == pytest.approx(sum(r["latency_ms"]["w8a8"] for r in doc["layers"]))
+    # the uniform totals obey the precision policy: the first and last layer count at w8a8
+    rows = doc["layers"]
+    first, last = rows[0]["name"], rows[-1]["name"]
+    assert doc["policy"] == "first-last-8bit" and doc["pinned"] == {first: "w8a8", last: "w8a8"}
+    assert doc["totals"]["w2a2"]["latency_ms"] == pytest.approx(
+        rows[0]["latency_ms"]["w8a8"] + rows[-1]["latency_ms"]["w8a8"] + sum(r["latency_ms"]["w2a2"] for r in rows[1:-1]))
+    plain = build_lut(layers, hw, "topo", progress=False, policy=PrecisionPolicy("none"))
+    assert plain["pinned"] == {} and plain["key"] != doc["key"]
+    assert plain["totals"]["w2a2"]["weight_bytes"] == sum(r["weight_bytes"]["w2a2"] for r in rows)
     assert len(doc["additivity"]) == 5
     for check in doc["additivity"]:
         assert abs(check["error_pct"]) < 5
@@ -92,7 +102,7 @@ def test_cli_writes_json_and_table(tmp_path, capsys):
             "--cache-dir", str(tmp_path / "cache")]
     assert main(args + ["-o", str(out)]) == 0
     doc = json.loads(out.read_text())
-    assert doc["format"] == "hwsim-lut/1" and doc["hardware"]["kind"] == "arm" and len(doc["layers"]) == 5
+    assert doc["format"] == "hwsim-lut/2" and doc["hardware"]["kind"] == "arm" and len(doc["layers"]) == 5
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "cache hit" in captured.err

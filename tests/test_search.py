@@ -132,7 +132,7 @@ def test_cli_search_and_pareto(tmp_path, capsys):
 def test_problem_from_tables(tmp_path):
     from search.build import problem_from_tables
 
-    lut = {"format": "hwsim-lut/1", "choices": ["w2a8", "w8a8"],
+    lut = {"format": "hwsim-lut/2", "choices": ["w2a8", "w8a8"],
            "layers": [{"name": "a", "latency_ms": {"w2a8": 1.0, "w8a8": 3.0}, "weight_bytes": {"w2a8": 10, "w8a8": 40}},
                       {"name": "b", "latency_ms": {"w2a8": 2.0, "w8a8": 4.0}, "weight_bytes": {"w2a8": 5, "w8a8": 20}}]}
     sens = {"format": "hwsim-sensitivity/2", "choices": ["w2a8", "w4a8", "w8a8"],
