@@ -30,7 +30,7 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
                         metric: str = "latency") -> Problem:
     """The search problem over the choices both tables have; budget in ms, bytes, or a fraction of the range.
 
-    A fraction f means all-lowest + f x (all-highest - all-lowest) cost.
+    A fraction f means cheapest + f x (dearest - cheapest) cost.
     """
     if metric not in METRICS:
         raise HwsimError(f"metric {metric!r}; allowed: {', '.join(METRICS)}")
@@ -70,16 +70,23 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     fixed_cost = float(sum(rows[n][field][c] for n, c in pinned.items()))
     cost = np.array([[rows[n][field][c] for c in choices] for n in names], dtype=float)
     sens = np.array([[sensitivity["layers"][n][c] for c in choices] for n in names], dtype=float)
-    lo, hi = cost.min(axis=1).sum() + fixed_cost, cost.max(axis=1).sum() + fixed_cost
-    if budget_unit == "fraction":
-        if not 0 <= budget <= 1:
-            raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")
-        budget = lo + budget * (hi - lo)
     index = {n: i for i, n in enumerate(names)}
     cidx = {c: k for k, c in enumerate(choices)}
     pairs = [p for p in sensitivity.get("pairs", []) if p["choice_a"] in cidx and p["choice_b"] in cidx]
     ints = lambda key, table: np.array([table[p[key]] for p in pairs], dtype=np.int64)
     blocks = sensitivity.get("blocks", {})
-    return Problem(choices, float(budget), names, [blocks.get(n) for n in names], cost, sens,
-                   ints("a", index), ints("b", index), ints("choice_a", cidx), ints("choice_b", cidx),
-                   np.array([p["sensitivity"] for p in pairs], dtype=float), unit, fixed_cost, dict(pinned))
+    groups = []
+    for g in sensitivity.get("act_groups", []):
+        if any(n in pinned for n in g):
+            raise HwsimError(f"layers {g} read one tensor but the policy pins only some of them: not supported; "
+                             f"use --policy none")
+        groups.append([index[n] for n in g])
+    problem = Problem(choices, float(budget), names, [blocks.get(n) for n in names], cost, sens,
+                      ints("a", index), ints("b", index), ints("choice_a", cidx), ints("choice_b", cidx),
+                      np.array([p["sensitivity"] for p in pairs], dtype=float), unit, fixed_cost, dict(pinned), groups)
+    if budget_unit == "fraction":
+        if not 0 <= budget <= 1:
+            raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")
+        lo, hi = problem.cheapest_cost(), problem.dearest_cost()
+        problem = problem.with_budget(lo + budget * (hi - lo))
+    return problem

@@ -3,6 +3,8 @@
 Binary x[l, k] picks choice k for layer l (one per layer); a pair term gets a variable y with
 y >= x[a, ca] + x[b, cb] - 1, y <= x[a, ca], y <= x[b, cb], so y = 1 exactly when both choices
 are taken.  Minimise sum(sens * x) + sum(pair_s * y) subject to sum(cost * x) <= budget.
+Layers of an activation group share activation bits: for every follower and every activation
+bit-width v, sum of x[follower, k with a_k = v] = sum of x[leader, k with a_k = v].
 Solved by HiGHS through ``scipy.optimize.milp`` (no external binary).
 """
 
@@ -27,7 +29,10 @@ def solve_exact(problem: Problem, time_limit: float = 60.0) -> Solution:
     n_l, n_k = problem.cost.shape
     n_x, n_p = n_l * n_k, len(problem.pair_s)
     c = np.concatenate([problem.sens.ravel(), problem.pair_s])
-    a = lil_matrix((n_l + 1 + 3 * n_p, n_x + n_p))
+    abits = problem.abits
+    levels = np.unique(abits)
+    n_tie = sum(len(g) - 1 for g in problem.act_groups) * len(levels)
+    a = lil_matrix((n_l + 1 + 3 * n_p + n_tie, n_x + n_p))
     lo, hi = [], []
     for l in range(n_l):  # one choice per layer
         a[l, l * n_k:(l + 1) * n_k] = 1
@@ -49,6 +54,16 @@ def solve_exact(problem: Problem, time_limit: float = 60.0) -> Solution:
         lo += [-np.inf, -np.inf]
         hi += [0, 0]
         row += 3
+    for group in problem.act_groups:
+        lead = group[0]
+        for m in group[1:]:
+            for v in levels:
+                for k in np.flatnonzero(abits == v):
+                    a[row, m * n_k + k] = 1
+                    a[row, lead * n_k + k] = -1
+                lo.append(0)
+                hi.append(0)
+                row += 1
     res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi), integrality=np.ones(n_x + n_p),
                bounds=Bounds(0, 1), options={"time_limit": time_limit})
     if res.x is None:

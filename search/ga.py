@@ -8,7 +8,8 @@ paper).  Candidates are proposed and costed in batches.  Beyond the paper, the b
 then polished by steepest descent over all one- and two-layer changes within the budget (on by
 default; ``GAConfig(polish=False)`` is the paper's algorithm alone).
 
-The cost is the problem's table sum, or, in hardware-in-the-loop mode, any callable ``oracle``
+Every candidate is repaired so that layers reading one tensor share activation bits
+(``Problem.repair``).  The cost is the problem's table sum, or, in hardware-in-the-loop mode, any callable ``oracle``
 (assignment -> cost, e.g. a whole-network simulation), which the exact solver cannot use.
 """
 
@@ -93,7 +94,7 @@ def polish(problem: Problem, genes: np.ndarray, costs: "_Costs", rounds: int) ->
         two = np.repeat(genes[None, :], len(a), axis=0)
         two[np.arange(len(a)), li[a]] = ki[a]
         two[np.arange(len(a)), li[b]] = ki[b]
-        cand = np.concatenate([one, two])
+        cand = problem.repair(np.concatenate([one, two]))
         obj, cost = problem.evaluate(cand)
         if costs.oracle is not None:  # table cost screens, the oracle decides
             ok = np.flatnonzero(obj < best_obj - 1e-12)
@@ -120,7 +121,7 @@ def solve_ga(problem: Problem, seed: int = 0, config: GAConfig | None = None,
     rank_to_choice = np.argsort(problem.cost.mean(axis=0), kind="stable")
     half = cfg.population // 2
 
-    cheapest = problem.cost.argmin(axis=1)[None, :]
+    cheapest = problem.cheapest_genes()[None, :]
     if costs(cheapest)[0] > problem.budget:
         if oracle is None:
             raise HwsimError(f"budget {problem.budget:g} is infeasible: the cheapest assignment costs "
@@ -129,7 +130,7 @@ def solve_ga(problem: Problem, seed: int = 0, config: GAConfig | None = None,
 
     def gaussian(n):
         ranks = np.clip(np.rint(rng.normal((n_k - 1) / 2, max((n_k - 1) / 2, 0.5), (n, n_l))), 0, n_k - 1)
-        return rank_to_choice[ranks.astype(np.int64)]
+        return problem.repair(rank_to_choice[ranks.astype(np.int64)])
 
     pop = _feasible_children(gaussian, costs, problem.budget, cfg.population, cfg, cheapest, stats)
     top = np.empty((0, n_l), dtype=np.int64)
@@ -145,13 +146,13 @@ def solve_ga(problem: Problem, seed: int = 0, config: GAConfig | None = None,
         def crossover(n):
             pa = top[rng.integers(0, len(top), n)]
             pb = top[rng.integers(0, len(top), n)]
-            return np.where(rng.random((n, n_l)) < 0.5, pa, pb)
+            return problem.repair(np.where(rng.random((n, n_l)) < 0.5, pa, pb))
 
         def mutate(n):
             child = top[rng.integers(0, len(top), n)].copy()
             hit = rng.random((n, n_l)) < cfg.mutation
             child[hit] = rng.integers(0, n_k, int(hit.sum()))
-            return child
+            return problem.repair(child)
 
         pop = np.concatenate([_feasible_children(crossover, costs, problem.budget, half, cfg, top, stats),
                               _feasible_children(mutate, costs, problem.budget, cfg.population - half, cfg, top,

@@ -28,7 +28,7 @@ def uniform_points(problem: Problem) -> list[dict]:
 
 def sweep(problem: Problem, points: int = 10, solver: str = "ga", seed: int = 0) -> list[dict]:
     """Solve at ``points`` budgets evenly spaced from the cheapest to the dearest assignment."""
-    lo, hi = problem.cheapest_cost(), float(problem.cost.max(axis=1).sum())
+    lo, hi = problem.cheapest_cost(), problem.dearest_cost()
     rows = []
     for budget in np.linspace(lo, hi, points):
         sol = SOLVERS[solver](problem.with_budget(budget), seed)

@@ -13,8 +13,10 @@ Objective of an assignment: the sum of each layer's sensitivity at its choice, p
 term whose two choices are both taken.  Cost: the sum of the layers' costs, plus the cost of the
 layers outside the search (optional ``"fixed": {"cost": 0.3, "assignment": {"conv1": "w8a8"}}``,
 e.g. layers a precision policy pins); feasible when it does not exceed the budget.  ``block`` is
-optional, and so is a top-level ``"cost_unit"`` (e.g. "ms", "bytes") used for labels.  Search sees
-numbers only: no torch, no simulator.
+optional, and so is a top-level ``"cost_unit"`` (e.g. "ms", "bytes") used for labels.  Optional
+``"act_groups": [["layer2.0.conv1", "layer2.0.downsample.0"], ...]`` lists layers that read one
+tensor: every assignment gives the layers of a group the same activation bits (the hardware
+stores the tensor once).  Search sees numbers only: no torch, no simulator.
 """
 
 from __future__ import annotations
@@ -51,6 +53,57 @@ class Problem:
     cost_unit: str = ""  # optional: what the costs measure, e.g. "ms" or "bytes" (axis labels)
     fixed_cost: float = 0.0  # cost of the layers outside the search (in every assignment's cost)
     fixed: dict[str, str] = dataclasses.field(default_factory=dict)  # their labels (in every assignment)
+    act_groups: list[list[int]] = dataclasses.field(default_factory=list)  # layer indices sharing activation bits
+
+    @property
+    def wbits(self) -> np.ndarray:
+        """Weight bits of each choice."""
+        return np.array([int(_LABEL.match(c).group(1)) for c in self.choices])
+
+    @property
+    def abits(self) -> np.ndarray:
+        """Activation bits of each choice."""
+        return np.array([int(_LABEL.match(c).group(2)) for c in self.choices])
+
+    def repair(self, genes: np.ndarray) -> np.ndarray:
+        """Assignments with every activation group following its first layer's activation bits.
+
+        A follower keeps its weight bits when a choice with them and the leader's activation bits
+        exists, else takes the nearest weight bits (higher on a tie).
+        """
+        if not self.act_groups:
+            return genes
+        genes = np.array(genes, copy=True)
+        single = genes.ndim == 1
+        genes = np.atleast_2d(genes)
+        wb, ab = self.wbits, self.abits
+        # best[k_leader, k_member]: the choice a member at k_member moves to under a leader at k_leader
+        dist = np.abs(wb[None, :] - wb[:, None]) * 2 - (wb[None, :] > wb[:, None])  # [member k, candidate j]
+        move = np.empty((len(wb), len(wb)), dtype=np.int64)
+        for kl in range(len(wb)):
+            ok = ab == ab[kl]
+            d = np.where(ok[None, :], dist, np.iinfo(np.int64).max)
+            move[kl] = d.argmin(axis=1)
+        for group in self.act_groups:
+            lead = genes[:, group[0]]
+            for m in group[1:]:
+                genes[:, m] = move[lead, genes[:, m]]
+        return genes[0] if single else genes
+
+    def cheapest_genes(self) -> np.ndarray:
+        """The lowest-cost assignment that respects the activation groups."""
+        genes = self.cost.argmin(axis=1)
+        ab = self.abits
+        for group in self.act_groups:
+            best = None
+            for a in np.unique(ab):
+                ok = ab == a
+                picks = [int(np.argmin(np.where(ok, self.cost[l], np.inf))) for l in group]
+                total = sum(self.cost[l, k] for l, k in zip(group, picks))
+                if best is None or total < best[0]:
+                    best = (total, picks)
+            genes[group] = best[1]
+        return genes
 
     @property
     def n_layers(self) -> int:
@@ -59,7 +112,11 @@ class Problem:
 
     def cheapest_cost(self) -> float:
         """The lowest cost any assignment can have."""
-        return float(self.cost.min(axis=1).sum()) + self.fixed_cost
+        return float(self.evaluate(self.cheapest_genes())[1][0])
+
+    def dearest_cost(self) -> float:
+        """The highest cost any assignment can have (groups ignored: an upper bound)."""
+        return float(self.cost.max(axis=1).sum()) + self.fixed_cost
 
     def evaluate(self, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(objective, cost) of assignments ``genes`` (P x layers of choice indices), vectorised."""
@@ -103,6 +160,8 @@ class Problem:
             doc["cost_unit"] = self.cost_unit
         if self.fixed or self.fixed_cost:
             doc["fixed"] = {"cost": self.fixed_cost, "assignment": dict(self.fixed)}
+        if self.act_groups:
+            doc["act_groups"] = [[self.names[i] for i in g] for g in self.act_groups]
         return doc
 
 
@@ -119,8 +178,9 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     if not isinstance(doc, dict):
         raise HwsimError(f"{source}: expected a JSON object with choices, budget, layers (and pairs)")
     for key in doc:
-        if key not in ("choices", "budget", "layers", "pairs", "cost_unit", "fixed"):
-            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs, cost_unit, fixed")
+        if key not in ("choices", "budget", "layers", "pairs", "cost_unit", "fixed", "act_groups"):
+            raise _fail(source, key, doc[key], "known fields are choices, budget, layers, pairs, cost_unit, fixed, "
+                                               "act_groups")
     if not isinstance(doc.get("cost_unit", ""), str):
         raise _fail(source, "cost_unit", doc["cost_unit"], "a string such as \"ms\" or \"bytes\"")
     for key in ("choices", "budget", "layers"):
@@ -195,10 +255,18 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     for n, lab in fixed["assignment"].items():
         if n in index or not isinstance(lab, str) or not _LABEL.match(lab):
             raise _fail(source, f"fixed.assignment.{n}", lab, "a label w<bits>a<bits> for a layer not in 'layers'")
+    groups = doc.get("act_groups", [])
+    seen: set[str] = set()
+    if not isinstance(groups, list):
+        raise _fail(source, "act_groups", groups, "a list of lists of layer names")
+    for j, g in enumerate(groups):
+        if not isinstance(g, list) or len(g) < 2 or any(n not in index or n in seen for n in g) or len(set(g)) != len(g):
+            raise _fail(source, f"act_groups[{j}]", g, "two or more names of layers in 'layers', each in one group")
+        seen.update(g)
     ints = lambda v: np.array(v, dtype=np.int64)
     return Problem(list(choices), float(doc["budget"]), names, blocks, cost, sens, ints(pa), ints(pb), ints(pca),
                    ints(pcb), np.array(ps, dtype=float), doc.get("cost_unit", ""), float(fixed["cost"]),
-                   dict(fixed["assignment"]))
+                   dict(fixed["assignment"]), [[index[n] for n in g] for g in groups])
 
 
 def load_problem(path: str | Path) -> Problem:

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwsim.cli import main
 from hwsim.errors import HwsimError
@@ -156,3 +158,50 @@ def test_problem_from_tables(tmp_path):
     assert problem_from_dict(pinned.to_json()).fixed == {"stem": "w8a8"}
     with pytest.raises(HwsimError, match="layer 'stem' of the lookup table has no sensitivity"):
         problem_from_tables({**lut, "layers": [stem] + lut["layers"]}, sens, 0.25)
+
+
+def _tied_problem(seed, n_layers=6, budget_fraction=0.4):
+    """Nine (w, a) choices, layers 1-2 and 3-4 reading one tensor each."""
+    rng = np.random.default_rng(seed)
+    choices = [f"w{w}a{a}" for w in (2, 4, 8) for a in (2, 4, 8)]
+    layers = []
+    for i in range(n_layers):
+        base, s = rng.uniform(0.2, 2.0), rng.lognormal(-1, 1)
+        layers.append({"name": f"l{i}", "cost": {c: base * (int(c[1]) + int(c[3])) / 16 for c in choices},
+                       "sensitivity": {c: s * (8 / int(c[1]) - 1 + rng.uniform(0.5, 1.5) * (8 / int(c[3]) - 1))
+                                       for c in choices}})
+    doc = {"choices": choices, "budget": 0.0, "layers": layers, "act_groups": [["l1", "l2"], ["l3", "l4"]]}
+    p = problem_from_dict(doc)
+    return p.with_budget(p.cheapest_cost() + budget_fraction * (p.dearest_cost() - p.cheapest_cost()))
+
+
+def _tied(problem, genes):
+    ab = problem.abits
+    return all(len({ab[genes[i]] for i in g}) == 1 for g in problem.act_groups)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_activation_groups_share_bits_and_solvers_are_optimal(seed):
+    p = _tied_problem(seed)  # 9^6 = 531,441 assignments
+    grid = np.array(list(itertools.product(range(9), repeat=p.n_layers)))
+    obj, cost = p.evaluate(grid)
+    ok = (cost <= p.budget) & np.array([_tied(p, g) for g in grid])
+    best = obj[ok].min()
+    exact, ga = solve_exact(p), solve_ga(p, seed)
+    for sol in (exact, ga):
+        assert sol.feasible and _tied(p, p.genes_of(sol.assignment))
+    assert exact.objective == pytest.approx(best, abs=1e-9)
+    assert ga.objective == pytest.approx(best, abs=1e-9)
+    assert p.cheapest_cost() == pytest.approx(cost[np.array([_tied(p, g) for g in grid])].min())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.integers(0, 8), min_size=6, max_size=6))
+def test_repair_ties_activation_bits_and_keeps_weight_bits(genes):
+    p = _tied_problem(0)
+    g = np.array(genes)
+    r = p.repair(g)
+    assert _tied(p, r) and np.array_equal(p.repair(r), r)
+    assert np.array_equal(p.wbits[r], p.wbits[g])  # all nine pairs exist: weight bits never change
+    untied = [0, 5] + [grp[0] for grp in p.act_groups]
+    assert np.array_equal(r[untied], g[untied])
