@@ -1,7 +1,26 @@
 """The end-to-end co-design pipeline: tables -> sensitivities -> search -> quantize -> validate.
 
 Every step's result is cached under ``OUT/cache`` by a hash of what it depends on, so an
-interrupted run resumes where it stopped and a finished one is re-reported instantly.
+interrupted run resumes where it stopped and a finished one is re-reported instantly.  The run
+is deterministic from ``seed`` (Python, numpy and torch seeds, a fixed torch thread count, the
+data split, the GA): two runs give the same ``results.json`` except for wall-clock fields
+(``seconds`` and ``*_seconds``).
+
+``results.json`` (format ``hwsim-pipeline/2``)::
+
+    {"format": "hwsim-pipeline/2", "model", "data", "seed", "iters", "policy", "pinned": {layer: reason},
+     "fp_accuracy": 87.15 (percent), "choices": ["w2a2", ...],
+     "targets": [{"hardware", "kind",
+                  "uniform": [{"w_bits", "a_bits", "latency_ms", "predicted_ms", "accuracy"}, ...],
+                  "configs": [{"budget_label", "budget_fraction", "budget_ms", "assignment": {layer: {"w", "a"}},
+                               "predicted_ms", "simulated_ms", "latency_error_pct", "accuracy",
+                               "predicted_loss", "exact_loss", "ga_gap_pct", "ga_seconds", "bits_file",
+                               "earns_place", "best_uniform_no_slower", "integer": {"passed", ...}}, ...],
+                  "mixed_earns_place": true}, ...],
+     "layers": [...], "seconds"}
+
+Accuracies are test top-1 in percent.  A mixed config *earns its place* when its accuracy is at
+least 0.5 points above every uniform configuration that is no slower (re-simulated latency).
 """
 
 from __future__ import annotations
@@ -9,21 +28,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import random
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+import yaml
 from tqdm import tqdm
 
 from hwsim.config import load_config
 from hwsim.errors import HwsimError
 from hwsim.io import write_atomic
 from hwsim.lut import cached_lut
-from hwsim.precision import check_bits, parse_label
+from hwsim.precision import PrecisionPolicy, check_bits, label, parse_label
 from hwsim.targets import simulate_network
 from hwsim.workload import layers_from_module
-from hwsim.precision import PrecisionPolicy
 from quant.api import quantize
 from quant.fingerprint import model_fingerprint
 from quant.integer import integer_execution
@@ -35,23 +56,29 @@ from search.ga import solve_ga
 
 _CONFIG_DIR = Path(__file__).resolve().parent.parent / "hw_configs"  # shipped configs (source checkout)
 DEFAULT_HW = tuple(str(_CONFIG_DIR / n) for n in ("bitfusion_16x32.yaml", "cortex_a53_rpi3b.yaml"))
+ALL_CHOICES = tuple(f"w{w}a{a}" for w in (2, 4, 8) for a in (2, 4, 8))
+EARN_MARGIN = 0.5  # points of top-1 a mixed config must gain over every no-slower uniform config
+RESULTS_FORMAT = "hwsim-pipeline/2"
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
-    """What to run; defaults are the digits model on the paper's accelerator and the Pi 3B."""
+    """What to run; defaults are the embedded noisy-digits model on the paper's accelerator and the Pi 3B."""
 
     model: str = "digits-resnet"
     checkpoint: str | None = None
     data: str | None = None
     hw: tuple[str, ...] = DEFAULT_HW
-    budgets: tuple[float, ...] = (0.15, 0.35, 0.6)  # fractions of the latency range above all-lowest
-    choices: tuple[str, ...] = ("w2a8", "w4a8", "w8a8")
+    budgets: tuple[float, ...] = ()  # fractions of the latency range (cheapest to dearest); () = the front's gaps
+    gaps: int = 3  # with budgets=(): one budget in the middle of each of the first ``gaps`` gaps of the uniform front
+    choices: tuple[str, ...] = ALL_CHOICES
     iters: int = 200
     seed: int = 0
     out: str = "out/pipeline"
     accumulator_bits: int = 32
     policy: str = "first-last-8bit"
+    threads: int = 2  # torch threads: fixed, so results do not depend on the machine's core count
+    sensitivity_metric: str = "kl"
 
 
 class _Cache:
@@ -68,7 +95,7 @@ class _Cache:
                 doc = json.loads(path.read_text())
                 if doc.get("key") == digest:
                     return doc["value"]
-            except (json.JSONDecodeError, KeyError):
+            except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
                 pass  # corrupted: recompute
         value = make()
         write_atomic(path, json.dumps({"key": digest, "value": value}) + "\n")
@@ -80,20 +107,78 @@ def _log(msg: str, progress: bool) -> None:
         tqdm.write(msg, file=sys.stderr)
 
 
-def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
-    """Run every step (cached) and return the results document (also written as OUT/results.json)."""
-    start = time.perf_counter()
-    out = Path(cfg.out)
-    cache = _Cache(out / "cache")
+def seed_everything(seed: int, threads: int) -> None:
+    """Python, numpy and torch seeds and torch's thread count: everything a run's numbers depend on."""
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+def _check(cfg: PipelineConfig):
+    """Validate the configuration before any long step; returns (hardware configs, choices, policy)."""
     choices = [parse_label(c) for c in cfg.choices]
-    hws = [load_config(h) for h in cfg.hw]  # config errors surface before any long step
+    if len(set(choices)) != len(choices) or not choices:
+        raise HwsimError(f"choices {list(cfg.choices)}: give distinct labels such as w2a2,w4a4")
+    hws = [load_config(h) for h in cfg.hw]
+    names = [hw.name for hw in hws]
+    if len(set(names)) != len(names):
+        raise HwsimError(f"hardware configs {names} share a name: give each target once")
     for hw in hws:
         for w, a in choices:
             check_bits(hw, w, a, f"choice w{w}a{a}: ")
     for b in cfg.budgets:
         if not 0 <= b <= 1:
             raise HwsimError(f"budget {b} is not a fraction in [0, 1] of the latency range")
-    torch.manual_seed(cfg.seed)
+    if not cfg.budgets and cfg.gaps < 1:
+        raise HwsimError(f"gaps {cfg.gaps}: allowed 1 or more (or give --budgets)")
+    if cfg.threads < 1:
+        raise HwsimError(f"threads {cfg.threads}: allowed 1 or more")
+    return hws, choices, PrecisionPolicy(cfg.policy)
+
+
+def _wa(bits: tuple[int, int]) -> dict:
+    return {"w": int(bits[0]), "a": int(bits[1])}
+
+
+def gap_budgets(uniform: list[dict], n: int) -> list[tuple[str, float]]:
+    """(label, budget in predicted ms) in the middle of each of the first ``n`` gaps of the uniform front.
+
+    The front: uniform configurations by predicted latency, each more accurate than every
+    cheaper one.  Between two neighbours on it, only a mixed configuration can sit.
+    """
+    front = []
+    for u in sorted(uniform, key=lambda u: u["predicted_ms"]):
+        if not front or u["accuracy"] > front[-1]["accuracy"]:
+            front.append(u)
+    out = []
+    for lo, hi in list(zip(front, front[1:]))[:n]:
+        out.append((f"between {label(lo['w_bits'], lo['a_bits'])} and {label(hi['w_bits'], hi['a_bits'])}",
+                    (lo["predicted_ms"] + hi["predicted_ms"]) / 2))
+    return out
+
+
+def _earns_place(config: dict, uniform: list[dict]) -> tuple[bool, dict | None]:
+    """(earns its place, the most accurate uniform configuration that is no slower)."""
+    rivals = [u for u in uniform if u["latency_ms"] <= config["simulated_ms"] * (1 + 1e-12)]
+    best = max(rivals, key=lambda u: u["accuracy"], default=None)
+    return (best is None or config["accuracy"] >= best["accuracy"] + EARN_MARGIN), best
+
+
+def write_bits_file(path: Path, assignment: dict[str, dict]) -> None:
+    """A bits file (YAML, layer -> w4a8) that ``hwsim simulate --bits`` and ``hwsim quantize --bits`` accept."""
+    text = "# per-layer bits chosen by hwsim pipeline\n" + yaml.safe_dump(
+        {n: label(b["w"], b["a"]) for n, b in assignment.items()}, sort_keys=False)
+    write_atomic(path, text)
+
+
+def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
+    """Run every step (cached) and return the results document (also written as OUT/results.json)."""
+    start = time.perf_counter()
+    out = Path(cfg.out)
+    cache = _Cache(out / "cache")
+    hws, choices, policy = _check(cfg)
+    seed_everything(cfg.seed, cfg.threads)
     cached = sorted((out / "cache").glob("*.json")) if (out / "cache").is_dir() else []
     if cached:
         _log(f"resuming: {len(cached)} cached step results in {out / 'cache'} are reused where their inputs match",
@@ -102,67 +187,88 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     _log("[1/6] model and data", progress)
     model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
     model_key = model_fingerprint(model)
-    policy = PrecisionPolicy(cfg.policy)
     layers = layers_from_module(model, data.input_shape)
+    names = [layer.name for layer in layers]
+    pinned = policy.pinned(names)
 
     _log("[2/6] latency and size tables", progress)
-    luts = {hw.name: cached_lut(layers, hw, cfg.model, data.input_shape, progress=progress, policy=policy)[0]
-            for hw in hws}
+    luts = {}
+    for hw in hws:
+        luts[hw.name], status = cached_lut(layers, hw, cfg.model, data.input_shape, progress=progress, policy=policy)
+        _log(f"  {hw.name}: lookup table {status}", progress)
 
-    _log("[3/6] uniform BRECQ at " + ", ".join(cfg.choices) + " and sensitivities", progress)
-    key = {"model": model_key, "choices": cfg.choices, "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
-           "policy": cfg.policy}
-    sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
+    _log(f"[3/6] uniform BRECQ at {len(choices)} bit choices and sensitivities (held-out split)", progress)
+    base_key = {"model": model_key, "iters": cfg.iters, "seed": cfg.seed, "data": data.name, "policy": cfg.policy,
+                "threads": cfg.threads}
+    sens = cache.get("sensitivity", {**base_key, "choices": cfg.choices, "metric": cfg.sensitivity_metric,
+                                     "holdout": len(data.holdout_y)}, lambda: measure_sensitivity(
         model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
-        iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy))
+        iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy,
+        metric=cfg.sensitivity_metric))
+    fp_accuracy = 100 * sens["reconstruction"]["fp_accuracy"]
 
     _log("[4/6] search (GA, checked by the exact solver)", progress)
     targets = []
     for hw in hws:
         lut = luts[hw.name]
-        uniform = [{"choice": c, "latency_ms": lut["totals"][c]["latency_ms"],
-                    "accuracy": sens["reconstruction"]["accuracy"][c]} for c in cfg.choices]
+        uniform = []
+        for c in cfg.choices:
+            bits = {n: pinned[n][0] if n in pinned else parse_label(c) for n in names}
+            uniform.append({"w_bits": parse_label(c)[0], "a_bits": parse_label(c)[1],
+                            "latency_ms": simulate_network(layers, hw, bits, whole_network=True).latency_ms,
+                            "predicted_ms": lut["totals"][c]["latency_ms"],
+                            "accuracy": 100 * sens["reconstruction"]["accuracy"][c]})
         configs = []
-        for frac in cfg.budgets:
-            problem = problem_from_tables(lut, sens, frac, "fraction", "latency")
+        budgets = [(f"{f:.2f} of the range", f, "fraction") for f in cfg.budgets] or \
+            [(lab, ms, "ms") for lab, ms in gap_budgets(uniform, cfg.gaps)]
+        for budget_label, value, unit in budgets:
+            problem = problem_from_tables(lut, sens, value, unit, "latency")
             ga, exact = solve_ga(problem, cfg.seed), solve_exact(problem)
             gap = (ga.objective - exact.objective) / max(abs(exact.objective), 1e-12)
-            configs.append({"budget_fraction": frac, "budget_ms": problem.budget, "assignment": ga.assignment,
+            lo, hi = problem.cheapest_cost(), problem.dearest_cost()
+            configs.append({"budget_label": budget_label, "budget_fraction": (problem.budget - lo) / (hi - lo),
+                            "budget_ms": problem.budget,
+                            "assignment": {n: _wa(parse_label(ga.assignment[n])) for n in names},
                             "predicted_ms": ga.cost, "predicted_loss": ga.objective, "exact_loss": exact.objective,
                             "ga_gap_pct": 100 * gap, "ga_seconds": ga.seconds, "feasible": ga.feasible})
         targets.append({"hardware": hw.name, "kind": hw.kind, "uniform": uniform, "configs": configs})
 
-    _log("[5/6] quantize the chosen configs by block reconstruction", progress)
-    fp_accuracy = None
+    _log("[5/6] quantize the chosen configs by block reconstruction; integer execution", progress)
     for t in targets:
         for c in t["configs"]:
-            bits = {n: parse_label(v) for n, v in c["assignment"].items()}
-            qkey = {"model": model_key, "bits": c["assignment"], "iters": cfg.iters, "seed": cfg.seed,
-                    "policy": cfg.policy}
+            bits = {n: (b["w"], b["a"]) for n, b in c["assignment"].items()}
 
             def run_q(bits=bits):
                 r = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=cfg.iters,
                              seed=cfg.seed, policy=policy, progress=progress)
                 report = integer_execution(r.qmodel, data.calib_x, data.test_x, data.test_y,
                                            accumulator_bits=cfg.accumulator_bits)
-                return {"accuracy": r.quant_accuracy, "fp_accuracy": r.fp_accuracy, "seconds": r.seconds,
-                        "bit_changes": r.notes, "integer": report.to_json()}
+                return {"accuracy": 100 * r.quant_accuracy, "seconds": r.seconds, "bit_changes": r.notes,
+                        "integer": report.to_json()}
 
-            q = cache.get("quantize", {**qkey, "acc": cfg.accumulator_bits}, run_q)
-            c["accuracy"], c["integer"], fp_accuracy = q["accuracy"], q["integer"], q["fp_accuracy"]
-            c["bit_changes"] = q["bit_changes"]
+            q = cache.get("quantize", {**base_key, "bits": sorted(bits.items())}, run_q)
+            c["accuracy"], c["integer"], c["bit_changes"] = q["accuracy"], q["integer"], q["bit_changes"]
+            c["quantize_seconds"] = q["seconds"]
 
-    _log("[6/6] validate: whole-network latency (integer execution ran with each quantization)", progress)
+    _log("[6/6] validate: whole-network latency; does mixed precision earn its place?", progress)
     for hw, t in zip(hws, targets):
         for c in t["configs"]:
-            bits = {n: parse_label(v) for n, v in c["assignment"].items()}
+            bits = {n: (b["w"], b["a"]) for n, b in c["assignment"].items()}
             c["simulated_ms"] = simulate_network(layers, hw, bits, whole_network=True).latency_ms
             c["latency_error_pct"] = 100 * (c["predicted_ms"] - c["simulated_ms"]) / c["simulated_ms"]
-    results = {"format": "hwsim-pipeline/1", "model": cfg.model, "data": data.name, "seed": cfg.seed,
-               "iters": cfg.iters, "fp_accuracy": fp_accuracy if fp_accuracy is not None else
-               sens["reconstruction"]["accuracy"].get("w8a8"), "choices": list(cfg.choices),
-               "targets": targets, "sensitivity": {"base_loss": sens["base_loss"]},
-               "layers": [layer.name for layer in layers], "seconds": time.perf_counter() - start}
+            c["earns_place"], rival = _earns_place(c, t["uniform"])
+            c["best_uniform_no_slower"] = None if rival is None else \
+                {"choice": label(rival["w_bits"], rival["a_bits"]), "accuracy": rival["accuracy"]}
+            c["bits_file"] = f"configs/{hw.name}_{c['budget_ms'] * 1000:.2f}us.yaml"
+            write_bits_file(out / c["bits_file"], c["assignment"])
+        t["mixed_earns_place"] = any(c["earns_place"] for c in t["configs"])
+    results = {"format": RESULTS_FORMAT, "model": cfg.model, "data": data.name, "seed": cfg.seed,
+               "iters": cfg.iters, "policy": cfg.policy, "threads": cfg.threads,
+               "pinned": {n: reason for n, (_, reason) in pinned.items()},
+               "fp_accuracy": fp_accuracy, "choices": list(cfg.choices), "targets": targets,
+               "sensitivity": {"base_loss": sens["base_loss"], "holdout": sens["holdout"],
+                               "projection": sens["projection"], "pairs": len(sens["pairs"]),
+                               "pairs_dropped": sens["pairs_dropped"]},
+               "layers": names, "seconds": time.perf_counter() - start}
     write_atomic(out / "results.json", json.dumps(results, indent=1) + "\n")
     return results
-

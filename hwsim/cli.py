@@ -346,8 +346,17 @@ def _add_pipeline(sub) -> None:
     p.add_argument("--hw", action="append", metavar="CONFIG",
                    help="hardware config (repeatable; default: the paper's accelerator and the Cortex-A53)")
     p.add_argument("--budgets", type=float, nargs="+", metavar="F",
-                   help="latency budgets as fractions of the range above all-lowest (default 0.15 0.35 0.6)")
+                   help="latency budgets as fractions of the range from the cheapest to the dearest assignment "
+                        "(default: one in the middle of each of the first --gaps gaps of the uniform front)")
+    p.add_argument("--gaps", type=_positive_int, default=3,
+                   help="without --budgets: how many gaps of the uniform accuracy-latency front get a budget (default 3)")
+    p.add_argument("--choices", metavar="LIST",
+                   help="comma-separated (w, a) choices per layer (default all nine of w2..8 x a2..8)")
+    p.add_argument("--policy", choices=("first-last-8bit", "none"), default="first-last-8bit",
+                   help="precision policy (default first-last-8bit: first and last layer pinned at w8a8)")
     p.add_argument("--iters", type=_positive_int, default=200, help="reconstruction iterations per unit (default 200)")
+    p.add_argument("--threads", type=_positive_int, default=2,
+                   help="torch threads (default 2; fixed so that results do not depend on the core count)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/pipeline", metavar="DIR")
     p.add_argument("--quiet", action="store_true")
@@ -360,13 +369,17 @@ def _cmd_pipeline(args) -> int:
     from codesign.pipeline import DEFAULT_HW, PipelineConfig, run_pipeline
     from codesign.report import summary_line, write_report
 
+    choices = tuple(c.strip() for c in args.choices.split(",") if c.strip()) if args.choices else \
+        PipelineConfig.choices
     cfg = PipelineConfig(model=args.model, checkpoint=args.checkpoint, data=args.data,
-                         hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or PipelineConfig.budgets),
-                         iters=args.iters, seed=args.seed, out=args.out)
+                         hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or ()),
+                         choices=choices, iters=args.iters, seed=args.seed, out=args.out, policy=args.policy,
+                         threads=args.threads, gaps=args.gaps)
     results = run_pipeline(cfg, progress=not args.quiet)
     write_report(results, Path(args.out))
     print(summary_line(results))
-    print(f"report: {Path(args.out) / 'report.md'} (and report.html, results.json, plots)")
+    print(f"report: {Path(args.out) / 'report.md'} (and summary.md, report.html, results.json, pareto.csv, plots, "
+          f"configs/*.yaml)", file=sys.stderr)
     return 0
 
 

@@ -1,10 +1,19 @@
 """Per-layer sensitivities for the mixed-precision search (BRECQ Algorithm 1, last line, and B.4.4), with their noise.
 
-After a uniform reconstruction at each bit choice, the sensitivity of layer l at choice c is the
-increase of the task loss when only layer l is quantized (its weights and its own read of its
-input, with the parameters reconstruction learned) and everything else stays FP.  It is measured
-on a **held-out split** that reconstruction never saw, per sample against the FP loss of the same
-sample (paired differences), so every entry comes with a 95% confidence interval.
+After a uniform reconstruction at each bit choice, the sensitivity of layer l at choice c is what
+quantizing only layer l costs (its weights and its own read of its input, with the parameters
+reconstruction learned; everything else FP), measured on a **held-out split** that
+reconstruction never saw, sample by sample, so every entry comes with a 95% confidence interval.
+Two measures (``metric``):
+
+- ``kl`` (default): the mean KL divergence from the FP model's output distribution to the
+  quantized one.  Per sample it is never negative, it does not depend on whether the label is
+  right, and for small independent perturbations it adds up over layers (to second order it is
+  the Fisher quadratic form of BRECQ's Eq. 10), which is what a search summing entries assumes;
+- ``loss``: the increase of the task (cross-entropy) loss against the FP loss of the same sample,
+  the paper's literal definition; noisier, since its first-order term has either sign.
+
+benchmarks/bench_sensitivity.py compares the two by rank correlation with measured accuracy drops.
 
 Then, in one place:
 - **never negative, monotone in bits**: per layer, the entries are projected onto the set of
@@ -20,7 +29,7 @@ JSON format ``hwsim-sensitivity/2``::
     {"format": "hwsim-sensitivity/2", "model": ..., "choices": ["w2a2", ..., "w8a8"],
      "policy": "first-last-8bit", "pinned": {"conv1": "w8a8", "fc": "w8a8"},
      "act_groups": [["layer2.0.conv1", "layer2.0.downsample.0"], ...],
-     "holdout": 359, "base_loss": ...,
+     "metric": "kl", "holdout": 1436, "base_loss": ...,
      "layers": {"layer1.0.conv1": {"w2a2": 0.9, ...}, ...},       # projected values (the search uses these)
      "measured": {...}, "ci95": {...},                          # raw means and interval half-widths
      "projection": {"negative": 3, "order_violations": 2, "moved": 4},
@@ -53,24 +62,32 @@ SENSITIVITY_FORMAT = "hwsim-sensitivity/2"
 Z95 = 1.959964
 
 
-def per_sample_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """Cross-entropy of every sample (float64 vector)."""
-    out = []
+METRICS = ("kl", "loss")
+
+
+def per_sample_logits(model: nn.Module, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Log-probabilities of every sample (float64)."""
     with torch.no_grad():
-        for i in range(0, len(y), batch):
-            out.append(F.cross_entropy(model(x[i:i + batch]), y[i:i + batch], reduction="none").double())
-    return torch.cat(out)
+        return torch.cat([F.log_softmax(model(x[i:i + batch]).double(), dim=1) for i in range(0, len(x), batch)])
 
 
-def task_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
-    """Mean cross-entropy on (x, y)."""
-    return float(per_sample_loss(model, x, y, batch).mean())
+class _Measure:
+    """Per-sample cost of a partly quantized model against the FP one, under ``metric``."""
 
+    def __init__(self, metric: str, fp: nn.Module, x: torch.Tensor, y: torch.Tensor):
+        if metric not in METRICS:
+            raise ValueError(f"sensitivity metric {metric!r}; allowed: {', '.join(METRICS)}")
+        self.metric, self.x, self.y = metric, x, y
+        self.fp_logp = per_sample_logits(fp, x)
+        self.fp_loss = F.nll_loss(self.fp_logp, y, reduction="none")
 
-def _losses_with(qmodel, layers, only: set[str], x, y) -> torch.Tensor:
-    set_mode([(n, m) for n, m in layers if n not in only], "fp", False)
-    set_mode([(n, m) for n, m in layers if n in only], "hard", True)
-    return per_sample_loss(qmodel, x, y)
+    def __call__(self, qmodel, layers, only: set[str]) -> torch.Tensor:
+        set_mode([(n, m) for n, m in layers if n not in only], "fp", False)
+        set_mode([(n, m) for n, m in layers if n in only], "hard", True)
+        logp = per_sample_logits(qmodel, self.x)
+        if self.metric == "kl":
+            return (self.fp_logp.exp() * (self.fp_logp - logp)).sum(1)
+        return F.nll_loss(logp, self.y, reduction="none") - self.fp_loss
 
 
 def _mean_ci(d: torch.Tensor) -> tuple[float, float]:
@@ -110,11 +127,14 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
                         holdout_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
                         choices=((2, 8), (4, 8), (8, 8)), method: str = "brecq", granularity: str = "block",
                         objective: str = "fisher", iters: int = 500, seed: int = 0, model_name: str = "",
-                        progress: bool = True, policy: PrecisionPolicy | None = None, uniform_results: dict | None = None) -> dict:
+                        progress: bool = True, policy: PrecisionPolicy | None = None,
+                        uniform_results: dict | None = None, metric: str = "kl") -> dict:
     """The sensitivity table (see the module docstring).
 
     ``uniform_results`` may hold already quantized uniform models (choice -> QuantResult) to reuse.
     """
+    if metric not in METRICS:
+        raise ValueError(f"sensitivity metric {metric!r}; allowed: {', '.join(METRICS)}")
     policy = policy or PrecisionPolicy()
     choices = [tuple(c) for c in choices]
     results = dict(uniform_results or {})
@@ -123,7 +143,7 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
             results[c] = quantize(model, calib_x, calib_y, test_x, test_y, c, method, granularity, objective, iters,
                                   seed, policy=policy, progress=progress)
     first = results[choices[0]]
-    base = per_sample_loss(first.fp_model, holdout_x, holdout_y)
+    measure = _Measure(metric, first.fp_model, holdout_x, holdout_y)
     layers_by_choice = {c: quant_layers(results[c].qmodel, calib_x[:2]) for c in choices}
     names = [n for n, _ in layers_by_choice[choices[0]]]
     pinned = {n: label(*bits) for n, (bits, _) in policy.pinned(names).items()}
@@ -135,7 +155,7 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
     for c in choices:
         qmodel, layers = results[c].qmodel, layers_by_choice[c]
         for n in free:
-            d = _losses_with(qmodel, layers, {n}, holdout_x, holdout_y) - base
+            d = measure(qmodel, layers, {n})
             diffs[(n, c)] = d
             measured[n][label(*c)], ci95[n][label(*c)] = _mean_ci(d)
             bar.update()
@@ -164,7 +184,7 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
     for block in sorted(set(blocks.values())):
         members = [n for n in free if blocks.get(n) == block]
         for a, b in itertools.combinations(members, 2):
-            joint = _losses_with(qmodel, layers, {a, b}, holdout_x, holdout_y) - base
+            joint = measure(qmodel, layers, {a, b})
             mean, ci = _mean_ci(joint - diffs[(a, low)] - diffs[(b, low)])
             if abs(mean) > ci:
                 pairs.append({"a": a, "b": b, "choice_a": label(*low), "choice_b": label(*low), "sensitivity": mean,
@@ -175,8 +195,10 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
         set_mode(quant_layers(r.qmodel), "hard", True)
     return {"format": SENSITIVITY_FORMAT, "model": model_name, "choices": [label(*c) for c in choices],
             "policy": policy.name, "pinned": pinned, "act_groups": activation_groups(layers),
-            "holdout": len(holdout_y), "base_loss": float(base.mean()), "layers": table, "measured": measured,
+            "metric": metric, "holdout": len(holdout_y), "base_loss": float(measure.fp_loss.mean()), "layers": table,
+            "measured": measured,
             "ci95": ci95, "projection": {"negative": negative, "order_violations": violations, "moved": moved},
             "blocks": blocks, "pairs": pairs, "pairs_dropped": dropped,
             "reconstruction": {"method": method, "granularity": granularity, "objective": objective, "iters": iters,
-                               "seed": seed, "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}}
+                               "seed": seed, "fp_accuracy": first.fp_accuracy,
+                               "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}}

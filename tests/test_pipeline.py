@@ -1,15 +1,30 @@
-"""The end-to-end pipeline on a tiny setting: its report is consistent with its own numbers."""
+"""The end-to-end pipeline on a small setting: its report agrees with its own numbers, its chosen configs are
+usable as bits files, it is deterministic from the seed, and bad input fails fast."""
 
 import json
 
 import pytest
 
-from codesign.pipeline import PipelineConfig, run_pipeline
+from codesign.pipeline import PipelineConfig, gap_budgets, run_pipeline
 from codesign.report import summary_line, write_report
 from hwsim.cli import main
 from hwsim.errors import ConfigError, HwsimError
 
 from conftest import CONFIGS
+
+HW = (str(CONFIGS / "bitfusion_16x32.yaml"), str(CONFIGS / "cortex_a53_rpi3b.yaml"))
+
+
+def _small(out, **kw):
+    return PipelineConfig(hw=HW, choices=("w2a2", "w4a4", "w8a8"), gaps=2, iters=10, out=str(out), **kw)
+
+
+def _untimed(doc):
+    if isinstance(doc, dict):
+        return {k: _untimed(v) for k, v in doc.items() if not (k == "seconds" or k.endswith("_seconds"))}
+    if isinstance(doc, list):
+        return [_untimed(v) for v in doc]
+    return doc
 
 
 @pytest.fixture(scope="module")
@@ -18,25 +33,39 @@ def tiny(model, cache_dir, tmp_path_factory):
 
     os.environ["HWSIM_CACHE_DIR"] = str(cache_dir)  # reuse the session's trained digits model
     out = tmp_path_factory.mktemp("pipeline")
-    cfg = PipelineConfig(hw=(str(CONFIGS / "bitfusion_16x32.yaml"), str(CONFIGS / "cortex_a53_rpi3b.yaml")),
-                         budgets=(0.3, 0.7), iters=10, out=str(out))
+    cfg = _small(out)
     results = run_pipeline(cfg, progress=False)
     files = write_report(results, out)
     return cfg, results, files, out
 
 
-def test_configs_meet_budgets_and_latency_agrees(tiny):
+def test_results_document_has_what_a_user_acts_on(tiny):
     _, results, _, _ = tiny
-    assert [t["hardware"] for t in results["targets"]] == ["bitfusion_16x32", "cortex_a53_rpi3b"]
+    assert results["format"] == "hwsim-pipeline/2" and results["choices"] == ["w2a2", "w4a4", "w8a8"]
+    assert 80 < results["fp_accuracy"] < 100  # percent
+    assert set(results["pinned"]) == {"conv1", "fc"}
     for t in results["targets"]:
-        assert len(t["configs"]) == 2 and len(t["uniform"]) == 3
+        assert [(u["w_bits"], u["a_bits"]) for u in t["uniform"]] == [(2, 2), (4, 4), (8, 8)]
+        assert all(0 <= u["accuracy"] <= 100 and u["latency_ms"] > 0 for u in t["uniform"])
+        assert 1 <= len(t["configs"]) <= 2 and isinstance(t["mixed_earns_place"], bool)
         for c in t["configs"]:
+            assert set(c["assignment"]) == set(results["layers"])
+            assert c["assignment"]["conv1"] == {"w": 8, "a": 8} and c["bit_changes"] == []
             assert c["feasible"] and c["predicted_ms"] <= c["budget_ms"] * (1 + 1e-9)
-            assert abs(c["latency_error_pct"]) < 2.0  # the README's stated bound for table sums
-            assert c["ga_gap_pct"] < 1.0 + 1e-9 or c["exact_loss"] <= c["predicted_loss"]
-            assert 0.0 <= c["accuracy"] <= 1.0
-        budgets = [c["budget_ms"] for c in t["configs"]]
-        assert budgets == sorted(budgets)
+            assert abs(c["latency_error_pct"]) < 2.0
+            assert c["exact_loss"] <= c["predicted_loss"] + 1e-12 and c["ga_gap_pct"] >= -1e-9
+            assert c["predicted_loss"] >= 0 and 0 <= c["accuracy"] <= 100
+            rival = c["best_uniform_no_slower"]
+            assert c["earns_place"] == (rival is None or c["accuracy"] >= rival["accuracy"] + 0.5)
+
+
+def test_budgets_sit_in_the_gaps_of_the_uniform_front():
+    uniform = [{"w_bits": 2, "a_bits": 2, "predicted_ms": 1.0, "accuracy": 70.0},
+               {"w_bits": 4, "a_bits": 4, "predicted_ms": 2.0, "accuracy": 80.0},
+               {"w_bits": 4, "a_bits": 8, "predicted_ms": 2.5, "accuracy": 79.0},  # dominated: not on the front
+               {"w_bits": 8, "a_bits": 8, "predicted_ms": 4.0, "accuracy": 81.0}]
+    assert gap_budgets(uniform, 5) == [("between w2a2 and w4a4", 1.5), ("between w4a4 and w8a8", 3.0)]
+    assert len(gap_budgets(uniform, 1)) == 1
 
 
 def test_integer_execution_matches_fake_quantization(tiny):
@@ -50,24 +79,50 @@ def test_integer_execution_matches_fake_quantization(tiny):
 
 def test_report_files_and_summary(tiny):
     _, results, files, out = tiny
-    assert results["fp_accuracy"] > 0.8
-    for name in ("report.md", "report.html", "results.json", "bitwidths.png", "pareto_bitfusion_16x32.png",
-                 "pareto_cortex_a53_rpi3b.svg"):
+    for name in ("report.md", "report.html", "summary.md", "pareto.csv", "results.json", "bitwidths.png",
+                 "pareto_bitfusion_16x32.png", "pareto_cortex_a53_rpi3b.svg"):
         assert (out / name).exists(), name
     assert json.loads((out / "results.json").read_text())["targets"] == results["targets"]
     assert "data:image/png;base64," in (out / "report.html").read_text()
-    assert "integer check passed (4/4)" in summary_line(results)
+    n = sum(len(t["configs"]) for t in results["targets"])
+    assert f"integer check passed ({n}/{n})" in summary_line(results)
+    report = (out / "report.md").read_text()
+    assert "Per-layer bits (w/a)" in report and "`conv1` (first layer" in report
+    import csv
+
+    rows = list(csv.DictReader((out / "pareto.csv").open()))
+    assert len(rows) == 3 * 2 + n and [r["kind"] for r in rows].count("mixed") == n
+    mixed = [r for r in rows if r["kind"] == "mixed"]
+    assert all(json.loads(r["assignment"])["conv1"] == "w8a8" for r in mixed)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_chosen_configs_are_bits_files_simulate_and_quantize_accept(tiny, tmp_path, capsys):
+    _, results, _, out = tiny
+    c = results["targets"][0]["configs"][0]
+    bits = out / c["bits_file"]
+    assert main(["simulate", "--hw", HW[0], "--model", "digits-resnet", "--bits", str(bits), "--whole-network",
+                 "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sum(r["latency_ms"] for r in doc["layers"]) == pytest.approx(c["simulated_ms"], rel=1e-9)
+    assert main(["quantize", "--bits", str(bits), "--iters", "10", "--quiet", "-o", str(tmp_path / "q")]) == 0
+    summary = json.loads((tmp_path / "q" / "summary.json").read_text())
+    assert summary["bit_changes"] == []
+    assert summary["bits"] == {n: f"w{b['w']}a{b['a']}" for n, b in c["assignment"].items()}
 
 
 def test_rerun_resumes_from_the_cache(tiny):
     cfg, results, _, out = tiny
     cached = sorted(p.name for p in (out / "cache").iterdir())
     again = run_pipeline(cfg, progress=False)
-    untimed = lambda r: [{**t, "configs": [{k: v for k, v in c.items() if k != "ga_seconds"} for c in t["configs"]]}
-                         for t in r["targets"]]
-    assert untimed(again) == untimed(results)
+    assert _untimed(again) == _untimed(results)
     assert sorted(p.name for p in (out / "cache").iterdir()) == cached
+
+
+def test_same_seed_same_results_in_another_directory(tiny, tmp_path):
+    _, results, _, _ = tiny
+    other = run_pipeline(_small(tmp_path / "second"), progress=False)
+    assert _untimed(other) == _untimed(results)
 
 
 def test_bad_input_fails_fast_with_a_message(tmp_path, capsys):
@@ -75,6 +130,8 @@ def test_bad_input_fails_fast_with_a_message(tmp_path, capsys):
         run_pipeline(PipelineConfig(budgets=(1.5,), out=str(tmp_path)), progress=False)
     with pytest.raises(ConfigError, match="hardware config file not found"):
         run_pipeline(PipelineConfig(hw=("nope.yaml",), out=str(tmp_path)), progress=False)
+    with pytest.raises(HwsimError, match="bit label 'w3' is not of the form"):
+        run_pipeline(PipelineConfig(choices=("w3",), out=str(tmp_path)), progress=False)
     assert main(["pipeline", "--model", "vgg99", "--out", str(tmp_path / "x")]) == 2
     assert "needs --data DIR" in capsys.readouterr().err
     assert not (tmp_path / "x" / "results.json").exists()
