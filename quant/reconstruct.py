@@ -10,7 +10,7 @@ is measured beside the soft one, with the fraction of rounding variables still u
 
 Defaults that differ from the paper, because we run 500 iterations per unit, not 20,000: the
 rounding learning rate is 20 / iters (the paper's 1e-3 x 20,000: the same distance travelled)
-and the regulariser weight lambda is 1.0 (paper 0.01), so that every rounding variable is decided
+and the regulariser weight lambda is 3.0 (paper 0.01), so that every rounding variable is decided
 by the last iteration and the deployed hard rounding scores what the optimiser saw.
 """
 
@@ -38,7 +38,7 @@ class ReconConfig:
     batch: int = 32
     lr_rounding: float | None = None  # None: 20 / iters (paper: 1e-3 over 20,000 iterations)
     lr_act: float = 4e-5
-    round_lambda: float = 1.0  # paper: 0.01 over 20,000 iterations
+    round_lambda: float = 3.0  # paper: 0.01 over 20,000 iterations
     beta_start: float = 20.0
     beta_end: float = 2.0
     warmup: float = 0.2
