@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean readme-demo
 
 # torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build).
 $(STAMP): pyproject.toml
@@ -18,6 +18,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/hwsim pipeline --out out/demo
+	-$(PY) scripts/readme_demo.py --check out/demo/summary.md
+
+# Paste out/demo/summary.md into the README (after `make demo`); tests/test_readme_demo.py checks it.
+readme-demo: $(STAMP)
+	$(PY) scripts/readme_demo.py --update out/demo/summary.md
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -27,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_lut.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_brecq_digits.py
+	$(PY) benchmarks/bench_sensitivity.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -17,9 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from hwsim.io import save_figure, write_atomic  # noqa: E402
 from hwsim.precision import label  # noqa: E402
+from search.pareto import uniform_style  # noqa: E402
 
-_WCOLOR = {2: "tab:red", 4: "tab:orange", 8: "tab:green"}
-_AMARKER = {2: "v", 4: "s", 8: "^"}
 
 
 def _us(ms: float) -> str:
@@ -30,9 +29,7 @@ def pareto_plot(target: dict, fp_accuracy: float, out: Path) -> Path:
     """Accuracy against whole-network latency: every uniform configuration (legend) and the searched ones."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for u in target["uniform"]:
-        ax.scatter(1000 * u["latency_ms"], u["accuracy"], marker=_AMARKER.get(u["a_bits"], "o"), s=70,
-                   color=_WCOLOR.get(u["w_bits"], "gray"), edgecolor="black", linewidth=0.5, zorder=3,
-                   label=f"uniform {label(u['w_bits'], u['a_bits'])}")
+        ax.scatter(1000 * u["latency_ms"], u["accuracy"], **uniform_style(label(u["w_bits"], u["a_bits"])))
     cs = sorted(target["configs"], key=lambda c: c["simulated_ms"])
     ax.plot([1000 * c["simulated_ms"] for c in cs], [c["accuracy"] for c in cs], "o-", color="tab:blue", ms=8,
             zorder=4, label="mixed precision (searched)")

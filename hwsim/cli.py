@@ -217,7 +217,10 @@ def _add_sensitivity(sub) -> None:
                        description="Reconstruct uniformly at each choice, then measure the loss increase of "
                                    "quantizing each layer alone, and of each 2-bit pair inside a block.")
     _add_quant_source(p)
-    p.add_argument("--choices", default="w2a8,w4a8,w8a8", help="comma-separated bit choices (default w2a8,w4a8,w8a8)")
+    p.add_argument("--choices", default="w2a2,w2a4,w2a8,w4a2,w4a4,w4a8,w8a2,w8a4,w8a8",
+                   help="comma-separated bit choices (default: all nine of w2..8 x a2..8)")
+    p.add_argument("--metric", choices=("kl", "loss"), default="kl",
+                   help="kl (default): KL divergence to the FP output; loss: task-loss increase (the paper's)")
     p.add_argument("--policy", choices=("first-last-8bit", "none"), default="first-last-8bit",
                    help="precision policy (default first-last-8bit: those layers are pinned, not measured)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="sensitivity JSON to write")
@@ -240,9 +243,14 @@ def _cmd_sensitivity(args) -> int:
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=not args.quiet)
     table = measure_sensitivity(model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x,
                                 data.test_y, choices, args.method, args.granularity, args.objective, args.iters,
-                                args.seed, args.model, not args.quiet, PrecisionPolicy(args.policy))
+                                args.seed, args.model, not args.quiet, PrecisionPolicy(args.policy),
+                                metric=args.metric)
     write_atomic(args.output, json.dumps(table, indent=1) + "\n")
-    print(f"wrote {args.output}: {len(table['layers'])} layers x {len(choices)} choices, {len(table['pairs'])} pairs")
+    proj = table["projection"]
+    print(f"wrote {args.output}: {len(table['layers'])} layers x {len(choices)} choices ({len(table['pinned'])} "
+          f"pinned by policy {table['policy']}), {len(table['pairs'])} significant pairs ({table['pairs_dropped']} "
+          f"within noise dropped); projection fixed {proj['negative']} negative entries and "
+          f"{proj['order_violations']} order violations")
     return 0
 
 

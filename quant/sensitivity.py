@@ -21,8 +21,11 @@ Then, in one place:
   (weighted least squares, weights 1 / variance); how many entries were negative, how many pairs
   of entries violated the order, and how many entries moved are reported;
 - **pair terms only where they exceed their noise**: for every pair of layers inside one block,
-  both at the lowest choice (the paper's 2-bit permutations), the joint increase minus the two
-  singles is kept only when its 95% interval excludes zero.
+  both at the lowest choice (the paper's 2-bit permutations), the joint cost minus the two
+  singles is kept only when its 95% interval excludes zero;
+- **predicted losses never negative**: a pair term (a gain when negative) is clipped at
+  -(s_a + s_b) / (2 (k - 1)) for a block of k searched layers, so no assignment's sum of entries
+  and pair terms can fall below zero (``pairs_clipped`` counts them).
 
 JSON format ``hwsim-sensitivity/2``::
 
@@ -35,6 +38,7 @@ JSON format ``hwsim-sensitivity/2``::
      "projection": {"negative": 3, "order_violations": 2, "moved": 4},
      "blocks": {"layer1.0.conv1": "layer1.0", ...},
      "pairs": [{"a", "b", "choice_a", "choice_b", "sensitivity", "ci95"}, ...], "pairs_dropped": 7,
+     "pairs_clipped": 1,
      "reconstruction": {..., "accuracy": {"w2a2": 0.91, ...}}}
 
 Pinned layers (the precision policy) appear only in ``pinned``: their bits are not the search's.
@@ -180,17 +184,22 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
         if len(members) > 1:
             for n in members:
                 blocks[n] = unit.name
-    pairs, dropped = [], 0
+    pairs, dropped, clipped = [], 0, 0
     for block in sorted(set(blocks.values())):
         members = [n for n in free if blocks.get(n) == block]
         for a, b in itertools.combinations(members, 2):
             joint = measure(qmodel, layers, {a, b})
             mean, ci = _mean_ci(joint - diffs[(a, low)] - diffs[(b, low)])
-            if abs(mean) > ci:
-                pairs.append({"a": a, "b": b, "choice_a": label(*low), "choice_b": label(*low), "sensitivity": mean,
-                              "ci95": ci})
-            else:
+            if abs(mean) <= ci:
                 dropped += 1
+                continue
+            # a gain larger than this could make a predicted loss negative: each member is in at most
+            # len(members) - 1 pairs, so the block's total stays >= half the sum of its singles
+            floor = -(table[a][label(*low)] + table[b][label(*low)]) / (2 * (len(members) - 1))
+            if mean < floor:
+                mean, clipped = floor, clipped + 1
+            pairs.append({"a": a, "b": b, "choice_a": label(*low), "choice_b": label(*low), "sensitivity": mean,
+                          "ci95": ci})
     for r in results.values():
         set_mode(quant_layers(r.qmodel), "hard", True)
     return {"format": SENSITIVITY_FORMAT, "model": model_name, "choices": [label(*c) for c in choices],
@@ -198,7 +207,7 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
             "metric": metric, "holdout": len(holdout_y), "base_loss": float(measure.fp_loss.mean()), "layers": table,
             "measured": measured,
             "ci95": ci95, "projection": {"negative": negative, "order_violations": violations, "moved": moved},
-            "blocks": blocks, "pairs": pairs, "pairs_dropped": dropped,
+            "blocks": blocks, "pairs": pairs, "pairs_dropped": dropped, "pairs_clipped": clipped,
             "reconstruction": {"method": method, "granularity": granularity, "objective": objective, "iters": iters,
                                "seed": seed, "fp_accuracy": first.fp_accuracy,
                                "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}}

@@ -49,6 +49,20 @@ def to_csv(rows: list[dict], uniform: list[dict]) -> str:
     return buf.getvalue()
 
 
+_WCOLOR = {2: "tab:red", 4: "tab:orange", 8: "tab:green"}
+_AMARKER = {2: "v", 4: "s", 8: "^"}
+
+
+def uniform_style(choice: str) -> dict:
+    """Matplotlib scatter style of a uniform configuration: colour by weight bits, marker by activation bits.
+
+    Used with one legend entry per configuration, so labels never overlap on the plot.
+    """
+    w, a = (int(v) for v in choice[1:].split("a"))
+    return {"marker": _AMARKER.get(a, "o"), "color": _WCOLOR.get(w, "gray"), "edgecolor": "black",
+            "linewidth": 0.5, "s": 70, "zorder": 3, "label": f"uniform {choice}"}
+
+
 def plot(rows: list[dict], uniform: list[dict], out_stem: Path, title: str, cost_label: str,
          value_label: str = "predicted loss increase (sum of sensitivities)") -> list[Path]:
     """Write ``out_stem``.png and .svg: mixed-precision front against the uniform-precision points."""
@@ -57,16 +71,15 @@ def plot(rows: list[dict], uniform: list[dict], out_stem: Path, title: str, cost
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r["cost"] for r in rows], [r["objective"] for r in rows], "o-", color="tab:blue", label="mixed precision")
-    ax.scatter([u["cost"] for u in uniform], [u["objective"] for u in uniform], marker="*", s=160, color="tab:red",
-               zorder=3, label="uniform precision")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot([r["cost"] for r in rows], [r["objective"] for r in rows], "o-", color="tab:blue",
+            label="mixed precision (searched)")
     for u in uniform:
-        ax.annotate(u["choice"], (u["cost"], u["objective"]), textcoords="offset points", xytext=(6, 6))
+        ax.scatter(u["cost"], u["objective"], **uniform_style(u["choice"]))
     ax.set_xlabel(cost_label)
     ax.set_ylabel(value_label)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
     return save_figure(fig, out_stem)
