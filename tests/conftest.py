@@ -27,6 +27,21 @@ def unlimited_hw(paper_hw):
                                requant_outputs_per_cycle=None)
 
 
+def randomize_bn(model):
+    """``model`` in eval mode with seeded random BN statistics and affine parameters (so folding BN matters)."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+    return model.eval()
+
+
 def assert_lower_bits_never_slower(cycles):
     """``cycles(w, a)`` must not grow when either bit-width halves (2/4/8)."""
     table = {(w, a): cycles(w, a) for w in (2, 4, 8) for a in (2, 4, 8)}

@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import randomize_bn
+
 from hwsim.errors import HwsimError
 from hwsim.precision import PrecisionPolicy
 from quant.api import quantize
@@ -21,15 +23,6 @@ from quant.units import find_units
 torch.set_num_threads(2)
 
 
-def _randomize_bn(model):
-    gen = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-    return model.eval()
 
 
 def test_weight_grid_values_and_clipping():
@@ -88,7 +81,7 @@ def test_bn_folding_is_equivalent():
     from hwsim.models import resnet18
 
     for net, shape in ((DigitsResNet(), (4, 1, 16, 16)), (resnet18(num_classes=10), (2, 3, 64, 64))):
-        net = _randomize_bn(net)
+        net = randomize_bn(net)
         x = torch.randn(*shape)
         folded = fold_bn(net, x[:1])
         assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())

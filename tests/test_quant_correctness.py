@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from conftest import randomize_bn
+
 from hwsim.errors import HwsimError
 from hwsim.models import build_model
 from hwsim.precision import PrecisionPolicy
@@ -23,22 +25,13 @@ from quant.units import find_units
 torch.set_num_threads(2)
 
 
-def _random_bn(model):
-    gen = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
-    return model.eval()
 
 
 @pytest.fixture(scope="module", params=["resnet18", "mobilenet_v2"])
 def zoo(request):
     """A random-init zoo model (in-place ReLUs, BN to fold) with 48x48 inputs."""
     torch.manual_seed(0)
-    net = _random_bn(build_model(request.param, num_classes=10))
+    net = randomize_bn(build_model(request.param, num_classes=10))
     assert any(getattr(m, "inplace", False) for m in net.modules())  # the case that used to corrupt captures
     x = torch.randn(24, 3, 48, 48, generator=torch.Generator().manual_seed(1))
     y = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(2))
