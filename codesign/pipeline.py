@@ -15,7 +15,8 @@ data split, the GA): two runs give the same ``results.json`` except for wall-clo
                   "configs": [{"budget_label", "budget_fraction", "budget_ms", "assignment": {layer: {"w", "a"}},
                                "predicted_ms", "simulated_ms", "latency_error_pct", "accuracy",
                                "predicted_loss", "exact_loss", "ga_gap_pct", "ga_seconds", "bits_file",
-                               "earns_place", "best_uniform_no_slower", "integer": {"passed", ...}}, ...],
+                               "earns_place", "best_uniform_no_slower", "top1_agreement", "max_logit_error",
+                               "integer": {"passed", ...}}, ...],
                   "mixed_earns_place": true}, ...],
      "layers": [...], "seconds"}
 
@@ -248,6 +249,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
 
             q = cache.get("quantize", {**base_key, "bits": sorted(bits.items())}, run_q)
             c["accuracy"], c["integer"], c["bit_changes"] = q["accuracy"], q["integer"], q["bit_changes"]
+            c["top1_agreement"], c["max_logit_error"] = q["integer"]["top1_agreement"], q["integer"]["max_logit_error"]
             c["quantize_seconds"] = q["seconds"]
 
     _log("[6/6] validate: whole-network latency; does mixed precision earn its place?", progress)
