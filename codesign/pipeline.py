@@ -93,11 +93,13 @@ class _Cache:
         path = self.root / f"{step}-{digest}.json"
         if path.exists():
             try:
-                doc = json.loads(path.read_text())
+                doc = json.loads(path.read_text(encoding="utf-8"))
                 if doc.get("key") == digest:
                     return doc["value"]
-            except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
-                pass  # corrupted: recompute
+                reason = "made for other inputs"
+            except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError) as exc:
+                reason = f"corrupted ({type(exc).__name__})"
+            print(f"hwsim: warning: cached step {path.name} is {reason}; computing it again", file=sys.stderr)
         value = make()
         write_atomic(path, json.dumps({"key": digest, "value": value}) + "\n")
         return value

@@ -27,100 +27,15 @@ costed as their fallback, one int8 GEMM per group (no low-bit gain), and marked 
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any
 
-from .config import COMMON_SCHEMA, content_hash, fail, positive_int, positive_number, validated
+from .config import ArmConfig
 from .layers import Layer
 from .precision import check_bits
 from .results import LayerResult
 
 LANES = 16  # int8 lanes in a 128-bit NEON register
 FALLBACK_NOTE = "unsupported by the low-bit kernel: costed as per-group int8 GEMMs"
-
-
-@dataclasses.dataclass(frozen=True)
-class ArmConfig:
-    """A multi-core Cortex-A53 running an im2col low-bit GEMM (see the module docstring)."""
-
-    name: str
-    cores: int
-    clock_mhz: float
-    bits: tuple[int, ...]
-    neon_q_ops_per_cycle: float
-    load_cycles_per_vector: float
-    loop_cycles_per_block: float
-    tile_int16: tuple[int, int]
-    tile_int8: tuple[int, int]
-    l1d_kib: float
-    l2_kib: float
-    dram_gb_per_s: float
-    thread_efficiency: float
-    pack_cycles_per_byte: float
-    requant_cycles_per_output: float
-    layer_overhead_us: float
-    description: str = ""
-    source: str = ""
-    kind: str = "arm"
-
-    def content_hash(self) -> str:
-        """A stable hash of the numbers (not name/description/source)."""
-        return content_hash(self)
-
-    def peak_macs_per_s(self, wbits: int = 8, abits: int = 8) -> float:
-        """Peak MAC/s of the arithmetic alone (no loads) at this precision, all cores."""
-        ops, macs, _ = _ops_per_block(wbits, abits)
-        return macs / ops * self.neon_q_ops_per_cycle * self.cores * self.clock_mhz * 1e6
-
-    def dram_bytes_per_cycle(self) -> float:
-        """DRAM bandwidth in bytes per core clock cycle."""
-        return self.dram_gb_per_s * 1e9 / (self.clock_mhz * 1e6)
-
-
-def _fraction(v: Any) -> bool:
-    return positive_number(v) and v <= 1
-
-
-def _tile(v: Any) -> bool:
-    return isinstance(v, list) and len(v) == 2 and all(positive_int(x) for x in v)
-
-
-_ARM_SCHEMA = {
-    **COMMON_SCHEMA,
-    "kind": (lambda v: v == "arm", True, None, "'arm'"),
-    "cores": (positive_int, True, None, "a positive integer"),
-    "neon_q_ops_per_cycle": (positive_number, True, None, "a positive number"),
-    "load_cycles_per_vector": (positive_number, True, None, "a positive number (cycles per 16-byte load)"),
-    "loop_cycles_per_block": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
-    "tile_int16": (_tile, True, None, "[mr, nr], two positive integers"),
-    "tile_int8": (_tile, True, None, "[mr, nr], two positive integers"),
-    "l1d_kib": (positive_number, True, None, "a positive number (KiB)"),
-    "l2_kib": (positive_number, True, None, "a positive number (KiB)"),
-    "dram_gb_per_s": (positive_number, True, None, "a positive number (GB/s)"),
-    "thread_efficiency": (_fraction, True, None, "a number in (0, 1]"),
-    "pack_cycles_per_byte": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
-    "requant_cycles_per_output": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
-    "layer_overhead_us": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0 (microseconds)"),
-}
-
-
-def arm_config_from_dict(raw: dict, source: str) -> ArmConfig:
-    """Validate a ``kind: arm`` mapping and build the config; raises ConfigError."""
-    v = validated(raw, source, _ARM_SCHEMA)
-    for tile in ("tile_int16", "tile_int8"):
-        regs = _registers(tile, *v[tile])
-        if regs > 32:
-            raise fail(source, tile, v[tile], f"a tile needing at most 32 NEON registers (this one needs {regs})")
-    fields = {f.name for f in dataclasses.fields(ArmConfig)}
-    args = {k: (tuple(x) if isinstance(x, list) else x) for k, x in v.items() if k in fields}
-    args["bits"] = tuple(sorted(set(v["bits"])))
-    return ArmConfig(**args, source=source)
-
-
-def _registers(tile: str, mr: int, nr: int) -> int:
-    """NEON registers a micro-tile needs: operands plus accumulators (int8 path: an int8 and an int16 one)."""
-    return mr + nr + mr * nr * (2 if tile == "tile_int8" else 1)
 
 
 # ----------------------------------------------------------------------------------------------

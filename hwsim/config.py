@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, HwsimError
+from .io import read_text
 
 DATAFLOWS = ("os", "ws", "is")
 BIT_WIDTHS = (2, 4, 8)
@@ -87,7 +88,7 @@ def content_hash(config: Any) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
-#: What :func:`load_config` returns: a SystolicConfig, or an ArmConfig (hwsim.arm) for ``kind: arm``.
+#: What :func:`load_config` returns: a SystolicConfig, or an ArmConfig for ``kind: arm``.
 HardwareConfig = Any
 
 
@@ -200,8 +201,6 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
         raise ConfigError(f"{source}: expected a mapping of fields at the top level, got {type(raw).__name__}")
     kind = raw.get("kind", "systolic")
     if kind == "arm":
-        from .arm import arm_config_from_dict
-
         return arm_config_from_dict(raw, source)
     if kind != "systolic":
         raise fail(source, "kind", kind, "systolic, arm")
@@ -222,6 +221,89 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
         description=v["description"],
         source=source,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# ARM CPU targets (kind: arm): the data hwsim.arm's model reads.
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmConfig:
+    """A multi-core Cortex-A53 running an im2col low-bit GEMM (see the module docstring)."""
+
+    name: str
+    cores: int
+    clock_mhz: float
+    bits: tuple[int, ...]
+    neon_q_ops_per_cycle: float
+    load_cycles_per_vector: float
+    loop_cycles_per_block: float
+    tile_int16: tuple[int, int]
+    tile_int8: tuple[int, int]
+    l1d_kib: float
+    l2_kib: float
+    dram_gb_per_s: float
+    thread_efficiency: float
+    pack_cycles_per_byte: float
+    requant_cycles_per_output: float
+    layer_overhead_us: float
+    description: str = ""
+    source: str = ""
+    kind: str = "arm"
+
+    def content_hash(self) -> str:
+        """A stable hash of the numbers (not name/description/source)."""
+        return content_hash(self)
+
+    def dram_bytes_per_cycle(self) -> float:
+        """DRAM bandwidth in bytes per core clock cycle."""
+        return self.dram_gb_per_s * 1e9 / (self.clock_mhz * 1e6)
+
+
+def _fraction(v: Any) -> bool:
+    return positive_number(v) and v <= 1
+
+
+def _tile(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(positive_int(x) for x in v)
+
+
+_ARM_SCHEMA = {
+    **COMMON_SCHEMA,
+    "kind": (lambda v: v == "arm", True, None, "'arm'"),
+    "cores": (positive_int, True, None, "a positive integer"),
+    "neon_q_ops_per_cycle": (positive_number, True, None, "a positive number"),
+    "load_cycles_per_vector": (positive_number, True, None, "a positive number (cycles per 16-byte load)"),
+    "loop_cycles_per_block": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
+    "tile_int16": (_tile, True, None, "[mr, nr], two positive integers"),
+    "tile_int8": (_tile, True, None, "[mr, nr], two positive integers"),
+    "l1d_kib": (positive_number, True, None, "a positive number (KiB)"),
+    "l2_kib": (positive_number, True, None, "a positive number (KiB)"),
+    "dram_gb_per_s": (positive_number, True, None, "a positive number (GB/s)"),
+    "thread_efficiency": (_fraction, True, None, "a number in (0, 1]"),
+    "pack_cycles_per_byte": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
+    "requant_cycles_per_output": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
+    "layer_overhead_us": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0 (microseconds)"),
+}
+
+
+def arm_config_from_dict(raw: dict, source: str) -> ArmConfig:
+    """Validate a ``kind: arm`` mapping and build the config; raises ConfigError."""
+    v = validated(raw, source, _ARM_SCHEMA)
+    for tile in ("tile_int16", "tile_int8"):
+        regs = _registers(tile, *v[tile])
+        if regs > 32:
+            raise fail(source, tile, v[tile], f"a tile needing at most 32 NEON registers (this one needs {regs})")
+    fields = {f.name for f in dataclasses.fields(ArmConfig)}
+    args = {k: (tuple(x) if isinstance(x, list) else x) for k, x in v.items() if k in fields}
+    args["bits"] = tuple(sorted(set(v["bits"])))
+    return ArmConfig(**args, source=source)
+
+
+def _registers(tile: str, mr: int, nr: int) -> int:
+    """NEON registers a micro-tile needs: operands plus accumulators (int8 path: an int8 and an int16 one)."""
+    return mr + nr + mr * nr * (2 if tile == "tile_int8" else 1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,7 +333,7 @@ def _cfg_positive(cp, source: str, section: str, key: str, cast=int):
     return value
 
 
-def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
+def config_from_scalesim_cfg(path: Path, text: str | None = None) -> SystolicConfig:
     """Read a SCALE-Sim v3 ``.cfg``: array, SRAM sizes, dataflow, and bandwidth mode.
 
     SCALE-Sim has one fixed precision (1-byte words), so the array supports only 8 bits.
@@ -260,10 +342,10 @@ def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
     and requantization are not modelled by SCALE-Sim, so they are unlimited here.
     """
     source = str(path)
-    cp = configparser.ConfigParser()
+    cp = configparser.ConfigParser(interpolation=None)
+    text = _read(path) if text is None else text
     try:
-        with open(path, encoding="utf-8") as fh:
-            cp.read_file(fh)
+        cp.read_string(text, source)
     except configparser.Error as exc:
         raise ConfigError(f"{source}: not a valid SCALE-Sim config: {exc}".splitlines()[0]) from None
     arch = "architecture_presets"
@@ -311,20 +393,32 @@ def config_from_scalesim_cfg(path: Path) -> SystolicConfig:
     )
 
 
+def _read(path: Path) -> str:
+    try:
+        return read_text(path, "hardware config file", max_bytes=2 ** 20)
+    except HwsimError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_config(path: str | Path) -> "HardwareConfig":
     """Load a hardware description from ``.yaml``/``.yml`` (ours) or ``.cfg`` (SCALE-Sim)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: hardware config file not found")
     suffix = p.suffix.lower()
-    if suffix == ".cfg":
-        return config_from_scalesim_cfg(p)
-    if suffix not in (".yaml", ".yml"):
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory; give a hardware config file (.yaml, .yml or SCALE-Sim .cfg)")
+    if suffix not in (".yaml", ".yml", ".cfg"):
+        if not p.exists():
+            raise ConfigError(f"{p}: hardware config file not found")
         raise ConfigError(f"{p}: unknown config format {suffix!r}; allowed: .yaml, .yml (hwsim) or .cfg (SCALE-Sim)")
+    text = _read(p)
+    if suffix == ".cfg":
+        return config_from_scalesim_cfg(p, text)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}".splitlines()[0]) from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not valid YAML: nested too deeply") from None
     return config_from_dict(raw, str(p))

@@ -161,18 +161,22 @@ def cached_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inp
     layers = list(layers)
     key = lut_key(layers, hw, policy)
     path = (cache_dir or default_cache_dir()) / f"lut-{key[:24]}.json"
-    reason = "not cached"
+    reason = None
     if path.exists():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             reason = check_lut(doc, key)
         except (json.JSONDecodeError, UnicodeDecodeError):
             reason = "corrupted: not valid JSON"
+        except OSError as exc:
+            reason = f"unreadable: {exc.strerror}"
         if reason is None:
             return doc, f"cache hit: {path}"
     doc = build_lut(layers, hw, model, input_shape, jobs, progress, policy)
     write_atomic(path, json.dumps(doc, indent=1) + "\n")
-    return doc, f"built ({reason}); cached at {path}"
+    if reason is None:
+        return doc, f"built and cached at {path}"
+    return doc, f"rebuilt: the cached table was {reason}; cached at {path}"
 
 
 def lut_to_table(doc: dict) -> str:

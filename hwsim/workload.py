@@ -1,19 +1,24 @@
 """Workloads: a torch model or a SCALE-Sim topology file turned into a list of :class:`Layer`.
 
-Shapes come from propagating a real input through the model: with ``torch.fx`` when the
+Shapes come from propagating an input through a copy of the model on torch's ``meta`` device
+(shapes without data, so any batch or image size costs nothing): with ``torch.fx`` when the
 model traces, with forward hooks otherwise (models with data-dependent control flow).
 Conv2d (plain, grouped, depthwise) and Linear modules become layers, in execution order.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Sequence
 
 from .errors import HwsimError
+from .io import read_text
 from .layers import Layer
+from .resources import available_memory_bytes
 
 
 def _layer_from_module(name: str, module, in_shape: Sequence[int], out_shape: Sequence[int]) -> Layer | None:
@@ -90,22 +95,52 @@ def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), met
     """Conv/linear layers of ``model`` for an input of ``input_shape`` (N, C, H, W), in execution order.
 
     ``method``: ``"fx"``, ``"hooks"`` or ``"auto"`` (fx, falling back to hooks if tracing fails).
+    Shapes are propagated on a meta-device copy; only a model that cannot run there (data-
+    dependent control flow) is run on real zeros, and then only if that fits in memory.
     """
     import torch
 
-    example = torch.zeros(*input_shape)
-    was_training = model.training
-    model.eval()
+    if len(input_shape) != 4 or any(not isinstance(d, int) or d <= 0 for d in input_shape):
+        raise HwsimError(f"input shape {tuple(input_shape)}: expected four positive integers (N, C, H, W)")
+    attempts = []
     try:
-        if method in ("auto", "fx"):
-            try:
-                return _layers_by_fx(model, example)
-            except Exception as exc:  # tracing fails on data-dependent control flow
-                if method == "fx":
-                    raise HwsimError(f"torch.fx could not trace the model: {exc}") from None
-        return _layers_by_hooks(model, example)
-    finally:
-        model.train(was_training)
+        attempts.append((copy.deepcopy(model).to("meta"), torch.zeros(*input_shape, device="meta")))
+    except Exception:  # a module that cannot move to the meta device
+        pass
+    attempts.append((model, None))
+    error: Exception | None = None
+    for shadow, example in attempts:
+        if example is None:
+            need = 4 * math.prod(input_shape) * 64  # the input and its activations, many times its size
+            avail = available_memory_bytes()
+            if need > avail // 2:
+                raise HwsimError(f"input shape {tuple(input_shape)}: the model runs only on real data, which would "
+                                 f"need about {need / 2 ** 30:.1f} GiB; allowed: half the {avail / 2 ** 30:.1f} GiB "
+                                 f"available")
+            example = torch.zeros(*input_shape)
+        was_training = shadow.training
+        shadow.eval()
+        try:
+            if method in ("auto", "fx"):
+                try:
+                    return _layers_by_fx(shadow, example)
+                except HwsimError:
+                    raise
+                except Exception as exc:  # tracing fails on data-dependent control flow
+                    error = exc
+                    if method == "fx":
+                        continue
+            return _layers_by_hooks(shadow, example)
+        except HwsimError:
+            raise
+        except Exception as exc:
+            error = exc
+        finally:
+            shadow.train(was_training)
+    detail = f"{type(error).__name__}: {str(error).splitlines()[0]}" if error is not None and str(error) else ""
+    if method == "fx":
+        raise HwsimError(f"torch.fx could not trace the model" + (f" ({detail})" if detail else ""))
+    raise HwsimError(f"the model does not run on input shape {tuple(input_shape)}" + (f" ({detail})" if detail else ""))
 
 
 def model_names() -> list[str]:
@@ -143,46 +178,61 @@ def _scalesim_out(size: int, kernel: int, stride: int) -> int:
     return math.ceil((size - kernel + stride) / stride)
 
 
+_SPARSITY = re.compile(r"^\d+:\d+$")
+
+
 def layers_from_topology(path: str | Path) -> list[Layer]:
     """Read a SCALE-Sim topology CSV (conv rows, or GEMM rows ``name, M, N, K,``).
 
-    Conv rows: ``name, IFMAP H, IFMAP W, Filter H, Filter W, Channels, Num Filter, Stride,``.
-    A name containing ``DP`` is depthwise, as in SCALE-Sim: ``Channels`` groups of one
-    channel, each with ``Num Filter`` filters.  GEMM rows map, as SCALE-Sim does, to an
-    M x K input times a K x N filter (M output pixels, N output channels).
+    Conv rows: ``name, IFMAP H, IFMAP W, Filter H, Filter W, Channels, Num Filter, Stride,``
+    (SCALE-Sim's optional ninth field, an ``N:M`` sparsity ratio, is refused: sparsity is not
+    modelled).  A name containing ``DP`` is depthwise, as in SCALE-Sim: ``Channels`` groups of
+    one channel, each with ``Num Filter`` filters.  GEMM rows map, as SCALE-Sim does, to an
+    M x K input times a K x N filter (M output pixels, N output channels).  Every row must have
+    the same kind and a name no other row has.
     """
     p = Path(path)
-    if not p.is_file():
-        raise HwsimError(f"{p}: topology file not found")
-    with open(p, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.reader(fh) if any(cell.strip() for cell in r)]
+    text = read_text(p, "topology file")
+    rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
     if len(rows) < 2:
         raise HwsimError(f"{p}: expected a header line and at least one layer row")
-    layers = []
+    layers, names, kinds = [], set(), set()
     for lineno, row in enumerate(rows[1:], start=2):
-        cells = [c.strip() for c in row if c.strip() != ""]
+        cells = [c.strip() for c in row]
+        while cells and cells[-1] == "":  # SCALE-Sim rows end with a comma
+            cells.pop()
         name, values = cells[0], cells[1:]
+        if not name:
+            raise HwsimError(f"{p}:{lineno}: the layer name (first column) is empty")
+        if name in names:
+            raise HwsimError(f"{p}:{lineno}: layer name {name!r} appears twice; allowed: a name per row")
+        names.add(name)
+        if len(values) == 8 and _SPARSITY.match(values[7]):
+            raise HwsimError(f"{p}:{lineno}: sparsity {values[7]!r} is not modelled; allowed: dense layers "
+                             f"(drop the ninth field)")
+        if len(values) not in (3, 7):
+            raise HwsimError(f"{p}:{lineno}: expected 7 numbers (IFMAP H, IFMAP W, Filter H, Filter W, Channels, "
+                             f"Num Filter, Stride) or 3 (M, N, K) after the name, got {len(values)} fields")
         try:
-            nums = [int(v) for v in values[:7]]
+            nums = [int(v) for v in values]
         except ValueError:
             raise HwsimError(f"{p}:{lineno}: expected integers after the layer name, got {values}") from None
         if any(v <= 0 for v in nums):
-            raise HwsimError(f"{p}:{lineno}: sizes must be positive, got {nums}")
+            raise HwsimError(f"{p}:{lineno}: sizes must be positive integers, got {nums}")
+        kinds.add(len(nums))
+        if len(kinds) > 1:
+            raise HwsimError(f"{p}:{lineno}: mixes GEMM rows (3 numbers) and conv rows (7 numbers); allowed: one kind "
+                             f"per file")
         if len(nums) == 3:  # GEMM: M, N, K
             m, n, k = nums
             layers.append(Layer(name, "gemm", m, k, 1, m, 1, n, 1, k, 1, 1))
-        elif len(nums) >= 7:
-            h, w, fh, fw, c, nf, s = nums[:7]
-            if fh > h or fw > w:
-                raise HwsimError(f"{p}:{lineno}: filter {fh}x{fw} is larger than the input {h}x{w}")
-            oh, ow = _scalesim_out(h, fh, s), _scalesim_out(w, fw, s)
-            if "DP" in name:
-                layers.append(Layer(name, "conv", h, w, c, oh, ow, c * nf, fh, fw, s, c))
-            else:
-                layers.append(Layer(name, "conv", h, w, c, oh, ow, nf, fh, fw, s, 1))
+            continue
+        h, w, fh, fw, c, nf, st = nums
+        if fh > h or fw > w:
+            raise HwsimError(f"{p}:{lineno}: filter {fh}x{fw} is larger than the input {h}x{w}")
+        oh, ow = _scalesim_out(h, fh, st), _scalesim_out(w, fw, st)
+        if "DP" in name:
+            layers.append(Layer(name, "conv", h, w, c, oh, ow, c * nf, fh, fw, st, c))
         else:
-            raise HwsimError(
-                f"{p}:{lineno}: expected 7 numbers (IFMAP H, IFMAP W, Filter H, Filter W, Channels, Num Filter, "
-                f"Stride) or 3 (M, N, K), got {len(nums)}"
-            )
+            layers.append(Layer(name, "conv", h, w, c, oh, ow, nf, fh, fw, st, 1))
     return layers

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from hwsim.errors import HwsimError
+from hwsim.io import replace_atomic
 from hwsim.precision import PrecisionPolicy, label
 
 from .digits_model import accuracy
@@ -72,10 +72,7 @@ def restore_layer_state(layers: list[tuple[str, QuantLayer]], state: dict) -> No
 
 
 def _save_atomic(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    replace_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, test_x: torch.Tensor,
@@ -120,11 +117,17 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
         ckpt = Path(checkpoint_dir) / "progress.pt" if checkpoint_dir else None
         done: list[str] = []
         if ckpt is not None and ckpt.exists():
-            saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+            try:
+                saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+            except Exception as exc:  # a truncated or foreign file: start over, say so
+                saved = {}
+                print(f"hwsim: warning: {ckpt} is unreadable ({type(exc).__name__}); starting over", file=sys.stderr)
             if saved.get("key") == key:
                 qmodel.load_state_dict(saved["state"])
                 restore_layer_state(layers, saved["layers"])
                 done, units_log = saved["done"], saved["log"]
+            elif saved:
+                print(f"hwsim: warning: {ckpt} was made with other settings; starting over", file=sys.stderr)
         bar = tqdm(units, desc=f"{method} {opts['granularity']}", unit="unit", disable=not progress, file=sys.stderr)
         for ui, unit in enumerate(bar):
             bar.set_postfix(unit=unit.name[:24])

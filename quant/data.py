@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,7 @@ def _load_image(path: Path, size: int) -> np.ndarray:
     return ((arr - mean) / std).transpose(2, 0, 1)
 
 
-def _folder(root: Path, size: int, classes: list[str] | None, limit: int | None, seed: int):
+def _folder(root: Path, size: int, classes: list[str] | None, limit: int | None, seed: int, progress: bool = False):
     if not root.is_dir():
         raise HwsimError(f"{root}: not a directory; an ImageFolder tree has one sub-folder per class")
     found = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -134,13 +135,21 @@ def _folder(root: Path, size: int, classes: list[str] | None, limit: int | None,
     if limit is not None and len(items) > limit:
         pick = np.random.default_rng(seed).choice(len(items), size=limit, replace=False)
         items = [items[i] for i in sorted(pick)]
-    x = torch.tensor(np.stack([_load_image(p, size) for p, _ in items]))
+    from tqdm import tqdm
+
+    images = []
+    for p, _ in tqdm(items, desc=f"read {root.name}", unit="img", disable=not progress, file=sys.stderr):
+        try:
+            images.append(_load_image(p, size))
+        except Exception as exc:  # PIL raises many types on a broken file
+            raise HwsimError(f"{p}: not a readable image ({type(exc).__name__})") from None
+    x = torch.tensor(np.stack(images))
     y = torch.tensor([i for _, i in items], dtype=torch.long)
     return x, y, found
 
 
 def image_folder(root: str | Path, size: int = 224, calib_size: int = 1024, holdout_size: int = 1024,
-                 test_limit: int | None = None, seed: int = 0) -> DataBundle:
+                 test_limit: int | None = None, seed: int = 0, progress: bool = False) -> DataBundle:
     """An ImageFolder tree with ``train/`` and ``val/`` sub-folders.
 
     Calibration and held-out images are two disjoint random draws from ``train/`` (the
@@ -149,11 +158,11 @@ def image_folder(root: str | Path, size: int = 224, calib_size: int = 1024, hold
     root = Path(root)
     if not (root / "train").is_dir() or not (root / "val").is_dir():
         raise HwsimError(f"{root}: expected train/ and val/ sub-folders, each with one folder per class")
-    x, y, classes = _folder(root / "train", size, None, calib_size + holdout_size, seed)
+    x, y, classes = _folder(root / "train", size, None, calib_size + holdout_size, seed, progress)
     if len(y) < 2:
         raise HwsimError(f"{root / 'train'}: needs at least 2 images (calibration and held-out)")
     pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     n_cal = min(calib_size, len(y) - max(1, min(holdout_size, len(y) // 2)))
     cal, hold = pick[:n_cal], pick[n_cal:]
-    tx, ty, _ = _folder(root / "val", size, classes, test_limit, seed)
+    tx, ty, _ = _folder(root / "val", size, classes, test_limit, seed, progress)
     return DataBundle(x[cal], y[cal], x[cal], y[cal], x[hold], y[hold], tx, ty, len(classes), str(root))

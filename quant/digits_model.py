@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+
+from hwsim.io import replace_atomic
 
 from .data import DIGITS_TASK, DataBundle
 
@@ -69,6 +70,11 @@ class DigitsResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+def default_digits_model(num_classes: int = 10) -> DigitsResNet:
+    """An untrained digits model with the recipe's architecture (its layer shapes are what simulation needs)."""
+    return DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"], num_classes)
+
+
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
     """Top-1 accuracy in [0, 1]."""
     model.eval()
@@ -116,11 +122,10 @@ def digits_model(data: DataBundle, cache_dir: Path, seed: int = 0, progress: boo
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             model.eval()
             return model
-        except Exception:  # a corrupted cache file is retrained, never trusted
-            pass
+        except Exception as exc:  # a corrupted cache file is retrained, never trusted
+            print(f"hwsim: warning: cached model {path} is unreadable ({type(exc).__name__}); training it again",
+                  file=sys.stderr)
     model = train_digits_model(data, seed, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    state = model.state_dict()
+    replace_atomic(path, lambda tmp: torch.save(state, tmp))
     return model

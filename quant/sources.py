@@ -57,11 +57,12 @@ def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = Non
         return digits_model(bundle, cache_dir or default_cache_dir(), seed, progress), bundle
     from hwsim.workload import build_named_model
 
+    build_named_model(model)  # an unknown name fails here, naming the known ones, before data and weights
     if data is None:
         raise HwsimError(f"model {model!r} needs --data DIR: an ImageFolder tree with train/ and val/ sub-folders")
     if checkpoint is None:
         raise HwsimError(f"model {model!r} has no pretrained weights here; give --checkpoint FILE (a state dict)")
-    bundle = image_folder(data, calib_size=calib_size or 1024, seed=seed)
+    bundle = image_folder(data, calib_size=calib_size or 1024, seed=seed, progress=progress)
     net = build_named_model(model, num_classes=bundle.num_classes)
     _load_checkpoint(net, Path(checkpoint))
     return net.eval(), bundle

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from hwsim.cli import main
+from hwsim_cli import main
 from hwsim.config import load_config
 from hwsim.lut import build_lut, cached_lut, check_lut, lut_key
 from hwsim.precision import PrecisionPolicy
@@ -64,7 +64,7 @@ def test_mixed_configs_are_not_exactly_additive(paper_hw):
 
 def test_cache_hit_corruption_tampering_and_staleness(layers, paper_hw, tmp_path):
     doc, status = cached_lut(layers, paper_hw, "topo", cache_dir=tmp_path, progress=False)
-    assert status.startswith("built (not cached)")
+    assert status.startswith("built and cached at")
     (path,) = tmp_path.glob("lut-*.json")
     again, status = cached_lut(layers, paper_hw, "topo", cache_dir=tmp_path, progress=False)
     assert status.startswith("cache hit") and again == doc

@@ -7,7 +7,7 @@ import pytest
 
 from codesign.pipeline import PipelineConfig, gap_budgets, run_pipeline
 from codesign.report import summary_line, write_report
-from hwsim.cli import main
+from hwsim_cli import main
 from hwsim.errors import ConfigError, HwsimError
 
 from conftest import CONFIGS
@@ -133,5 +133,7 @@ def test_bad_input_fails_fast_with_a_message(tmp_path, capsys):
     with pytest.raises(HwsimError, match="bit label 'w3' is not of the form"):
         run_pipeline(PipelineConfig(choices=("w3",), out=str(tmp_path)), progress=False)
     assert main(["pipeline", "--model", "vgg99", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown model 'vgg99'; allowed: " in capsys.readouterr().err
+    assert main(["pipeline", "--model", "resnet18", "--out", str(tmp_path / "x")]) == 2
     assert "needs --data DIR" in capsys.readouterr().err
     assert not (tmp_path / "x" / "results.json").exists()

@@ -257,7 +257,7 @@ def test_image_folder_data(tmp_path):
 
 
 def test_cli_quantize_writes_summary_and_model(model, cache_dir, tmp_path, monkeypatch, capsys):
-    from hwsim.cli import main
+    from hwsim_cli import main
 
     monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
     bits = tmp_path / "bits.yaml"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwsim.cli import main
+from hwsim_cli import main
 from hwsim.errors import HwsimError
 from search.exact import solve_exact
 from search.ga import GAConfig, solve_ga

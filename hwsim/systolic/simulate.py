@@ -7,6 +7,7 @@ import math
 from ..config import SystolicConfig
 from ..layers import Layer
 from ..precision import check_bits
+from ..resources import check_systolic_size
 from ..results import LayerResult
 from . import kernel as K
 from .mapping import Mapping, map_layer
@@ -50,6 +51,7 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
     m = map_layer(layer, hw, wbits, abits, dataflow)
+    check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}")
     pf = m.fusion
     requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
     dram = hw.dram_bytes_per_cycle()

@@ -1,0 +1,38 @@
+"""Resource limits checked before long work starts: a run that cannot finish is refused with its estimate."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import HwsimError
+
+MAX_FOLDS = 200_000_000  # folds of one layer on a systolic array (about 15 s and 4.5 GiB of kernel state)
+MAX_FOLD_STEPS = 100_000_000  # schedule steps of one fold (the reduction or stream length)
+SECONDS_PER_FOLD = 7e-8  # measured on the development machine (a 10^5-cube GEMM: 2e7 folds in 1.4 s)
+
+
+def available_memory_bytes() -> int:
+    """Memory available to a new allocation (Linux MemAvailable; else the physical memory), in bytes."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2 ** 30
+
+
+def check_systolic_size(name: str, folds: int, fold_steps: int, array: str) -> None:
+    """Refuse a layer whose cycle simulation would not fit in memory or would take minutes."""
+    need = 24 * folds  # three float64 per fold: DRAM load, write-back, compute cycles
+    avail = available_memory_bytes()
+    if folds > MAX_FOLDS or need > avail // 2 or fold_steps > MAX_FOLD_STEPS:
+        raise HwsimError(
+            f"layer {name}: {folds:,} folds of {fold_steps:,} steps on the {array} array would need about "
+            f"{need / 2 ** 30:.1f} GiB and {folds * SECONDS_PER_FOLD:.0f} s; allowed: up to {MAX_FOLDS:,} folds "
+            f"and {MAX_FOLD_STEPS:,} steps per fold, within half the {avail / 2 ** 30:.1f} GiB available "
+            f"(shrink the layer or the batch, or use a larger array)")

@@ -1,0 +1,147 @@
+"""What every command shares: the parser class, argument types, the workload arguments, and output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hwsim.errors import HwsimError
+
+FORMATS = ("table", "json", "csv")
+POLICIES = ("first-last-8bit", "none")
+
+
+class UsageError(HwsimError):
+    """A malformed command line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one HwsimError line (exit 2 through the error contract)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def bit_width(text: str) -> int:
+    """An argparse type: a bit-width of 2 to 8 (the hardware then says which of them it runs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 2 <= value <= 8:
+        raise argparse.ArgumentTypeError(f"bit-width {text!r}: allowed 2..8 (the hardware supports 2, 4, 8)")
+    return value
+
+
+def add_common(p) -> None:
+    """--quiet and --debug, on every command."""
+    p.add_argument("--quiet", action="store_true", help="no progress bars on stderr (also off when stderr is not a terminal)")
+    p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+
+
+def progress(args) -> bool:
+    """Show progress bars: not --quiet, and stderr is a terminal."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def add_output(p, required: bool = False, metavar: str = "FILE", help_text: str | None = None) -> None:
+    """-o/--output and --force (write through a symbolic link)."""
+    p.add_argument("-o", "--output", required=required, metavar=metavar,
+                   help=help_text or f"write to {metavar} (atomically) instead of standard output")
+    p.add_argument("--force", action="store_true", help="write through a symbolic link at the output path")
+
+
+def check_output_file(args) -> None:
+    """Pre-flight: refuse an output file location before any long work."""
+    from hwsim.io import check_output
+
+    if getattr(args, "output", None):
+        check_output(args.output, args.force)
+
+
+def check_output_folder(path: str, force: bool) -> None:
+    """Pre-flight: refuse an output folder location before any long work."""
+    from pathlib import Path
+
+    from hwsim.io import check_output_dir
+
+    p = Path(path)
+    if p.is_symlink() and not force:
+        raise HwsimError(f"{p}: a symbolic link; refusing to write through it (--force writes to its target)")
+    check_output_dir(p)
+
+
+def note(message: str) -> None:
+    """An informational line on stderr (stdout is for the requested output only)."""
+    print(message, file=sys.stderr)
+
+
+def emit(text: str, args, summary: str) -> None:
+    """The requested output: to -o (atomically, with a note on stderr) or to stdout."""
+    from hwsim.io import write_atomic
+
+    if getattr(args, "output", None):
+        written = write_atomic(args.output, text, args.force)
+        note(f"wrote {written} ({summary})")
+    else:
+        sys.stdout.write(text)
+
+
+def add_workload(p) -> None:
+    """--hw and the network: a model name or a SCALE-Sim topology, at an input size and batch."""
+    p.add_argument("--hw", required=True, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", metavar="NAME",
+                     help="architecture name (resnet18, resnet50, mobilenet_v2, regnet_x_600mf, digits-resnet)")
+    src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
+    p.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
+                   help="input height and width (default 224; 16 for digits-resnet)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+
+
+def load_workload(args):
+    """(hardware config, layers, input shape) from the workload arguments."""
+    from hwsim.config import load_config
+    from hwsim.workload import layers_from_model_name, layers_from_topology
+
+    hw = load_config(args.hw)
+    if args.topology:
+        if args.input_size is not None or args.batch != 1:
+            raise HwsimError("--input-size and --batch apply to --model; a topology file fixes its own sizes")
+        return hw, layers_from_topology(args.topology), ()
+    if args.model == "digits-resnet":  # the embedded quantization default (1-channel inputs)
+        from hwsim.workload import layers_from_module
+        from quant.digits_model import default_digits_model
+
+        shape = (args.batch, 1, args.input_size or 16, args.input_size or 16)
+        return hw, layers_from_module(default_digits_model(), shape), shape
+    shape = (args.batch, 3, args.input_size or 224, args.input_size or 224)
+    return hw, layers_from_model_name(args.model, shape), shape
+
+
+def add_model_source(p) -> None:
+    """Where a model and its data come from (quantize, sensitivity)."""
+    p.add_argument("--model", default="digits-resnet",
+                   help="digits-resnet (default: the embedded noisy-digits task, trained once and cached) or an "
+                        "architecture name used with --checkpoint and --data")
+    p.add_argument("--checkpoint", metavar="FILE", help="state dict of the model's FP weights")
+    p.add_argument("--data", metavar="DIR", help="ImageFolder root with train/ (calibration, held-out) and val/ (test)")
+    p.add_argument("--method", choices=("brecq", "adaround", "rtn"), default="brecq",
+                   help="brecq (default), adaround (layer-wise AdaRound) or rtn (round to nearest)")
+    p.add_argument("--granularity", choices=("layer", "block", "stage", "net"), default="block")
+    p.add_argument("--objective", choices=("fisher", "mse"), default="fisher")
+    p.add_argument("--iters", type=positive_int, default=500, help="iterations per unit (paper: 20000; default 500)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--policy", choices=POLICIES, default="first-last-8bit",
+                   help="precision policy: first-last-8bit (default: first and last layer w8a8, as in BRECQ) or none")

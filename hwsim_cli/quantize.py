@@ -1,0 +1,59 @@
+"""``hwsim quantize``: post-training quantization by block reconstruction, with whole-model integer execution."""
+
+from __future__ import annotations
+
+from hwsim.errors import HwsimError
+
+from .common import add_common, add_model_source, bit_width, check_output_folder, note, progress
+
+
+def add_parser(sub) -> None:
+    """Register the command."""
+    p = sub.add_parser("quantize", help="post-training quantization by block reconstruction (BRECQ)",
+                       description="Quantize a model with BRECQ (or the AdaRound / round-to-nearest baselines), run "
+                                   "it in integers, print FP, quantized and integer top-1, and save the model and "
+                                   "OUT/summary.json.")
+    add_model_source(p)
+    p.add_argument("--wbits", type=bit_width, metavar="B", help="weight bits for every layer")
+    p.add_argument("--abits", type=bit_width, metavar="B", help="activation bits for every layer")
+    p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (optional default)")
+    p.add_argument("--per-tensor", action="store_true", help="one weight scale per layer (default: per output channel)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (resumes from its checkpoints)")
+    p.add_argument("--force", action="store_true", help="write through a symbolic link at OUT")
+    add_common(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Quantize, check in integers, save, print the accuracies."""
+    from pathlib import Path
+
+    from hwsim.precision import PrecisionPolicy, load_bits_file
+    from quant.api import quantize, save_quantized
+    from quant.integer import integer_execution
+    from quant.qmodel import quantizable_names
+    from quant.sources import load_model_and_data
+
+    if args.bits and (args.wbits is not None or args.abits is not None):
+        raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
+    if not args.bits and (args.wbits is None or args.abits is None):
+        raise HwsimError("give --wbits B and --abits B (2..8), or --bits FILE")
+    check_output_folder(args.output, args.force)
+    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=progress(args))
+    bits = load_bits_file(args.bits, quantizable_names(model)) if args.bits else (args.wbits, args.abits)
+    out = Path(args.output)
+    result = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, args.method,
+                      args.granularity, args.objective, args.iters, args.seed, PrecisionPolicy(args.policy),
+                      checkpoint_dir=out / "checkpoints", progress=progress(args), per_channel=not args.per_tensor)
+    for line in result.notes:
+        note(f"hwsim: note: {line}")
+    report = integer_execution(result.qmodel, data.calib_x, data.test_x, data.test_y)
+    save_quantized(result, out, model=args.model, data=data.name, method=args.method, granularity=args.granularity,
+                   objective=args.objective, iters=args.iters, seed=args.seed, per_channel=not args.per_tensor,
+                   top1_agreement=report.top1_agreement, max_logit_error=report.max_logit_error,
+                   integer=report.to_json())
+    print(f"FP top-1 {100 * result.fp_accuracy:.2f}%  quantized top-1 {100 * result.quant_accuracy:.2f}%  "
+          f"integer top-1 {100 * report.integer_top1:.2f}% (agrees on {100 * report.top1_agreement:.2f}%, "
+          f"max logit error {report.max_logit_error:.3g})  "
+          f"({args.method}, {args.granularity}, {args.objective}, {result.seconds:.1f} s) -> {out}")
+    return 0
