@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean readme-demo
+.PHONY: demo test install bench clean readme-demo fuzz
 
 # torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build).
 $(STAMP): pyproject.toml
@@ -26,6 +26,10 @@ readme-demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The CLI fuzz tests with 10x the CI examples (20,000 generated cases, a few minutes).
+fuzz: $(STAMP)
+	HWSIM_FUZZ_EXAMPLES=4000 $(PY) -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vs_scalesim.py

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from hwsim.config import load_config
 from hwsim.errors import HwsimError
-from hwsim.io import write_atomic
+from hwsim.io import check_output_dir, write_atomic
 from hwsim.lut import cached_lut
 from hwsim.precision import PrecisionPolicy, check_bits, label, parse_label
 from hwsim.targets import simulate_network
@@ -137,6 +137,7 @@ def _check(cfg: PipelineConfig):
         raise HwsimError(f"gaps {cfg.gaps}: allowed 1 or more (or give --budgets)")
     if cfg.threads < 1:
         raise HwsimError(f"threads {cfg.threads}: allowed 1 or more")
+    check_output_dir(cfg.out)
     return hws, choices, PrecisionPolicy(cfg.policy)
 
 

@@ -69,7 +69,7 @@ def check_output(path: str | Path, force: bool = False) -> Path:
             raise HwsimError(f"{p}: is a directory; give a file name for the output")
         if not stat.S_ISREG(mode):
             raise HwsimError(f"{p}: not a regular file (a FIFO, device or socket); give a file name for the output")
-    check_output_dir(p.parent if str(p.parent) else Path("."), f"the directory of {p}")
+    check_output_dir(p.parent if str(p.parent) else Path("."), f"directory of {p}")
     return p
 
 

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import HwsimError
+from .io import read_text
 
 _LABEL = re.compile(r"^w(\d+)a(\d+)$")
 
@@ -48,12 +49,12 @@ def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tu
     in the file must be a layer of the workload.
     """
     p = Path(path)
-    if not p.is_file():
-        raise HwsimError(f"{p}: bits file not found")
+    text = read_text(p, "bits file", max_bytes=16 * 2 ** 20)
     try:
-        raw = json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise HwsimError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {str(exc).splitlines()[0]}") from None
+        raw = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise HwsimError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
+                         f"{(str(exc) or type(exc).__name__).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise HwsimError(f"{p}: expected a mapping of layer name -> bits (e.g. conv1: w8a8)")
     names = list(layer_names)

@@ -36,3 +36,11 @@ def check_systolic_size(name: str, folds: int, fold_steps: int, array: str) -> N
             f"{need / 2 ** 30:.1f} GiB and {folds * SECONDS_PER_FOLD:.0f} s; allowed: up to {MAX_FOLDS:,} folds "
             f"and {MAX_FOLD_STEPS:,} steps per fold, within half the {avail / 2 ** 30:.1f} GiB available "
             f"(shrink the layer or the batch, or use a larger array)")
+
+
+def check_memory(what: str, need_bytes: float) -> None:
+    """Refuse work whose estimated memory exceeds half of what is available (the estimate in the message)."""
+    avail = available_memory_bytes()
+    if need_bytes > avail // 2:
+        raise HwsimError(f"{what} would need about {need_bytes / 2 ** 30:.1f} GiB; allowed: half the "
+                         f"{avail / 2 ** 30:.1f} GiB available (use fewer calibration images or a smaller model)")

@@ -22,11 +22,13 @@ from tqdm import tqdm
 
 from hwsim.errors import HwsimError
 from hwsim.io import replace_atomic
+from hwsim.resources import check_memory
 from hwsim.precision import PrecisionPolicy, label
 
 from .digits_model import accuracy
 from .qmodel import QuantLayer, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
 from .fingerprint import model_fingerprint
+from .hooks import observing
 from .reconstruct import FISHER_NORMS, OBJECTIVES, ReconConfig, reconstruct_unit, unit_inputs, unit_targets
 from .units import GRANULARITIES, find_units
 
@@ -71,6 +73,25 @@ def restore_layer_state(layers: list[tuple[str, QuantLayer]], state: dict) -> No
         m.wq.bits, m.aq.bits, m.aq.signed, m.wq.mode, m.act_quant = s["wbits"], s["abits"], s["signed"], s["mode"], s["act"]
 
 
+def reconstruction_memory_bytes(qmodel: nn.Module, units: list, example: torch.Tensor, n: int) -> float:
+    """Estimated peak memory of reconstruction: the largest unit's cached input, target and Fisher weights for
+    ``n`` samples, plus the model."""
+    sizes: dict[str, int] = {}
+    record = [(_module_of(qmodel, u.entry), lambda i, u=u: sizes.__setitem__(u.name + "<", i[0][:1].numel()))
+              for u in units]
+    record_out = [(_module_of(qmodel, u.exit), lambda i, o, u=u: sizes.__setitem__(u.name + ">", o[:1].numel()))
+                  for u in units]
+    with observing(record, pre=True), observing(record_out), torch.no_grad():
+        qmodel(example[:1])
+    per_sample = max(sizes.get(u.name + "<", 0) + 2 * sizes.get(u.name + ">", 0) for u in units)
+    params = sum(p.numel() for p in qmodel.parameters())
+    return 4.0 * (n * per_sample + 4 * params)
+
+
+def _module_of(model: nn.Module, name: str) -> nn.Module:
+    return model if name == "" else model.get_submodule(name)
+
+
 def _save_atomic(obj, path: Path) -> None:
     replace_atomic(path, lambda tmp: torch.save(obj, tmp))
 
@@ -110,6 +131,8 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
         if cfg.fisher_norm not in FISHER_NORMS:
             raise HwsimError(f"fisher norm {cfg.fisher_norm!r} is not known; allowed: {', '.join(FISHER_NORMS)}")
         units = find_units(qmodel, layers, opts["granularity"], example)
+        check_memory(f"block reconstruction of {len(calib_x)} calibration images",
+                     reconstruction_memory_bytes(qmodel, units, example, len(calib_x)))
         key = hashlib.sha256(json.dumps({"cfg": dataclasses.asdict(cfg), "gran": opts["granularity"], "seed": seed,
                                          "bits": sorted(plan.items()), "method": method, "per_channel": per_channel,
                                          "model": model_fingerprint(model),

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.io import read_text
 
 from .problem import Problem
 
@@ -18,12 +19,16 @@ BUDGET_UNITS = ("ms", "bytes", "fraction")
 def read_json(path: str | Path, what: str) -> dict:
     """A JSON file, or a clear error naming it."""
     p = Path(path)
-    if not p.is_file():
-        raise HwsimError(f"{p}: {what} file not found")
+    text = read_text(p, f"{what} file")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise HwsimError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise HwsimError(f"{p}: not valid JSON: nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise HwsimError(f"{p}: expected a JSON object (a hwsim {what} table), got {type(doc).__name__}")
+    return doc
 
 
 def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit: str = "fraction",

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.io import read_text
 
 _LABEL = re.compile(r"^w(\d+)a(\d+)$")
 
@@ -234,12 +235,12 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
         if not isinstance(rec, dict) or set(rec) != {"a", "b", "choice_a", "choice_b", "sensitivity"}:
             raise _fail(source, where, rec, "an object with exactly a, b, choice_a, choice_b, sensitivity")
         for key in ("a", "b"):
-            if rec[key] not in index:
+            if not isinstance(rec[key], str) or rec[key] not in index:
                 raise _fail(source, f"{where}.{key}", rec[key], "the name of a layer in 'layers'")
         if rec["a"] == rec["b"]:
             raise _fail(source, f"{where}.b", rec["b"], "a layer other than 'a'")
         for key in ("choice_a", "choice_b"):
-            if rec[key] not in cidx:
+            if not isinstance(rec[key], str) or rec[key] not in cidx:
                 raise _fail(source, f"{where}.{key}", rec[key], f"one of {choices}")
         if not _number(rec["sensitivity"]):
             raise _fail(source, f"{where}.sensitivity", rec["sensitivity"], "a finite number")
@@ -260,7 +261,8 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     if not isinstance(groups, list):
         raise _fail(source, "act_groups", groups, "a list of lists of layer names")
     for j, g in enumerate(groups):
-        if not isinstance(g, list) or len(g) < 2 or any(n not in index or n in seen for n in g) or len(set(g)) != len(g):
+        if not isinstance(g, list) or len(g) < 2 or any(not isinstance(n, str) or n not in index or n in seen
+                                                          for n in g) or len(set(g)) != len(g):
             raise _fail(source, f"act_groups[{j}]", g, "two or more names of layers in 'layers', each in one group")
         seen.update(g)
     ints = lambda v: np.array(v, dtype=np.int64)
@@ -272,12 +274,13 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
 def load_problem(path: str | Path) -> Problem:
     """Read and validate a problem file."""
     p = Path(path)
-    if not p.is_file():
-        raise HwsimError(f"{p}: problem file not found")
+    text = read_text(p, "problem file")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise HwsimError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise HwsimError(f"{p}: not valid JSON: nested too deeply") from None
     return problem_from_dict(doc, str(p))
 
 

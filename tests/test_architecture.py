@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("hwsim", "quant", "search", "codesign", "hwsim_cli")
 SIMULATOR = {"hwsim.config", "hwsim.systolic", "hwsim.arm", "hwsim.targets", "hwsim.lut", "hwsim.results",
-             "hwsim.layers", "hwsim.resources"}
+             "hwsim.layers"}
 
 
 def _module_name(path: Path) -> str:
