@@ -8,6 +8,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 CONFIGS = ROOT / "hw_configs"
 
+# A two-layer search problem with one intra-block pair (the problem-file contract, search/problem.py).
+EXAMPLE_PROBLEM = {
+    "choices": ["w2a8", "w4a8", "w8a8"], "budget": 2.0,
+    "layers": [{"name": "a", "block": "b0", "cost": {"w2a8": 0.4, "w4a8": 0.6, "w8a8": 1.0},
+                "sensitivity": {"w2a8": 0.9, "w4a8": 0.05, "w8a8": 0.001}},
+               {"name": "b", "block": "b0", "cost": {"w2a8": 0.5, "w4a8": 0.7, "w8a8": 1.2},
+                "sensitivity": {"w2a8": 0.3, "w4a8": 0.1, "w8a8": 0.0}}],
+    "pairs": [{"a": "a", "b": "b", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 0.25}]}
+
 
 @pytest.fixture
 def paper_hw():

@@ -119,3 +119,11 @@ def test_importing_hwsim_is_fast_and_simulating_a_topology_needs_no_torch():
             f"r'{ROOT / 'tests' / 'data' / 'scalesim' / 'topo_convs.csv'}', '--format', 'json']); "
             "assert rc == 0 and 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_one_model_fingerprint():
+    sources = {p: p.read_text() for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    users = [p.name for p, text in sources.items() if "model_fingerprint(" in text]
+    assert {"fingerprint.py", "api.py", "pipeline.py"} <= set(users)
+    summing = [str(p) for p, text in sources.items() if "double().sum()" in text]  # the old, second fingerprint
+    assert not summing, f"a second way of fingerprinting a model: {summing}"

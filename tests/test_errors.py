@@ -211,3 +211,16 @@ def test_reconstruction_that_would_not_fit_is_refused_with_its_estimate(model, d
     with pytest.raises(HwsimError, match=r"block reconstruction of 512 calibration images would need about .* GiB; "
                                          r"allowed: half the"):
         quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, (4, 4), iters=1, progress=False)
+
+
+def test_long_steps_show_progress_on_stderr(model, data, capsys):
+    from quant.api import quantize
+    from quant.sensitivity import measure_sensitivity
+
+    quantize(model, data.calib_x[:64], data.calib_y[:64], data.test_x, data.test_y, (4, 4), iters=2, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "brecq block" in err
+    measure_sensitivity(model, data.calib_x[:64], data.calib_y[:64], data.holdout_x[:64], data.holdout_y[:64],
+                        data.test_x[:64], data.test_y[:64], choices=((4, 4), (8, 8)), iters=2, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "sensitivity" in err and "brecq block" in err

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hwsim_cli import main
 
-from conftest import CONFIGS, DATA
+from conftest import CONFIGS, DATA, EXAMPLE_PROBLEM
 
 EXAMPLES = int(os.environ.get("HWSIM_FUZZ_EXAMPLES", "400"))
 CALL_SECONDS = 20  # a call that runs longer is a hang
@@ -146,12 +146,7 @@ def bits_files(draw):
     return suffix, text.encode()
 
 
-PROBLEM = {"choices": ["w2a8", "w4a8", "w8a8"], "budget": 2.0,
-           "layers": [{"name": "a", "block": "b0", "cost": {"w2a8": 0.4, "w4a8": 0.6, "w8a8": 1.0},
-                       "sensitivity": {"w2a8": 0.9, "w4a8": 0.05, "w8a8": 0.001}},
-                      {"name": "b", "block": "b0", "cost": {"w2a8": 0.5, "w4a8": 0.7, "w8a8": 1.2},
-                       "sensitivity": {"w2a8": 0.3, "w4a8": 0.1, "w8a8": 0.0}}],
-           "pairs": [{"a": "a", "b": "b", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 0.25}]}
+PROBLEM = EXAMPLE_PROBLEM
 
 
 @st.composite

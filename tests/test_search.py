@@ -16,12 +16,9 @@ from search.ga import GAConfig, solve_ga
 from search.problem import load_problem, problem_from_dict
 from search.random_problems import paper_like
 
-DOC = {"choices": ["w2a8", "w4a8", "w8a8"], "budget": 2.0,
-       "layers": [{"name": "a", "block": "b0", "cost": {"w2a8": 0.4, "w4a8": 0.6, "w8a8": 1.0},
-                   "sensitivity": {"w2a8": 0.9, "w4a8": 0.05, "w8a8": 0.001}},
-                  {"name": "b", "block": "b0", "cost": {"w2a8": 0.5, "w4a8": 0.7, "w8a8": 1.2},
-                   "sensitivity": {"w2a8": 0.3, "w4a8": 0.1, "w8a8": 0.0}}],
-       "pairs": [{"a": "a", "b": "b", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 0.25}]}
+from conftest import EXAMPLE_PROBLEM
+
+DOC = EXAMPLE_PROBLEM
 
 
 def brute_force(problem):
