@@ -20,6 +20,7 @@ from .errors import ConfigError, HwsimError
 from .io import read_text
 
 DATAFLOWS = ("os", "ws", "is")
+TIMINGS = ("hwsim", "scalesim")  # physical cycle accounting, or SCALE-Sim's (see README, timing modes)
 BIT_WIDTHS = (2, 4, 8)
 UNLIMITED = "unlimited"
 
@@ -51,6 +52,8 @@ class SystolicConfig:
     requant_outputs_per_cycle: float | None
     scale_bits: int
     accumulator_bits: int
+    requant_latency_cycles: int = 0
+    timing: str = "hwsim"
     description: str = ""
     source: str = ""
     kind: str = "systolic"
@@ -74,6 +77,12 @@ class SystolicConfig:
         if dataflow not in DATAFLOWS:
             raise ConfigError(f"dataflow {dataflow!r} is not supported; allowed: {', '.join(DATAFLOWS)}")
         return dataclasses.replace(self, dataflow=dataflow)
+
+    def with_timing(self, timing: str) -> "SystolicConfig":
+        """The same hardware under another timing mode (validated)."""
+        if timing not in TIMINGS:
+            raise ConfigError(f"timing {timing!r} is not supported; allowed: {', '.join(TIMINGS)}")
+        return dataclasses.replace(self, timing=timing)
 
     def content_hash(self) -> str:
         """A stable hash of everything that changes simulated numbers (not name/description/source)."""
@@ -144,6 +153,9 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
         "an integer from 0 (scales not modelled) to 32",
     ),
     "accumulator_bits": (lambda v: v in (16, 24, 32, 48, 64), False, 32, "one of 16, 24, 32, 48, 64"),
+    "requant_latency_cycles": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000, False, 0,
+                               "an integer from 0 to 1000 (cycles from an accumulator to its requantized output)"),
+    "timing": (lambda v: v in TIMINGS, False, "hwsim", "one of " + ", ".join(TIMINGS)),
 }
 
 _NESTED: dict[str, tuple[tuple[str, ...], Any, str]] = {
@@ -218,6 +230,8 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
         requant_outputs_per_cycle=num_or_none(v["requant_outputs_per_cycle"]),
         scale_bits=v["scale_bits"],
         accumulator_bits=v["accumulator_bits"],
+        requant_latency_cycles=v["requant_latency_cycles"],
+        timing=v["timing"],
         description=v["description"],
         source=source,
     )
@@ -388,6 +402,7 @@ def config_from_scalesim_cfg(path: Path, text: str | None = None) -> SystolicCon
         requant_outputs_per_cycle=None,
         scale_bits=0,
         accumulator_bits=32,
+        timing="scalesim",
         description=f"SCALE-Sim config ({mode} bandwidth mode)",
         source=source,
     )

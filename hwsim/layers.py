@@ -10,7 +10,9 @@ class Layer:
     """One convolution or fully connected layer, described by its shapes.
 
     A linear layer is a 1x1 convolution on a 1x1 map.  ``groups`` > 1 is a grouped
-    convolution; ``groups == in_channels == out_channels`` a depthwise one.
+    convolution; ``groups == in_channels == out_channels`` a depthwise one.  ``consumers`` are
+    the layers that read this layer's output (through activations, pooling and residual adds),
+    with ``"@output"`` for the network output; empty when the graph is unknown (a topology file).
     """
 
     name: str
@@ -26,9 +28,11 @@ class Layer:
     stride: int = 1
     groups: int = 1
     batch: int = 1
+    consumers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for f in ("in_h", "in_w", "in_channels", "out_h", "out_w", "out_channels", "kernel_h", "kernel_w", "stride", "groups", "batch"):
+        for f in ("in_h", "in_w", "in_channels", "out_h", "out_w", "out_channels", "kernel_h", "kernel_w", "stride",
+                  "groups", "batch"):
             if getattr(self, f) <= 0:
                 raise ValueError(f"layer {self.name!r}: {f} must be positive, got {getattr(self, f)}")
         if self.in_channels % self.groups or self.out_channels % self.groups:
@@ -67,6 +71,11 @@ class Layer:
     def ifmap_elements(self) -> int:
         """Distinct input activations the layer reads (no padding, no im2col duplication)."""
         return self.batch * self.in_h * self.in_w * self.in_channels
+
+    @property
+    def ofmap_elements(self) -> int:
+        """Output activations the layer writes."""
+        return self.batch * self.out_h * self.out_w * self.out_channels
 
     @property
     def is_depthwise(self) -> bool:

@@ -6,7 +6,7 @@ import os
 
 from .errors import HwsimError
 
-MAX_FOLDS = 200_000_000  # folds of one layer on a systolic array (about 15 s and 4.5 GiB of kernel state)
+MAX_FOLDS = 10_000_000  # folds of one layer on a systolic array (about 1 s and 250 MiB of kernel state)
 MAX_FOLD_STEPS = 100_000_000  # schedule steps of one fold (the reduction or stream length)
 SECONDS_PER_FOLD = 7e-8  # measured on the development machine (a 10^5-cube GEMM: 2e7 folds in 1.4 s)
 
@@ -26,9 +26,12 @@ def available_memory_bytes() -> int:
         return 8 * 2 ** 30
 
 
-def check_systolic_size(name: str, folds: int, fold_steps: int, array: str) -> None:
-    """Refuse a layer whose cycle simulation would not fit in memory or would take minutes."""
-    need = 24 * folds  # three float64 per fold: DRAM load, write-back, compute cycles
+def check_systolic_size(name: str, folds: int, fold_steps: int, array: str, tile_entries: int = 0) -> None:
+    """Refuse a layer whose cycle simulation would not fit in memory or would take minutes.
+
+    ``tile_entries``: row folds + column folds (the per-fold tile arrays of the DRAM plan).
+    """
+    need = 25 * folds + 80 * tile_entries  # per fold: load, write-back, compute (float64), a flag
     avail = available_memory_bytes()
     if folds > MAX_FOLDS or need > avail // 2 or fold_steps > MAX_FOLD_STEPS:
         raise HwsimError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -47,7 +48,7 @@ def _layers_by_fx(model, example) -> list[Layer]:
     gm = fx.symbolic_trace(model)
     ShapeProp(gm).propagate(example)
     modules = dict(gm.named_modules())
-    layers = []
+    layers, nodes = [], {}
     for node in gm.graph.nodes:
         if node.op != "call_module":
             continue
@@ -59,7 +60,40 @@ def _layers_by_fx(model, example) -> list[Layer]:
         layer = _layer_from_module(str(node.target), modules[node.target], tuple(in_meta.shape), tuple(out_meta.shape))
         if layer is not None:
             layers.append(layer)
-    return layers
+            nodes[layer.name] = node
+    return [dataclasses.replace(layer, consumers=_consumers(nodes[layer.name], nodes)) for layer in layers]
+
+
+def _consumers(node, layer_nodes: dict) -> tuple[str, ...]:
+    """Layers that read ``node``'s output, with markers for what else reads it.
+
+    Single-input operations (activations, pooling, reshapes) are followed.  A multi-input one
+    (a residual add, a concatenation) adds ``"@residual"``, and the layers reading its result
+    through single-input operations count as consumers too (they read the sum at their bits);
+    the network output adds ``"@output"``.
+    """
+    by_node = {n: name for name, n in layer_nodes.items()}
+
+    def tensor_inputs(n) -> int:
+        return sum(1 for a in n.all_input_nodes if a.op != "get_attr")
+
+    found, seen, todo = set(), set(), [(u, True) for u in node.users]
+    while todo:
+        user, may_cross = todo.pop(0)
+        if (user, may_cross) in seen:
+            continue
+        seen.add((user, may_cross))
+        if user in by_node:
+            found.add(by_node[user])
+        elif user.op == "output":
+            found.add("@output")
+        elif tensor_inputs(user) > 1:
+            found.add("@residual")
+            if may_cross:  # readers of the sum, but not past a second join
+                todo.extend((u, False) for u in user.users)
+        else:
+            todo.extend((u, may_cross) for u in user.users)
+    return tuple(sorted(found))
 
 
 def _layers_by_hooks(model, example) -> list[Layer]:

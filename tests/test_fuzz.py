@@ -31,7 +31,7 @@ ARM = yaml.safe_load((CONFIGS / "cortex_a53_rpi3b.yaml").read_text())
 LAYERS = ["conv7x7s2", "conv3x3", "conv1x1", "dw3x3DP", "fc"]
 
 
-class _Hang(Exception):
+class _Hang(BaseException):  # not an Exception: the CLI's catch-all must not swallow it
     pass
 
 

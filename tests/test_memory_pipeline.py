@@ -7,8 +7,9 @@ import simpy
 from hwsim.systolic.memory import pipeline_end
 
 
-def simpy_pipeline_end(load, compute, write):
-    """Two SRAM halves per operand, one in-order DRAM channel, one array: an event model."""
+def simpy_pipeline_end(load, compute, write, single=None, out_slots=2):
+    """Input buffer halves (fold i takes the whole buffer when ``single[i]``), ``out_slots`` output halves, one
+    in-order DRAM channel, one array: an event model."""
     env = simpy.Environment()
     dram = simpy.PriorityResource(env, capacity=1)
     n = len(load)
@@ -25,8 +26,9 @@ def simpy_pipeline_end(load, compute, write):
 
     def loader():
         for i in range(n):
-            if i >= 2:
-                yield computed[i - 2]  # the half fold i-2 used is free again
+            back = 1 if single is not None and single[i] else 2
+            if i >= back:
+                yield computed[i - back]  # the buffer (half) it fills is free again
             if i >= 1:
                 yield loaded[i - 1]  # loads are issued in order
             env.process(transfer(load[i], loaded[i], 2 * i))
@@ -34,8 +36,8 @@ def simpy_pipeline_end(load, compute, write):
     def array():
         for i in range(n):
             yield loaded[i]
-            if i >= 2:
-                yield written[i - 2]  # output half of fold i-2 drained
+            if i >= out_slots:
+                yield written[i - out_slots]  # output slot of fold i-slots drained
             yield env.timeout(compute[i])
             computed[i].succeed()
 
@@ -51,15 +53,19 @@ def simpy_pipeline_end(load, compute, write):
     return env.now
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_recurrence_matches_simpy(seed):
+@pytest.mark.parametrize("single_in", ["none", "all", "some"])
+@pytest.mark.parametrize("out_slots", [2, 1])
+@pytest.mark.parametrize("seed", range(8))
+def test_recurrence_matches_simpy(seed, single_in, out_slots):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 40))
     scale = rng.choice([1, 10, 100])
     load = rng.integers(0, 3 * scale, n).astype(float)
     compute = rng.integers(1, 3 * scale, n).astype(float)
     write = rng.integers(0, 3 * scale, n).astype(float)
-    assert pipeline_end(load, compute, write) == simpy_pipeline_end(load, compute, write)
+    single = {"none": np.zeros(n, bool), "all": np.ones(n, bool), "some": rng.random(n) < 0.4}[single_in]
+    assert pipeline_end(load, compute, write, single, out_slots) == \
+        simpy_pipeline_end(load, compute, write, single, out_slots)
 
 
 def test_compute_bound_hides_transfers():
@@ -67,12 +73,25 @@ def test_compute_bound_hides_transfers():
     compute = np.full(10, 100.0)
     write = np.full(10, 5.0)
     # only the first load and the last write are exposed
-    assert pipeline_end(load, compute, write) == 5 + 10 * 100 + 5
+    assert pipeline_end(load, compute, write, np.zeros(10, bool)) == 5 + 10 * 100 + 5
 
 
 def test_memory_bound_is_dram_time():
     load = np.full(10, 100.0)
     compute = np.full(10, 1.0)
     write = np.zeros(10)
-    assert pipeline_end(load, compute, write) == 10 * 100 + 1
+    assert pipeline_end(load, compute, write, np.zeros(10, bool)) == 10 * 100 + 1
 
+
+
+def test_single_buffering_never_faster():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 30))
+        load, compute, write = (rng.integers(0, 50, n).astype(float) for _ in range(3))
+        none, every = np.zeros(n, bool), np.ones(n, bool)
+        some = rng.random(n) < 0.5
+        double = pipeline_end(load, compute, write, none)
+        assert pipeline_end(load, compute, write, some) >= double
+        assert pipeline_end(load, compute, write, every) >= pipeline_end(load, compute, write, some)
+        assert pipeline_end(load, compute, write, none, 1) >= double

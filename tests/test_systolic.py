@@ -11,7 +11,8 @@ from hwsim.layers import Layer
 from hwsim.systolic import simulate_layer
 from hwsim.targets import simulate_network
 from hwsim.systolic.mapping import map_layer
-from hwsim.systolic.simulate import _loop_order
+from hwsim.systolic.dram import plan_traffic
+from hwsim.systolic.simulate import layer_tiles
 from hwsim.workload import layers_from_model_name
 
 BIG = Layer("conv4_x", "conv", 16, 16, 256, 14, 14, 256, 3, 3, 1, 1)  # K=2304, M=196, N=256
@@ -34,6 +35,7 @@ def test_2x2_is_about_16x_faster_at_unlimited_bandwidth(unlimited_hw, dataflow):
 
 
 def test_bandwidth_caps_the_low_precision_gain(paper_hw, unlimited_hw):
+    paper_hw = dataclasses.replace(paper_hw, sram_kib=Buffers(4096, 4096, 4096))  # on-chip bandwidth alone
     free = simulate_layer(BIG, unlimited_hw, 2, 2)
     bound = simulate_layer(BIG, paper_hw, 2, 2)
     assert bound.onchip_stall_cycles > 0
@@ -111,14 +113,16 @@ def test_network_totals_add_up(paper_hw):
 # ---------------------------------------------------------------------------------------------
 
 
-def _reference_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits):
+def _reference_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, g, sr_g, sc_g):
+    """Demand at step t, enumerating PEs; ``g`` > 1 packs g groups block-diagonally (real PEs on the diagonal)."""
+    real = (lambda r, c: r // sr_g == c // sc_g) if g > 1 else (lambda r, c: True)
     if df == 0:
         d_if = sum(1 for r in range(sr) if r <= t <= r + T - 1) * if_bits
         d_f = sum(1 for c in range(sc) if c <= t <= c + T - 1) * f_bits + (sc * scale_bits if t == 0 else 0)
-        n_out = sum(1 for r in range(sr) for c in range(sc) if r + c + T - 1 == t)
+        n_out = sum(1 for r in range(sr) for c in range(sc) if r + c + T - 1 == t and real(r, c))
     else:
         stream = sum(1 for r in range(sr) if R + r <= t <= R + r + T - 1)
-        load = sc if t < sr else 0
+        load = sum(1 for c in range(sc) if real(t, c)) if t < sr else 0
         n_out = sum(1 for c in range(sc) for m in range(T) if 2 * R - 1 + c + m == t)
         if df == 1:
             d_if, d_f = stream * if_bits, load * f_bits + (sc * scale_bits if final and t == 0 else 0)
@@ -128,40 +132,42 @@ def _reference_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, sca
 
 
 def reference_onchip(layer, hw, wbits, abits, dataflow):
-    """(compute cycles incl. on-chip stalls, stall cycles) at unlimited DRAM bandwidth."""
+    """(compute cycles incl. on-chip stalls and the final drain, stall cycles) at unlimited DRAM bandwidth."""
     m = map_layer(layer, hw, wbits, abits, dataflow)
     R, C, T, pf = m.rows, m.cols, m.t, m.fusion
     if_bits, f_bits = pf * abits, pf * wbits
     acc, scale = hw.accumulator_bits, hw.scale_bits
     bw = [8.0 * b if b else math.inf for b in hw.sram_bytes_per_cycle]
     requant = hw.requant_outputs_per_cycle or math.inf
-    ifmap_g = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
-    filter_g = layer.gemm_k * layer.gemm_n * wbits + layer.gemm_n * scale
-    half = [kib * 4096 for kib in hw.sram_kib]
-    rows_outer, _ = _loop_order(m, layer.groups * ifmap_g, layer.groups * filter_g, half, acc)
+    plan = plan_traffic(layer_tiles(layer, m, wbits, abits, abits, hw)[1],
+                        tuple(kib * 4096 for kib in hw.sram_kib))
     folds = []
     for gb in range(math.ceil(m.groups / m.groups_per_fold)):
         g = min(m.groups_per_fold, m.groups - gb * m.groups_per_fold)
         nr, nc = m.row_folds, m.col_folds
-        pairs = [(i, j) for i in range(nr) for j in range(nc)] if rows_outer else \
-                [(i, j) for j in range(nc) for i in range(nr)]
-        for i, j in pairs:
-            sr = g * m.sr if m.groups_per_fold > 1 else min(R, m.sr - i * R)
-            sc = g * m.sc if m.groups_per_fold > 1 else min(C, m.sc - j * C)
-            folds.append((sr, sc, m.dataflow == 0 or i == nr - 1))
+        n_in = nc if plan.rows_outer else nr
+        for b in range(math.ceil(n_in / plan.block)):
+            for o in range(nr if plan.rows_outer else nc):
+                for q in range(b * plan.block, min(n_in, (b + 1) * plan.block)):
+                    i, j = (o, q) if plan.rows_outer else (q, o)
+                    sr = g * m.sr if m.groups_per_fold > 1 else min(R, m.sr - i * R)
+                    sc = g * m.sc if m.groups_per_fold > 1 else min(C, m.sc - j * C)
+                    folds.append((sr, sc, m.dataflow == 0 or i == nr - 1, g if m.groups_per_fold > 1 else 1))
     # FIFO capacities: bandwidth plus the largest single-step demand of the largest fold,
     # taken as finishing (scales read) with accumulator-wide outputs
     sr_max, sc_max = max(f[0] for f in folds), max(f[1] for f in folds)
-    demands = [_reference_demand(m.dataflow, t, R, sr_max, sc_max, T, True, if_bits, f_bits, max(abits, acc), scale)
-               for t in range(m.fold_cycles())]
+    g_max = max(f[3] for f in folds)
+    demands = [_reference_demand(m.dataflow, t, R, sr_max, sc_max, T, True, if_bits, f_bits, max(abits, acc), scale,
+                                 g_max, m.sr, m.sc) for t in range(m.fold_cycles())]
     cap = [bw[0] + max(d[0] for d in demands), bw[1] + max(d[1] for d in demands),
            min(bw[2], requant * max(abits, acc)) + max(d[2] for d in demands)]
     level = [cap[0], cap[1], 0.0]
     cycles = stalls = 0
-    for sr, sc, final in folds:
+    for sr, sc, final, g in folds:
         drain = min(bw[2], requant * abits) if final else bw[2]
         for t in range(m.fold_cycles()):
-            d = _reference_demand(m.dataflow, t, R, sr, sc, T, final, if_bits, f_bits, abits if final else acc, scale)
+            d = _reference_demand(m.dataflow, t, R, sr, sc, T, final, if_bits, f_bits, abits if final else acc, scale,
+                                  g, m.sr, m.sc)
             while True:
                 cycles += 1
                 level[0] = min(level[0] + bw[0], cap[0])
@@ -175,7 +181,8 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
                 if fired:
                     break
                 stalls += 1
-    return cycles, stalls
+    tail = math.ceil(level[2] / min(bw[2], requant * abits)) + hw.requant_latency_cycles  # the queue drains
+    return cycles + tail, stalls + tail
 
 
 SMALL = [
@@ -190,11 +197,15 @@ SMALL = [
 @pytest.mark.parametrize("bits", [(8, 8), (2, 2), (2, 8), (8, 2)])
 def test_kernel_equals_plain_reference(paper_hw, layer, dataflow, bits):
     hw = dataclasses.replace(paper_hw, rows=4, cols=8, dram_gb_per_s=None, requant_outputs_per_cycle=3,
-                             sram_bytes_per_cycle=Buffers(3.0, 5.0, 2.0))
+                             sram_bytes_per_cycle=Buffers(3.0, 5.0, 2.0), requant_latency_cycles=2)
     r = simulate_layer(layer, hw, *bits, dataflow=dataflow)
     cycles, stalls = reference_onchip(layer, hw, *bits, dataflow)
     assert r.onchip_stall_cycles == stalls
-    assert r.total_cycles == cycles - 1  # hwsim keeps SCALE-Sim's last-cycle-index convention
+    assert r.total_cycles == cycles  # timing hwsim: every cycle counted, the output queue drained
+    unlimited = dataclasses.replace(hw, requant_outputs_per_cycle=None, sram_bytes_per_cycle=Buffers(None, None, None),
+                                    requant_latency_cycles=0)
+    exact = simulate_layer(layer, dataclasses.replace(unlimited, timing="scalesim"), *bits, dataflow=dataflow)
+    assert exact.total_cycles == simulate_layer(layer, unlimited, *bits, dataflow=dataflow).total_cycles - 1
 
 
 @pytest.mark.parametrize("config", ["bitfusion_16x32", "bitfusion_16x32_starved"])

@@ -36,6 +36,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .dram import ONCE, PER_FOLD, PSUM_AT_BLOCKS, PSUM_PER_FOLD
 from .memory import pipeline_end
 
 OS, WS, IS = 0, 1, 2
@@ -74,22 +75,31 @@ def _antidiagonal(s, n_r, n_c):
 
 
 @njit(cache=True)
-def _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits):
-    """Bits demanded from (ifmap, filter) and outputs produced at schedule step t of a fold."""
+def _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g):
+    """Bits demanded from (ifmap, filter) and output bits produced at schedule step t of a fold.
+
+    ``pg`` > 1: the fold packs ``pg`` groups block-diagonally (``sr_g`` x ``sc_g`` each); only
+    the PEs on a group's own block hold real weights or produce real outputs.
+    """
     if df == OS:
         d_if = _active(t, sr, T) * if_bits
         d_f = _active(t, sc, T) * f_bits
         if t == 0:
             d_f += sc * scale_bits
-        n_out = _antidiagonal(t - (T - 1), sr, sc)
+        if pg > 1:
+            n_out = 0
+            for g in range(pg):
+                n_out += _antidiagonal(t - (T - 1) - g * (sr_g + sc_g), sr_g, sc_g)
+        else:
+            n_out = _antidiagonal(t - (T - 1), sr, sc)
     elif df == WS:
-        d_f = sc * f_bits if t < sr else 0
+        d_f = (sc_g if pg > 1 else sc) * f_bits if t < sr else 0
         if final and t == 0:
             d_f += sc * scale_bits
         d_if = _active(t - R, sr, T) * if_bits
         n_out = _active(t - (2 * R - 1), sc, T)
     else:
-        d_if = sc * if_bits if t < sr else 0
+        d_if = (sc_g if pg > 1 else sc) * if_bits if t < sr else 0
         d_f = _active(t - R, sr, T) * f_bits
         if final and t >= R and t < R + T:
             d_f += scale_bits
@@ -98,13 +108,15 @@ def _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bi
 
 
 @njit(cache=True)
-def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, bw, cap, drain, level, sram):
+def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap, drain,
+               level, sram):
     """Run one fold cycle by cycle; updates FIFO ``level`` and ``sram`` bit counters; returns (cycles, stalls)."""
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     cycles = 0
     stalls = 0
     for t in range(L):
-        d_if, d_f, d_o = _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits)
+        d_if, d_f, d_o = _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g,
+                                      sc_g)
         while True:
             cycles += 1
             level[0] = min(level[0] + bw[0], cap[0])
@@ -125,44 +137,55 @@ def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits
 
 
 @njit(cache=True)
-def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits):
+def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g):
     """Largest single-step demand per port (ifmap, filter, output bits) of a finishing fold of size sr x sc."""
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     mx = np.zeros(3)
     for t in range(L):
-        d = _step_demand(df, t, R, sr, sc, T, 1, if_bits, f_bits, out_bits, scale_bits)
+        d = _step_demand(df, t, R, sr, sc, T, 1, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g)
         for p in range(3):
             mx[p] = max(mx[p], d[p])
     return mx
 
 
+@njit(cache=True)
+def _needs(outer_role, mode, b, o, q, q0):
+    """Whether an operand tile is loaded at this fold (see hwsim.systolic.dram for the modes)."""
+    if mode == PER_FOLD:
+        return True
+    if outer_role:  # indexed by the outer loop
+        return (b == 0 and q == q0) if mode == ONCE else q == q0
+    return o == 0  # indexed by the inner loop, kept while the outer loop runs over the block
+
+
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
 def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                           if_bits, f_bits, out_bits, acc_bits, scale_bits,
-                          bw_if, bw_f, bw_o, requant_rate,
-                          ifmap_g_bits, filter_g_bits, out_g_bits,
-                          half_sram_if, half_sram_f, dram_bpc, rows_outer, spill_psums, reuse_folds):
+                          bw_if, bw_f, bw_o, requant_rate, requant_latency,
+                          row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
+                          rows_outer, block, row_mode, col_mode, psum_mode, single_row, single_col, single_fold,
+                          out_slots,
+                          dram_bpc, scalesim_count, reuse_folds):
     """Simulate one layer; returns the result vector indexed by the R_* constants (cycles, bits).
 
-    ``rows_outer`` selects the fold loop order (row folds outer, else column folds outer);
-    ``spill_psums`` says partial sums of multi-fold reductions do not fit the ofmap SRAM;
-    ``reuse_folds`` reuses the result of an identical (shape, entry state) fold instead of
-    stepping it again (exact; off only to measure or check the stepping itself).
+    The tile arrays and the plan (``rows_outer``, ``block``, modes, slots) come from
+    :mod:`hwsim.systolic.dram`; with packed groups (``gpf`` > 1) tiles are per group and scale
+    with the groups in the fold.  ``scalesim_count`` reports compute cycles as SCALE-Sim does
+    (the index of the last cycle, one less than their number).  ``reuse_folds`` reuses the
+    result of an identical (shape, entry state) fold instead of stepping it again (exact; off
+    only to measure or check the stepping itself).
     """
     res = np.zeros(N_RESULTS)
     n_gb = (groups + gpf - 1) // gpf
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
-    red_folds = 1 if df == OS else nr  # folds that accumulate into the same outputs
 
-    # Residency: an operand that fits in half its SRAM is fetched from DRAM only once.
-    if_resident = groups * ifmap_g_bits <= half_sram_if
-    f_resident = groups * filter_g_bits <= half_sram_f
-
+    pg_max = gpf if gpf > 1 else 1
     sr_max = min(sr_g * gpf, R)
     sc_max = min(sc_g * gpf, C)
-    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, max(out_bits, acc_bits), scale_bits)
+    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, max(out_bits, acc_bits), scale_bits, pg_max,
+                     sr_g, sc_g)
     bw = np.array([bw_if, bw_f])
     cap = np.array([bw_if + mx[0], bw_f + mx[1], min(bw_o, requant_rate * max(out_bits, acc_bits)) + mx[2]])
     level = np.array([cap[0], cap[1], 0.0])
@@ -172,116 +195,136 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     memo_val = np.zeros((_MEMO, 8))
     n_memo = 0
 
-    cur_if = -1
-    cur_f = -1
-    max_if = -1
-    max_f = -1
     n_folds = nr * nc * n_gb
     fold_load = np.zeros(n_folds)  # bits each fold loads from DRAM
     fold_write = np.zeros(n_folds)  # bits each fold writes back
     fold_cycles = np.zeros(n_folds)  # cycles each fold computes, on-chip stalls included
+    fold_single = np.zeros(n_folds, dtype=np.bool_)  # the fold loads a tile that needs its whole buffer
     fold = 0
+    n_outer = nr if rows_outer else nc
+    n_inner = nc if rows_outer else nr
+    n_blk = (n_inner + block - 1) // block
+    real_pe = 0.0
 
     for gb in range(n_gb):
         g = min(gpf, groups - gb * gpf)
-        for outer in range(nr if rows_outer else nc):
-            for inner in range(nc if rows_outer else nr):
-                i = outer if rows_outer else inner  # row fold
-                j = inner if rows_outer else outer  # column fold
-                sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
-                sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
-                final = 1 if (df == OS or i == nr - 1) else 0
-                fr = sr / (g * sr_g)  # fraction of the group's rows in this fold
-                fc = sc / (g * sc_g)
+        mult = g if gpf > 1 else 1  # packed tiles are per group
+        for b in range(n_blk):
+            q0 = b * block
+            q1 = min(n_inner, q0 + block)
+            for o in range(n_outer):
+                for q in range(q0, q1):
+                    i = o if rows_outer else q  # row fold
+                    j = q if rows_outer else o  # column fold
+                    sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
+                    sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
+                    final = 1 if (df == OS or i == nr - 1) else 0
 
-                # ---- tiles this fold needs from DRAM, and what it writes back (bits) ----
-                if df == OS:
-                    if_id, if_tile = gb * nr + i, g * ifmap_g_bits * fr
-                    f_id, f_tile = gb * nc + j, g * filter_g_bits * fc
-                    out_tile = g * out_g_bits * fr * fc
-                    psum_tile = 0.0
-                elif df == WS:
-                    if_id, if_tile = gb * nr + i, g * ifmap_g_bits * fr
-                    f_id, f_tile = fold, g * filter_g_bits * fr * fc
-                    out_tile = g * out_g_bits * fc
-                    psum_tile = T * sc * acc_bits
-                else:
-                    if_id, if_tile = fold, g * ifmap_g_bits * fr * fc
-                    f_id, f_tile = gb * nr + i, g * filter_g_bits * fr
-                    out_tile = g * out_g_bits * fc
-                    psum_tile = T * sc * acc_bits
-                load = 0.0
-                if (if_resident and if_id > max_if) or (not if_resident and if_id != cur_if):
-                    load += if_tile
-                if (f_resident and f_id > max_f) or (not f_resident and f_id != cur_f):
-                    load += f_tile
-                cur_if, cur_f = if_id, f_id
-                max_if, max_f = max(max_if, if_id), max(max_f, f_id)
-                write = out_tile if final else 0.0
-                if red_folds > 1 and spill_psums:
-                    if i > 0:
-                        load += psum_tile
-                    if not final:
-                        write += psum_tile
-                res[R_DRAM_RD] += load
-                res[R_DRAM_WR] += write
+                    # ---- DRAM: the tiles this fold loads and what it writes back (bits) ----
+                    load = 0.0
+                    write = 0.0
+                    single = False
+                    if _needs(rows_outer, row_mode, b, o, q, q0):
+                        load += row_t[i] * mult
+                        single = single or single_row
+                    if df == OS:
+                        if _needs(not rows_outer, col_mode, b, o, q, q0):
+                            load += col_t[j] * mult
+                            single = single or single_col
+                        if final:
+                            write += out_row[i] * out_col[j] * mult
+                    else:
+                        if df == WS:
+                            ft = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
+                        else:
+                            ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
+                        load += ft * mult
+                        single = single or single_fold
+                        if final:
+                            write += out_col[j] * mult
+                        if nr > 1 and psum_mode == PSUM_PER_FOLD:
+                            if i > 0:
+                                load += psum_t[j] * mult
+                            if not final:
+                                write += psum_t[j] * mult
+                        elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
+                            if q == q0 and b > 0:
+                                load += psum_t[j] * mult
+                            if q == q1 - 1 and not final:
+                                write += psum_t[j] * mult
+                    res[R_DRAM_RD] += load
+                    res[R_DRAM_WR] += write
 
-                # ---- compute: step the fold, or reuse an identical one ----
-                o_bits = out_bits if final else acc_bits
-                drain = min(bw_o, requant_rate * out_bits) if final else bw_o
-                hit = -1
-                for k in range(n_memo if reuse_folds else 0):
-                    if (memo_key[k, 0] == sr and memo_key[k, 1] == sc and memo_key[k, 2] == final
-                            and memo_key[k, 3] == level[0] and memo_key[k, 4] == level[1]
-                            and memo_key[k, 5] == level[2]):
-                        hit = k
-                        break
-                if hit >= 0:
-                    cyc = memo_val[hit, 0]
-                    stl = memo_val[hit, 1]
-                    level[0] = memo_val[hit, 2]
-                    level[1] = memo_val[hit, 3]
-                    level[2] = memo_val[hit, 4]
-                    sram[0] += memo_val[hit, 5]
-                    sram[1] += memo_val[hit, 6]
-                    sram[2] += memo_val[hit, 7]
-                else:
-                    key0, key1, key2 = level[0], level[1], level[2]
-                    before = sram.copy()
-                    cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
-                                          bw, cap, drain, level, sram)
-                    slot = n_memo if n_memo < _MEMO else fold % _MEMO
-                    memo_key[slot, 0] = sr
-                    memo_key[slot, 1] = sc
-                    memo_key[slot, 2] = final
-                    memo_key[slot, 3] = key0
-                    memo_key[slot, 4] = key1
-                    memo_key[slot, 5] = key2
-                    memo_val[slot, 0] = cyc
-                    memo_val[slot, 1] = stl
-                    memo_val[slot, 2] = level[0]
-                    memo_val[slot, 3] = level[1]
-                    memo_val[slot, 4] = level[2]
-                    memo_val[slot, 5] = sram[0] - before[0]
-                    memo_val[slot, 6] = sram[1] - before[1]
-                    memo_val[slot, 7] = sram[2] - before[2]
-                    if n_memo < _MEMO:
-                        n_memo += 1
-                res[R_ONCHIP_STALL] += stl
-                res[R_MAP_EFF] += sr * sc / (R * C)
-                res[R_COMPUTE_UTIL] += sr * sc * T / (R * C * L)
+                    # ---- compute: step the fold, or reuse an identical one ----
+                    o_bits = out_bits if final else acc_bits
+                    drain = min(bw_o, requant_rate * out_bits) if final else bw_o
+                    pg = g if gpf > 1 else 1
+                    hit = -1
+                    for k in range(n_memo if reuse_folds else 0):
+                        if (memo_key[k, 0] == sr and memo_key[k, 1] == sc and memo_key[k, 2] == final
+                                and memo_key[k, 3] == level[0] and memo_key[k, 4] == level[1]
+                                and memo_key[k, 5] == level[2]):
+                            hit = k
+                            break
+                    if hit >= 0:
+                        cyc = memo_val[hit, 0]
+                        stl = memo_val[hit, 1]
+                        level[0] = memo_val[hit, 2]
+                        level[1] = memo_val[hit, 3]
+                        level[2] = memo_val[hit, 4]
+                        sram[0] += memo_val[hit, 5]
+                        sram[1] += memo_val[hit, 6]
+                        sram[2] += memo_val[hit, 7]
+                    else:
+                        key0, key1, key2 = level[0], level[1], level[2]
+                        before = sram.copy()
+                        cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
+                                              pg, sr_g, sc_g, bw, cap, drain, level, sram)
+                        slot = n_memo if n_memo < _MEMO else fold % _MEMO
+                        memo_key[slot, 0] = sr
+                        memo_key[slot, 1] = sc
+                        memo_key[slot, 2] = final
+                        memo_key[slot, 3] = key0
+                        memo_key[slot, 4] = key1
+                        memo_key[slot, 5] = key2
+                        memo_val[slot, 0] = cyc
+                        memo_val[slot, 1] = stl
+                        memo_val[slot, 2] = level[0]
+                        memo_val[slot, 3] = level[1]
+                        memo_val[slot, 4] = level[2]
+                        memo_val[slot, 5] = sram[0] - before[0]
+                        memo_val[slot, 6] = sram[1] - before[1]
+                        memo_val[slot, 7] = sram[2] - before[2]
+                        if n_memo < _MEMO:
+                            n_memo += 1
+                    res[R_ONCHIP_STALL] += stl
+                    used = pg * sr_g * sc_g if gpf > 1 else sr * sc  # PEs with real work in this fold
+                    real_pe += used
+                    res[R_MAP_EFF] += used / (R * C)
+                    res[R_COMPUTE_UTIL] += used * T / (R * C * L)
 
-                fold_load[fold] = load
-                fold_write[fold] = write
-                fold_cycles[fold] = cyc
-                fold += 1
+                    fold_load[fold] = load
+                    fold_single[fold] = single
+                    fold_write[fold] = write
+                    fold_cycles[fold] = cyc
+                    fold += 1
 
+    # The output queue drains before the layer ends, then the requantizer's pipeline empties.
+    tail = 0.0
+    if not scalesim_count:
+        final_drain = min(bw_o, requant_rate * out_bits)
+        if level[2] > 0:
+            tail = math.ceil(level[2] / final_drain)
+        tail += requant_latency
+        fold_cycles[n_folds - 1] += tail
+        res[R_ONCHIP_STALL] += tail
     if dram_bpc == INF:
         end = fold_cycles.sum()
     else:
-        end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc))
+        end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc),
+                           fold_single, out_slots)
     busy = fold_cycles.sum()
-    res[R_COMPUTE] = n_folds * L - 1  # SCALE-Sim counts the index of the last cycle
+    res[R_COMPUTE] = n_folds * L - (1 if scalesim_count else 0)
     res[R_DRAM_STALL] = end - busy
     res[R_TOTAL] = res[R_COMPUTE] + res[R_ONCHIP_STALL] + res[R_DRAM_STALL]
     res[R_SRAM_IF] = sram[0]

@@ -1,9 +1,13 @@
-"""The double-buffered DRAM pipeline of a layer, at fold granularity.
+"""The DRAM pipeline of a layer, at fold granularity.
 
-Each SRAM is split into two halves.  While fold ``i`` computes from one half, the tiles of
-fold ``i+1`` are loaded into the other; a half is free again once the fold that used it
-has finished.  Output tiles are written back after their fold.  One DRAM channel serves
-requests in program order: load(0), load(1), write(0), load(2), write(1), ...
+Each buffer is split into two halves when the fold's tile fits in one half (double
+buffering): while fold ``i`` computes from one half, the tiles of fold ``i+1`` are loaded into
+the other, and a half is free again once the fold that used it has finished.  A tile larger
+than half its buffer gets the whole buffer (one slot): a fold that loads such a tile waits for
+the previous fold to finish (``single_in[i]``).  Likewise for the output buffer: with two slots
+a fold may compute while the previous fold's outputs are written back; with one it waits for
+that write-back.  One DRAM
+channel serves requests in program order: load(0), load(1), write(0), load(2), write(1), ...
 
 In this order every request is also the earliest one ready, so the recurrence below is the
 exact event schedule (``tests/test_memory_pipeline.py`` checks it against a SimPy model).
@@ -15,8 +19,12 @@ from numba import njit
 
 
 @njit(cache=True)
-def pipeline_end(load_cycles, compute_cycles, write_cycles):
-    """Cycle at which the last write-back ends, for per-fold load/compute/write durations."""
+def pipeline_end(load_cycles, compute_cycles, write_cycles, single_in, out_slots=2):
+    """Cycle at which the last write-back ends, for per-fold load/compute/write durations.
+
+    ``single_in[i]``: fold i loads a tile that needs its whole buffer (no prefetch during fold
+    i-1); ``out_slots`` (1 or 2): output buffer halves available to folds.
+    """
     n = load_cycles.shape[0]
     ce1 = 0.0  # compute end of fold i-1
     ce2 = 0.0  # compute end of fold i-2
@@ -24,14 +32,15 @@ def pipeline_end(load_cycles, compute_cycles, write_cycles):
     we2 = 0.0  # write end of fold i-2
     dram_free = 0.0
     for i in range(n):
-        load_end = max(dram_free, ce2) + load_cycles[i]  # into the half fold i-2 released
+        free_in = ce1 if single_in[i] else ce2  # the buffer (half) this load fills
+        load_end = max(dram_free, free_in) + load_cycles[i]
         dram_free = load_end
         if i > 0:  # write-back of fold i-1, issued after load(i)
             we = max(dram_free, ce1) + write_cycles[i - 1]
             dram_free = we
             we2, we1 = we1, we
-        ce = max(ce1, load_end, we2) + compute_cycles[i]  # output half of fold i-2 written out
+        free_out = we2 if out_slots == 2 else we1  # the output half this fold writes into
+        ce = max(ce1, load_end, free_out) + compute_cycles[i]
         ce2, ce1 = ce1, ce
     last_write = max(dram_free, ce1) + (write_cycles[n - 1] if n > 0 else 0.0)
     return max(ce1, last_write)
-

@@ -10,62 +10,61 @@ from ..precision import check_bits
 from ..resources import check_systolic_size
 from ..results import LayerResult
 from . import kernel as K
+from .dram import build_tiles, plan_traffic
 from .mapping import Mapping, map_layer
 
 def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
     return math.inf if bytes_per_cycle is None else 8.0 * bytes_per_cycle
 
 
-def _loop_order(m: Mapping, ifmap_bits: float, filter_bits: float, half: list[float], acc_bits: int) -> tuple[bool, bool]:
-    """Pick the fold loop order with less DRAM traffic; return (rows_outer, psums_spill).
+def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int, hw: SystolicConfig,
+                ifmap_on_chip: bool = False):
+    """([(per-group tiles, 1)], [(tiles of a group batch, how many such batches)]) of ``layer`` mapped as ``m``.
 
-    The operand indexed only by the outer loop is fetched once; the one indexed only by the
-    inner loop is refetched on every outer iteration unless it fits in half its SRAM.  For
-    WS/IS the reduction runs over row folds, so with column folds outer only one column
-    tile of partial sums must stay on chip, with row folds outer all of them.
+    ``out_bits`` = 0 for an output that stays on chip; ``ifmap_on_chip``: the input needs no DRAM read.
     """
-    row_op, col_op = {0: (ifmap_bits, filter_bits), 1: (ifmap_bits, 0.0), 2: (filter_bits, 0.0)}[m.dataflow]
-    row_half, col_half = {0: (half[0], half[1]), 1: (half[0], half[1]), 2: (half[1], half[0])}[m.dataflow]
-    nr, nc, n_gb = m.row_folds, m.col_folds, math.ceil(m.groups / m.groups_per_fold)
-    psum_all = m.t * m.sc * acc_bits  # reductions over row folds imply one group per fold
-    psum_tile = m.t * min(m.sc, m.cols) * acc_bits
-    reduces = m.dataflow != 0 and nr > 1
-    spill_rows_outer = reduces and psum_all > half[2]
-    spill_cols_outer = reduces and psum_tile > half[2]
-    spill_cost = 2.0 * (nr - 1) * m.t * m.sc * acc_bits * n_gb
-    cost_rows_outer = row_op + col_op * (nr if col_op > col_half and nc > 1 else 1) + spill_cost * spill_rows_outer
-    cost_cols_outer = col_op + row_op * (nc if row_op > row_half and nr > 1 else 1) + spill_cost * spill_cols_outer
-    if cost_rows_outer <= cost_cols_outer:
-        return True, spill_rows_outer
-    return False, spill_cols_outer
+    ifmap_g = 0 if ifmap_on_chip else min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
+    args = dict(df=m.dataflow, m=layer.gemm_m, k=layer.gemm_k, n=layer.gemm_n, k_eff=math.ceil(layer.gemm_k / m.fusion),
+                rows=m.rows, cols=m.cols, pf=m.fusion, wbits=wbits, abits=abits, out_bits=out_bits,
+                acc_bits=hw.accumulator_bits, scale_bits=hw.scale_bits, ifmap_bits=ifmap_g)
+    if m.groups_per_fold > 1:  # packed: tiles per group, scaled by the groups in each fold
+        full, last = divmod(m.groups, m.groups_per_fold)
+        per_group = build_tiles(g=1, packed=True, **args)
+        return [(per_group, 1)], [(build_tiles(g=m.groups_per_fold, packed=True, **args), full)] + \
+            ([(build_tiles(g=last, packed=True, **args), 1)] if last else [])
+    one = build_tiles(g=1, packed=False, **args)
+    return [(one, 1)], [(one, m.groups)]
 
 
 def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int = 8,
-                   dataflow: str | None = None, reuse_folds: bool = True, out_bits: int | None = None) -> LayerResult:
+                   dataflow: str | None = None, reuse_folds: bool = True, out_bits: int | None = None,
+                   ifmap_on_chip: bool = False, ofmap_on_chip: bool = False) -> LayerResult:
     """Cycle-accurate result of one layer at ``wbits`` x ``abits`` (cycles, bytes, ms).
 
     ``out_bits``: precision the requantizer writes outputs at (default ``abits``).
-    ``reuse_folds=False`` steps every fold even when an identical one was already stepped
-    (same numbers, slower; for benchmarks and checks).
+    ``ifmap_on_chip`` / ``ofmap_on_chip``: the input is already on chip / the output stays there
+    (no DRAM traffic for them: whole-network mode).  ``reuse_folds=False`` steps every fold even
+    when an identical one was already stepped (same numbers, slower; for benchmarks and checks).
     """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
     m = map_layer(layer, hw, wbits, abits, dataflow)
-    check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}")
+    check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
     pf = m.fusion
     requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
     dram = hw.dram_bytes_per_cycle()
-    ifmap_g = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
-    filter_g = layer.gemm_k * layer.gemm_n * wbits + layer.gemm_n * hw.scale_bits
-    out_g = layer.gemm_m * layer.gemm_n * out_bits
-    half = [kib * 1024 * 8 / 2 for kib in hw.sram_kib]
-    rows_outer, spill = _loop_order(m, layer.groups * ifmap_g, layer.groups * filter_g, half, hw.accumulator_bits)
+    half = tuple(kib * 1024 * 8 / 2 for kib in hw.sram_kib)
+    kernel_tiles, batches = layer_tiles(layer, m, wbits, abits, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip)
+    plan = plan_traffic(batches, half)
+    t = kernel_tiles[0][0]
     r = K.simulate_layer_kernel(
         m.dataflow, m.rows, m.cols, m.sr, m.sc, m.t, m.groups, m.groups_per_fold,
         pf * abits, pf * wbits, out_bits, hw.accumulator_bits, hw.scale_bits,
-        *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), requant,
-        float(ifmap_g), float(filter_g), float(out_g),
-        half[0], half[1], math.inf if dram is None else dram * 8.0, rows_outer, spill, reuse_folds,
+        *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), requant, float(hw.requant_latency_cycles),
+        t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, t.fold_total, t.out_row, t.out_col, t.psum,
+        plan.rows_outer, plan.block, plan.row_mode, plan.col_mode, plan.psum_mode, plan.single_row, plan.single_col,
+        plan.single_fold, plan.out_slots,
+        math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", reuse_folds,
     )
     total = int(r[K.R_TOTAL])
     return LayerResult(
@@ -83,11 +82,15 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         utilization=layer.macs / (max(total, 1) * hw.rows * hw.cols * pf),
         mapping_efficiency=float(r[K.R_MAP_EFF]),
         compute_utilization=float(r[K.R_COMPUTE_UTIL]),
-        sram_ifmap_bytes=int(r[K.R_SRAM_IF] // 8),
-        sram_filter_bytes=int(r[K.R_SRAM_F] // 8),
-        sram_ofmap_bytes=int(r[K.R_SRAM_O] // 8),
-        dram_read_bytes=int(r[K.R_DRAM_RD] // 8),
-        dram_write_bytes=int(r[K.R_DRAM_WR] // 8),
+        sram_ifmap_bytes=_bytes(r[K.R_SRAM_IF]),
+        sram_filter_bytes=_bytes(r[K.R_SRAM_F]),
+        sram_ofmap_bytes=_bytes(r[K.R_SRAM_O]),
+        dram_read_bytes=_bytes(r[K.R_DRAM_RD]),
+        dram_write_bytes=_bytes(r[K.R_DRAM_WR]),
         latency_ms=total / (hw.clock_mhz * 1e3),
     )
 
+
+def _bytes(bits: float) -> int:
+    """Whole bytes holding ``bits`` (rounded up: a partial byte still moves)."""
+    return int(math.ceil(round(bits, 6) / 8))

@@ -1,0 +1,240 @@
+"""DRAM traffic of a layer: which tiles stay in their buffer, in which loop order, and what is re-streamed.
+
+The folds of one group batch form an ``nr x nc`` grid (row folds i, column folds j).  Per dataflow
+the operands are indexed as follows (the GEMM is M x K times K x N; ``pf`` values of K are fused
+into one array row at reduced precision):
+
+==========  =======================  ==========================  ===========================
+dataflow    row operand (index i)    column / fold operand       partial sums
+==========  =======================  ==========================  ===========================
+os          ifmap rows A_i (M-block) filter columns B_j (N-block) none (K is temporal)
+ws          ifmap X_i (K-block)      filter W_ij, one per fold   P_j (all M x N-block j)
+is          filter F_i (K-block)     ifmap X_ij, one per fold    P_j (all N x M-block j)
+==========  =======================  ==========================  ===========================
+
+Each buffer is double-buffered: a tile stays resident across folds only in half its buffer,
+which holds ``s = floor(half / largest tile)`` tiles (equal slots).  A tile larger than half its
+buffer but not than the whole one takes the whole buffer (``s = 1``, single-buffered: a fold
+that loads it cannot prefetch during the previous fold); a tile larger than the buffer is
+streamed through it (``s = 0``, single-buffered as well).  The folds run in one of two loop
+orders, tiled: ``for block of k inner folds: for outer fold: for inner fold in block``.  Then:
+
+* an operand indexed by the *outer* loop is loaded once if all its tiles fit (``n <= s``), once
+  per (block, outer fold) if one tile fits (``s >= 1``), else re-streamed for every fold;
+* an operand indexed by the *inner* loop is loaded once per block if the block's ``k`` tiles fit
+  (they stay while the outer loop runs), else for every fold;
+* fold operands (WS weights, IS inputs) are loaded once each and outputs written once each, in
+  every order;
+* partial sums of a reduction over row folds stay in the ofmap buffer when the ones that must
+  wait fit there; otherwise each is written out at accumulator width and read back (a *spill*)
+  as often as the order forces.
+
+:func:`plan_traffic` evaluates both orders over the useful block sizes and keeps the one that
+moves the fewest bits (ties: row folds outer, then the smaller block).  The cycle kernel then
+walks the folds in that order and loads exactly these tiles; a test checks the kernel's totals
+against this formula.  Every size is an integer number of bits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+OS, WS, IS = 0, 1, 2
+# How a tile is (re)loaded: once for the whole layer, once per (block, outer fold), once per block
+# (kept across the outer loop), or for every fold.
+ONCE, PER_OUTER, PER_BLOCK, PER_FOLD = 0, 1, 2, 3
+# Partial sums: none, kept on chip, spilled at block edges, spilled at every fold.
+NO_PSUM, PSUM_KEPT, PSUM_AT_BLOCKS, PSUM_PER_FOLD = 0, 1, 2, 3
+BIG = 1 << 40  # "unlimited" slots
+
+
+def split(total: int, weights) -> np.ndarray:
+    """``total`` split into integer parts proportional to ``weights`` that sum exactly to ``total``."""
+    w = np.asarray(weights, dtype=np.int64)
+    s = int(w.sum())
+    base = (int(total) * w) // s
+    rest = int(total) - int(base.sum())
+    if rest:
+        order = np.argsort(-((int(total) * w) % s), kind="stable")[:rest]
+        base[order] += 1
+    return base.astype(np.float64)
+
+
+def fold_sizes(n: int, per_fold: int) -> np.ndarray:
+    """How many of ``n`` items each fold of ``per_fold`` holds (the last one partial)."""
+    full, last = divmod(n, per_fold)
+    sizes = [per_fold] * full + ([last] if last else [])
+    return np.asarray(sizes, dtype=np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiles:
+    """Bits of the tiles of one group batch of ``g`` groups, by fold index (float64 holding integers).
+
+    ``row`` (nr) and ``col`` (nc): the row and column operands (``col`` is zero for WS/IS).  The
+    fold operand of fold (i, j) is ``fold_tile(i, j)``; OS output tiles are ``out_row[i] *
+    out_col[j]``, WS/IS outputs ``out_col[j]``; ``psum`` (nc) are WS/IS partial-sum tiles.
+    """
+
+    df: int
+    row: np.ndarray
+    col: np.ndarray
+    fold_row: np.ndarray
+    fold_col: np.ndarray
+    fold_scale: np.ndarray  # WS: scales loaded with the last row fold's weights, per column fold
+    fold_total: float  # IS: the ifmap's bits (fold tile = ceil(fold_row[i] * fold_col[j] / fold_total))
+    out_row: np.ndarray
+    out_col: np.ndarray
+    psum: np.ndarray
+
+    def fold_tile(self, i: int, j: int) -> float:
+        """Bits of the WS weights / IS inputs of fold (i, j)."""
+        if self.df == WS:
+            return self.fold_row[i] * self.fold_col[j] + (self.fold_scale[j] if i == len(self.row) - 1 else 0.0)
+        if self.df == IS:
+            return float(math.ceil(self.fold_row[i] * self.fold_col[j] / self.fold_total))
+        return 0.0
+
+    def out_tile(self, i: int, j: int) -> float:
+        """Bits written back when fold (i, j) finishes its outputs."""
+        return self.out_row[i] * self.out_col[j] if self.df == OS else self.out_col[j]
+
+
+def build_tiles(df: int, g: int, m: int, k: int, n: int, k_eff: int, rows: int, cols: int, pf: int,
+                wbits: int, abits: int, out_bits: int, acc_bits: int, scale_bits: int, ifmap_bits: int,
+                packed: bool) -> Tiles:
+    """The tiles of a group batch: ``g`` groups of an (m x k) x (k x n) GEMM, ``ifmap_bits`` of real input each.
+
+    ``packed``: the ``g`` groups share one fold (block-diagonal), else each fold holds one group.
+    """
+    f_bits = k * n * wbits + n * scale_bits  # one group's weights and per-channel scales
+    if packed:  # one fold: everything of the g groups
+        one = np.ones(1)
+        if df == OS:
+            return Tiles(df, one * g * ifmap_bits, one * g * f_bits, one, one, one * 0, 0.0, one * g * m,
+                         one * n * out_bits, one * 0)
+        if df == WS:
+            return Tiles(df, one * g * ifmap_bits, one * 0, one * g * k * wbits, one * n, one * g * n * scale_bits,
+                         0.0, one, one * g * m * n * out_bits, one * g * m * n * acc_bits)
+        return Tiles(df, one * g * f_bits, one * 0, one * g * ifmap_bits, one * m, one * 0, float(m), one,
+                     one * g * m * n * out_bits, one * g * m * n * acc_bits)
+    zeros = lambda x: np.zeros(len(x))
+    if df == OS:
+        m_i, n_j = fold_sizes(m, rows), fold_sizes(n, cols)
+        return Tiles(df, split(ifmap_bits, m_i), n_j * (k * wbits + scale_bits) * 1.0, zeros(m_i), zeros(n_j),
+                     zeros(n_j), 0.0, m_i * 1.0, n_j * out_bits * 1.0, zeros(n_j))
+    rows_i = fold_sizes(k_eff, rows)
+    k_i = np.minimum(np.cumsum(rows_i) * pf, k) - np.concatenate([[0], np.minimum(np.cumsum(rows_i)[:-1] * pf, k)])
+    if df == WS:
+        n_j = fold_sizes(n, cols)
+        return Tiles(df, split(ifmap_bits, k_i), zeros(n_j), k_i * wbits * 1.0, n_j * 1.0, n_j * scale_bits * 1.0,
+                     0.0, np.ones(len(k_i)), n_j * m * out_bits * 1.0, n_j * m * acc_bits * 1.0)
+    m_j = fold_sizes(m, cols)
+    f_i = k_i * n * wbits * 1.0
+    f_i[-1] += n * scale_bits
+    return Tiles(df, f_i, zeros(m_j), split(ifmap_bits, k_i), m_j * 1.0, zeros(m_j), float(m), np.ones(len(k_i)),
+                 m_j * n * out_bits * 1.0, m_j * n * acc_bits * 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The loop order, the block size and how each operand is loaded; DRAM bits of the whole layer
+    (fold operands excluded: they are the same in every plan)."""
+
+    rows_outer: bool
+    block: int
+    row_mode: int
+    col_mode: int
+    psum_mode: int
+    single_row: bool  # the row operand's tile needs its whole buffer (a fold loading it waits, no prefetch)
+    single_col: bool
+    single_fold: bool
+    out_slots: int  # 2 when an output tile fits half the ofmap buffer, else 1
+    read_bits: float
+    write_bits: float
+
+    @property
+    def bits(self) -> float:
+        """DRAM bits read and written (fold operands excluded)."""
+        return self.read_bits + self.write_bits
+
+
+def _slots(half_bits: float, tile_bits: float) -> tuple[int, bool]:
+    """(tiles kept resident, single-buffered) for tiles of ``tile_bits`` in a buffer of 2 x ``half_bits``."""
+    if tile_bits <= 0:
+        return BIG, False
+    if tile_bits <= half_bits:
+        return int(half_bits // tile_bits), False
+    return (1 if tile_bits <= 2 * half_bits else 0), True
+
+
+def _outer_mode(n: int, s: int) -> int:
+    return ONCE if n <= s else PER_OUTER if s >= 1 else PER_FOLD
+
+
+def batch_traffic(t: Tiles, rows_outer: bool, k: int, s_row: int, s_col: int, s_o: int):
+    """(read bits, write bits, row mode, col mode, psum mode) of one group batch, fold operands excluded."""
+    nr, nc = len(t.row), len(t.out_col)
+    row_tot, col_tot = float(t.row.sum()), float(t.col.sum())
+    nblk = math.ceil((nc if rows_outer else nr) / k)
+    if rows_outer:  # i outer; j inner in blocks of k
+        row_mode = _outer_mode(nr, s_row)
+        col_mode = PER_BLOCK if k <= s_col else PER_FOLD
+        row_rd = row_tot * {ONCE: 1, PER_OUTER: nblk, PER_FOLD: nc}[row_mode]
+        col_rd = col_tot * (1 if col_mode == PER_BLOCK else nr)
+    else:  # j outer; i inner in blocks of k
+        row_mode = PER_BLOCK if k <= s_row else PER_FOLD
+        col_mode = _outer_mode(nc, s_col)
+        row_rd = row_tot * (1 if row_mode == PER_BLOCK else nc)
+        col_rd = col_tot * {ONCE: 1, PER_OUTER: nblk, PER_FOLD: nr}[col_mode]
+    out_wr = float(t.out_row.sum() * t.out_col.sum()) if t.df == OS else float(t.out_col.sum())
+    psum_mode, psum_io = NO_PSUM, 0.0
+    if t.df != OS and nr > 1:
+        if rows_outer:
+            psum_mode = PSUM_KEPT if k <= s_o else PSUM_PER_FOLD
+        else:
+            psum_mode = PSUM_PER_FOLD if s_o == 0 else PSUM_KEPT if nc <= s_o else PSUM_AT_BLOCKS
+        spills = {PSUM_KEPT: 0, PSUM_AT_BLOCKS: nblk - 1, PSUM_PER_FOLD: nr - 1}[psum_mode]
+        psum_io = spills * float(t.psum.sum())  # each spill writes a tile out and reads it back
+    return row_rd + col_rd + psum_io, out_wr + psum_io, row_mode, col_mode, psum_mode
+
+
+def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, bool]]:
+    """(slots, single-buffered) of the row, column, psum and fold operands, for tiles like ``t``."""
+    row_buf, fold_buf = (0, 1) if t.df in (OS, WS) else (1, 0)
+    none = (BIG, False)
+    return {"row": _slots(half[row_buf], float(t.row.max())),
+            "col": _slots(half[1], float(t.col.max())) if t.df == OS else none,
+            "psum": _slots(half[2], float(t.psum.max())) if t.df != OS and len(t.row) > 1 else none,
+            "fold": _slots(half[fold_buf], t.fold_tile(0, 0)) if t.df != OS else none}
+
+
+def plan_traffic(batches: list[tuple[Tiles, int]], half: tuple[float, float, float]) -> Plan:
+    """The order and block size with the least DRAM traffic over ``batches`` [(tiles, how many batches)].
+
+    ``half`` = half of the ifmap, filter and ofmap buffers in bits.  Slots are sized by the first
+    (largest) batch's tiles.
+    """
+    t0 = batches[0][0]
+    nr, nc = len(t0.row), len(t0.out_col)
+    sl = slots(t0, half)
+    s_row, s_col, s_o = sl["row"][0], sl["col"][0], sl["psum"][0]
+    out_tile = float(t0.out_row.max() * t0.out_col.max()) if t0.df == OS else float(t0.out_col.max())
+    out_slots = 1 if _slots(half[2], out_tile)[1] else 2
+    best = None
+    for rows_outer in (True, False):
+        n_in = nc if rows_outer else nr
+        cands = {1, n_in} | {s for s in (s_row, s_col, s_o) if 1 <= s < n_in}
+        for k in sorted(cands):
+            rd = wr = 0.0
+            for tiles, count in batches:
+                r, w, row_mode, col_mode, psum_mode = batch_traffic(tiles, rows_outer, k, s_row, s_col, s_o)
+                rd, wr = rd + r * count, wr + w * count
+            plan = Plan(rows_outer, k, row_mode, col_mode, psum_mode, sl["row"][1], sl["col"][1], sl["fold"][1],
+                        out_slots, rd, wr)
+            if best is None or plan.bits < best.bits:
+                best = plan
+    return best
