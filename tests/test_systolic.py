@@ -153,35 +153,46 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
                     sr = g * m.sr if m.groups_per_fold > 1 else min(R, m.sr - i * R)
                     sc = g * m.sc if m.groups_per_fold > 1 else min(C, m.sc - j * C)
                     folds.append((sr, sc, m.dataflow == 0 or i == nr - 1, g if m.groups_per_fold > 1 else 1))
-    # FIFO capacities: bandwidth plus the largest single-step demand of the largest fold,
-    # taken as finishing (scales read) with accumulator-wide outputs
+    # FIFO capacities: bandwidth plus the largest single-step demand of the largest fold, taken as
+    # finishing (scales read); the psum queue at accumulator width, the requantizer queue at output width
     sr_max, sc_max = max(f[0] for f in folds), max(f[1] for f in folds)
     g_max = max(f[3] for f in folds)
-    demands = [_reference_demand(m.dataflow, t, R, sr_max, sc_max, T, True, if_bits, f_bits, max(abits, acc), scale,
-                                 g_max, m.sr, m.sc) for t in range(m.fold_cycles())]
-    cap = [bw[0] + max(d[0] for d in demands), bw[1] + max(d[1] for d in demands),
-           min(bw[2], requant * max(abits, acc)) + max(d[2] for d in demands)]
-    level = [cap[0], cap[1], 0.0]
+    demand = lambda ob: [_reference_demand(m.dataflow, t, R, sr_max, sc_max, T, True, if_bits, f_bits, ob, scale,
+                                           g_max, m.sr, m.sc) for t in range(m.fold_cycles())]
+    acc_d, out_d = demand(acc), demand(abits)
+    rq = requant * abits
+    cap = [bw[0] + max(d[0] for d in acc_d), bw[1] + max(d[1] for d in acc_d), bw[2] + max(d[2] for d in acc_d),
+           min(bw[2], rq) + max(d[2] for d in out_d)]
+    level = [cap[0], cap[1], 0.0, 0.0]
+
+    def cycle(d, final):
+        level[0] = min(level[0] + bw[0], cap[0])
+        level[1] = min(level[1] + bw[1], cap[1])
+        q = 3 if final else 2
+        fired = level[0] >= d[0] and level[1] >= d[1] and level[q] + d[2] <= cap[q]
+        if fired:
+            level[0] -= d[0]
+            level[1] -= d[1]
+            level[q] += d[2]
+        x = min(level[3], rq, bw[2])
+        level[3] -= x
+        level[2] = max(level[2] - (bw[2] - x), 0.0)
+        return fired
+
     cycles = stalls = 0
     for sr, sc, final, g in folds:
-        drain = min(bw[2], requant * abits) if final else bw[2]
         for t in range(m.fold_cycles()):
             d = _reference_demand(m.dataflow, t, R, sr, sc, T, final, if_bits, f_bits, abits if final else acc, scale,
                                   g, m.sr, m.sc)
             while True:
                 cycles += 1
-                level[0] = min(level[0] + bw[0], cap[0])
-                level[1] = min(level[1] + bw[1], cap[1])
-                fired = level[0] >= d[0] and level[1] >= d[1] and level[2] + d[2] <= cap[2]
-                if fired:
-                    level[0] -= d[0]
-                    level[1] -= d[1]
-                    level[2] += d[2]
-                level[2] = max(level[2] - drain, 0.0)
-                if fired:
+                if cycle(d, final):
                     break
                 stalls += 1
-    tail = math.ceil(level[2] / min(bw[2], requant * abits)) + hw.requant_latency_cycles  # the queue drains
+    tail = hw.requant_latency_cycles
+    while level[2] > 0 or level[3] > 0:  # the queues drain before the layer ends
+        cycle((0, 0, 0), True)
+        tail += 1
     return cycles + tail, stalls + tail
 
 

@@ -16,7 +16,7 @@ Each buffer is double-buffered: a tile stays resident across folds only in half 
 which holds ``s = floor(half / largest tile)`` tiles (equal slots).  A tile larger than half its
 buffer but not than the whole one takes the whole buffer (``s = 1``, single-buffered: a fold
 that loads it cannot prefetch during the previous fold); a tile larger than the buffer is
-streamed through it (``s = 0``, single-buffered as well).  The folds run in one of two loop
+streamed through it during its fold (``s = 0``; see hwsim.systolic.memory).  The folds run in one of two loop
 orders, tiled: ``for block of k inner folds: for outer fold: for inner fold in block``.  Then:
 
 * an operand indexed by the *outer* loop is loaded once if all its tiles fit (``n <= s``), once
@@ -149,9 +149,9 @@ class Plan:
     row_mode: int
     col_mode: int
     psum_mode: int
-    single_row: bool  # the row operand's tile needs its whole buffer (a fold loading it waits, no prefetch)
-    single_col: bool
-    single_fold: bool
+    mode_row: int  # buffering of the row operand's tiles: 0 double, 1 single (whole buffer), 2 streamed
+    mode_col: int
+    mode_fold: int
     out_slots: int  # 2 when an output tile fits half the ofmap buffer, else 1
     read_bits: float
     write_bits: float
@@ -162,13 +162,13 @@ class Plan:
         return self.read_bits + self.write_bits
 
 
-def _slots(half_bits: float, tile_bits: float) -> tuple[int, bool]:
-    """(tiles kept resident, single-buffered) for tiles of ``tile_bits`` in a buffer of 2 x ``half_bits``."""
+def _slots(half_bits: float, tile_bits: float) -> tuple[int, int]:
+    """(tiles kept resident, buffering mode: 0 double, 1 single, 2 streamed) in a buffer of 2 x ``half_bits``."""
     if tile_bits <= 0:
-        return BIG, False
+        return BIG, 0
     if tile_bits <= half_bits:
-        return int(half_bits // tile_bits), False
-    return (1 if tile_bits <= 2 * half_bits else 0), True
+        return int(half_bits // tile_bits), 0
+    return (1, 1) if tile_bits <= 2 * half_bits else (0, 2)
 
 
 def _outer_mode(n: int, s: int) -> int:
@@ -202,10 +202,10 @@ def batch_traffic(t: Tiles, rows_outer: bool, k: int, s_row: int, s_col: int, s_
     return row_rd + col_rd + psum_io, out_wr + psum_io, row_mode, col_mode, psum_mode
 
 
-def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, bool]]:
-    """(slots, single-buffered) of the row, column, psum and fold operands, for tiles like ``t``."""
+def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, int]]:
+    """(slots, buffering mode) of the row, column, psum and fold operands, for tiles like ``t``."""
     row_buf, fold_buf = (0, 1) if t.df in (OS, WS) else (1, 0)
-    none = (BIG, False)
+    none = (BIG, 0)
     return {"row": _slots(half[row_buf], float(t.row.max())),
             "col": _slots(half[1], float(t.col.max())) if t.df == OS else none,
             "psum": _slots(half[2], float(t.psum.max())) if t.df != OS and len(t.row) > 1 else none,

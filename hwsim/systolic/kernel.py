@@ -15,12 +15,13 @@ Model (all quantities in bits so that 2-bit operands stay integral):
   read from the filter buffer when a fold that finishes its outputs starts (OS, WS) or with
   each streamed channel (IS).
 * Buffers.  Each input buffer fills a small edge FIFO at its read bandwidth (capacity: one
-  cycle of bandwidth plus the largest single-step demand of the layer's largest fold, taken
-  as a finishing fold with accumulator-wide outputs); outputs go into a FIFO
-  drained at the ofmap write bandwidth and, for finished outputs, at most
-  ``requant_outputs_per_cycle`` outputs per cycle.  A step fires in the first cycle in which
-  every input FIFO holds its demand and the output FIFO has room; other cycles are stalls.
-  FIFO levels carry over from fold to fold.
+  cycle of bandwidth plus the largest single-step demand of the layer's largest fold).
+  Finished outputs enter the requantizer's queue, which passes at most
+  ``requant_outputs_per_cycle`` outputs per cycle; partial sums enter a psum queue; both share
+  the ofmap write bandwidth.  A step fires in the first cycle in which every input FIFO holds
+  its demand and its output queue has room; other cycles are stalls.  Levels carry over from
+  fold to fold, and the queues drain before the layer ends (then the requantizer's pipeline
+  latency).
 * Folds with the same shape entered with the same FIFO levels behave identically, so each
   distinct (shape, entry state) is stepped once and reused: exact, and fast.
 * DRAM.  An operand that fits in half its SRAM is loaded once; otherwise a tile is reloaded
@@ -108,9 +109,30 @@ def _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bi
 
 
 @njit(cache=True)
-def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap, drain,
-               level, sram):
-    """Run one fold cycle by cycle; updates FIFO ``level`` and ``sram`` bit counters; returns (cycles, stalls)."""
+def _cycle(level, cap, bw, bw_o, rq_bits, d_if, d_f, d_o, final):
+    """One clock cycle: input FIFOs fill, the step fires if it can, then the output queues drain.
+
+    Finished outputs go through the requantizer queue (at most ``rq_bits`` per cycle), partial
+    sums through the psum queue; both share the ofmap write port (``bw_o`` bits per cycle).
+    """
+    level[0] = min(level[0] + bw[0], cap[0])
+    level[1] = min(level[1] + bw[1], cap[1])
+    q = 3 if final else 2
+    fired = level[0] >= d_if and level[1] >= d_f and level[q] + d_o <= cap[q]
+    if fired:
+        level[0] -= d_if
+        level[1] -= d_f
+        level[q] += d_o
+    x = min(level[3], rq_bits, bw_o)
+    level[3] -= x
+    level[2] = max(level[2] - (bw_o - x), 0.0)
+    return fired
+
+
+@njit(cache=True)
+def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap, bw_o,
+               rq_bits, level, sram):
+    """Run one fold cycle by cycle; updates the queue ``level`` and ``sram`` bit counters; returns (cycles, stalls)."""
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     cycles = 0
     stalls = 0
@@ -119,15 +141,7 @@ def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits
                                       sc_g)
         while True:
             cycles += 1
-            level[0] = min(level[0] + bw[0], cap[0])
-            level[1] = min(level[1] + bw[1], cap[1])
-            fired = level[0] >= d_if and level[1] >= d_f and level[2] + d_o <= cap[2]
-            if fired:
-                level[0] -= d_if
-                level[1] -= d_f
-                level[2] += d_o
-            level[2] = max(level[2] - drain, 0.0)
-            if fired:
+            if _cycle(level, cap, bw, bw_o, rq_bits, d_if, d_f, d_o, final):
                 break
             stalls += 1
         sram[0] += d_if
@@ -163,7 +177,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                           if_bits, f_bits, out_bits, acc_bits, scale_bits,
                           bw_if, bw_f, bw_o, requant_rate, requant_latency,
                           row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
-                          rows_outer, block, row_mode, col_mode, psum_mode, single_row, single_col, single_fold,
+                          rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold,
                           out_slots,
                           dram_bpc, scalesim_count, reuse_folds):
     """Simulate one layer; returns the result vector indexed by the R_* constants (cycles, bits).
@@ -184,22 +198,24 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     pg_max = gpf if gpf > 1 else 1
     sr_max = min(sr_g * gpf, R)
     sc_max = min(sc_g * gpf, C)
-    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, max(out_bits, acc_bits), scale_bits, pg_max,
-                     sr_g, sc_g)
+    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, acc_bits, scale_bits, pg_max, sr_g, sc_g)
+    mx_out = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits, pg_max, sr_g, sc_g)
+    rq_bits = requant_rate * out_bits
     bw = np.array([bw_if, bw_f])
-    cap = np.array([bw_if + mx[0], bw_f + mx[1], min(bw_o, requant_rate * max(out_bits, acc_bits)) + mx[2]])
-    level = np.array([cap[0], cap[1], 0.0])
+    # queues: ifmap, filter (edge FIFOs), partial sums, requantizer (finished outputs)
+    cap = np.array([bw_if + mx[0], bw_f + mx[1], bw_o + mx[2], min(bw_o, rq_bits) + mx_out[2]])
+    level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
 
-    memo_key = np.zeros((_MEMO, 6))
-    memo_val = np.zeros((_MEMO, 8))
+    memo_key = np.zeros((_MEMO, 7))
+    memo_val = np.zeros((_MEMO, 9))
     n_memo = 0
 
     n_folds = nr * nc * n_gb
     fold_load = np.zeros(n_folds)  # bits each fold loads from DRAM
     fold_write = np.zeros(n_folds)  # bits each fold writes back
     fold_cycles = np.zeros(n_folds)  # cycles each fold computes, on-chip stalls included
-    fold_single = np.zeros(n_folds, dtype=np.bool_)  # the fold loads a tile that needs its whole buffer
+    fold_mode = np.zeros(n_folds, dtype=np.int8)  # input buffering of the fold: 0 double, 1 single, 2 streamed
     fold = 0
     n_outer = nr if rows_outer else nc
     n_inner = nc if rows_outer else nr
@@ -223,14 +239,14 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     # ---- DRAM: the tiles this fold loads and what it writes back (bits) ----
                     load = 0.0
                     write = 0.0
-                    single = False
+                    bmode = 0
                     if _needs(rows_outer, row_mode, b, o, q, q0):
                         load += row_t[i] * mult
-                        single = single or single_row
+                        bmode = max(bmode, mode_row)
                     if df == OS:
                         if _needs(not rows_outer, col_mode, b, o, q, q0):
                             load += col_t[j] * mult
-                            single = single or single_col
+                            bmode = max(bmode, mode_col)
                         if final:
                             write += out_row[i] * out_col[j] * mult
                     else:
@@ -239,7 +255,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                         else:
                             ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
                         load += ft * mult
-                        single = single or single_fold
+                        bmode = max(bmode, mode_fold)
                         if final:
                             write += out_col[j] * mult
                         if nr > 1 and psum_mode == PSUM_PER_FOLD:
@@ -257,44 +273,37 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
 
                     # ---- compute: step the fold, or reuse an identical one ----
                     o_bits = out_bits if final else acc_bits
-                    drain = min(bw_o, requant_rate * out_bits) if final else bw_o
                     pg = g if gpf > 1 else 1
                     hit = -1
                     for k in range(n_memo if reuse_folds else 0):
                         if (memo_key[k, 0] == sr and memo_key[k, 1] == sc and memo_key[k, 2] == final
                                 and memo_key[k, 3] == level[0] and memo_key[k, 4] == level[1]
-                                and memo_key[k, 5] == level[2]):
+                                and memo_key[k, 5] == level[2] and memo_key[k, 6] == level[3]):
                             hit = k
                             break
                     if hit >= 0:
                         cyc = memo_val[hit, 0]
                         stl = memo_val[hit, 1]
-                        level[0] = memo_val[hit, 2]
-                        level[1] = memo_val[hit, 3]
-                        level[2] = memo_val[hit, 4]
-                        sram[0] += memo_val[hit, 5]
-                        sram[1] += memo_val[hit, 6]
-                        sram[2] += memo_val[hit, 7]
+                        for p in range(4):
+                            level[p] = memo_val[hit, 2 + p]
+                        for p in range(3):
+                            sram[p] += memo_val[hit, 6 + p]
                     else:
-                        key0, key1, key2 = level[0], level[1], level[2]
+                        key = level.copy()
                         before = sram.copy()
                         cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
-                                              pg, sr_g, sc_g, bw, cap, drain, level, sram)
+                                              pg, sr_g, sc_g, bw, cap, bw_o, rq_bits, level, sram)
                         slot = n_memo if n_memo < _MEMO else fold % _MEMO
                         memo_key[slot, 0] = sr
                         memo_key[slot, 1] = sc
                         memo_key[slot, 2] = final
-                        memo_key[slot, 3] = key0
-                        memo_key[slot, 4] = key1
-                        memo_key[slot, 5] = key2
+                        for p in range(4):
+                            memo_key[slot, 3 + p] = key[p]
+                            memo_val[slot, 2 + p] = level[p]
                         memo_val[slot, 0] = cyc
                         memo_val[slot, 1] = stl
-                        memo_val[slot, 2] = level[0]
-                        memo_val[slot, 3] = level[1]
-                        memo_val[slot, 4] = level[2]
-                        memo_val[slot, 5] = sram[0] - before[0]
-                        memo_val[slot, 6] = sram[1] - before[1]
-                        memo_val[slot, 7] = sram[2] - before[2]
+                        for p in range(3):
+                            memo_val[slot, 6 + p] = sram[p] - before[p]
                         if n_memo < _MEMO:
                             n_memo += 1
                     res[R_ONCHIP_STALL] += stl
@@ -304,7 +313,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     res[R_COMPUTE_UTIL] += used * T / (R * C * L)
 
                     fold_load[fold] = load
-                    fold_single[fold] = single
+                    fold_mode[fold] = bmode
                     fold_write[fold] = write
                     fold_cycles[fold] = cyc
                     fold += 1
@@ -312,9 +321,9 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     # The output queue drains before the layer ends, then the requantizer's pipeline empties.
     tail = 0.0
     if not scalesim_count:
-        final_drain = min(bw_o, requant_rate * out_bits)
-        if level[2] > 0:
-            tail = math.ceil(level[2] / final_drain)
+        while level[2] > 0 or level[3] > 0:
+            _cycle(level, cap, bw, bw_o, rq_bits, 0.0, 0.0, 0.0, True)
+            tail += 1
         tail += requant_latency
         fold_cycles[n_folds - 1] += tail
         res[R_ONCHIP_STALL] += tail
@@ -322,7 +331,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
         end = fold_cycles.sum()
     else:
         end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc),
-                           fold_single, out_slots)
+                           fold_mode, out_slots)
     busy = fold_cycles.sum()
     res[R_COMPUTE] = n_folds * L - (1 if scalesim_count else 0)
     res[R_DRAM_STALL] = end - busy

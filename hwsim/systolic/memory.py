@@ -2,11 +2,17 @@
 
 Each buffer is split into two halves when the fold's tile fits in one half (double
 buffering): while fold ``i`` computes from one half, the tiles of fold ``i+1`` are loaded into
-the other, and a half is free again once the fold that used it has finished.  A tile larger
-than half its buffer gets the whole buffer (one slot): a fold that loads such a tile waits for
-the previous fold to finish (``single_in[i]``).  Likewise for the output buffer: with two slots
-a fold may compute while the previous fold's outputs are written back; with one it waits for
-that write-back.  One DRAM
+the other, and a half is free again once the fold that used it has finished.  Per fold,
+``in_mode[i]`` says how its inputs are buffered:
+
+* 0, double-buffered: the load may run during the previous fold's compute;
+* 1, single (a tile larger than half its buffer fills the whole buffer): the load starts once
+  the previous fold has finished, and the fold computes once it is loaded;
+* 2, streamed (a tile larger than its whole buffer): the load starts once the previous fold has
+  finished, and the fold computes while the data streams in, ending when both are done.
+
+Likewise for the output buffer: with two slots a fold may compute while the previous fold's
+outputs are written back; with one it waits for that write-back.  One DRAM
 channel serves requests in program order: load(0), load(1), write(0), load(2), write(1), ...
 
 In this order every request is also the earliest one ready, so the recurrence below is the
@@ -19,11 +25,11 @@ from numba import njit
 
 
 @njit(cache=True)
-def pipeline_end(load_cycles, compute_cycles, write_cycles, single_in, out_slots=2):
+def pipeline_end(load_cycles, compute_cycles, write_cycles, in_mode, out_slots=2):
     """Cycle at which the last write-back ends, for per-fold load/compute/write durations.
 
-    ``single_in[i]``: fold i loads a tile that needs its whole buffer (no prefetch during fold
-    i-1); ``out_slots`` (1 or 2): output buffer halves available to folds.
+    ``in_mode[i]``: 0 double-buffered, 1 single, 2 streamed (see the module docstring);
+    ``out_slots`` (1 or 2): output buffer halves available to folds.
     """
     n = load_cycles.shape[0]
     ce1 = 0.0  # compute end of fold i-1
@@ -32,15 +38,19 @@ def pipeline_end(load_cycles, compute_cycles, write_cycles, single_in, out_slots
     we2 = 0.0  # write end of fold i-2
     dram_free = 0.0
     for i in range(n):
-        free_in = ce1 if single_in[i] else ce2  # the buffer (half) this load fills
-        load_end = max(dram_free, free_in) + load_cycles[i]
+        free_in = ce1 if in_mode[i] else ce2  # the buffer (half) this load fills
+        load_start = max(dram_free, free_in)
+        load_end = load_start + load_cycles[i]
         dram_free = load_end
         if i > 0:  # write-back of fold i-1, issued after load(i)
             we = max(dram_free, ce1) + write_cycles[i - 1]
             dram_free = we
             we2, we1 = we1, we
         free_out = we2 if out_slots == 2 else we1  # the output half this fold writes into
-        ce = max(ce1, load_end, free_out) + compute_cycles[i]
+        if in_mode[i] == 2:  # computes while its data streams in
+            ce = max(max(ce1, load_start, free_out) + compute_cycles[i], load_end)
+        else:
+            ce = max(ce1, load_end, free_out) + compute_cycles[i]
         ce2, ce1 = ce1, ce
     last_write = max(dram_free, ce1) + (write_cycles[n - 1] if n > 0 else 0.0)
     return max(ce1, last_write)

@@ -62,8 +62,8 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         pf * abits, pf * wbits, out_bits, hw.accumulator_bits, hw.scale_bits,
         *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), requant, float(hw.requant_latency_cycles),
         t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, t.fold_total, t.out_row, t.out_col, t.psum,
-        plan.rows_outer, plan.block, plan.row_mode, plan.col_mode, plan.psum_mode, plan.single_row, plan.single_col,
-        plan.single_fold, plan.out_slots,
+        plan.rows_outer, plan.block, plan.row_mode, plan.col_mode, plan.psum_mode, plan.mode_row, plan.mode_col,
+        plan.mode_fold, plan.out_slots,
         math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", reuse_folds,
     )
     total = int(r[K.R_TOTAL])

@@ -1,0 +1,190 @@
+"""Simulator accounting as invariants over random layers and configs (hypothesis, 500 examples each): every
+byte and every cycle counted as the hardware would.  Timing mode hwsim (physical cycles)."""
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from hwsim.config import Buffers, SystolicConfig
+from hwsim.layers import Layer
+from hwsim.systolic import simulate_layer
+from hwsim.systolic.dram import build_tiles, plan_traffic
+from hwsim.systolic.mapping import map_layer
+from hwsim.systolic.simulate import layer_tiles
+from hwsim.targets import simulate_network
+
+PROPS = settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+BITS = st.sampled_from([2, 4, 8])
+
+
+@st.composite
+def layers(draw):
+    """A small conv (odd sizes, strides), a depthwise or grouped conv, or a GEMM."""
+    kind = draw(st.sampled_from(["conv", "depthwise", "grouped", "gemm", "linear"]))
+    if kind in ("gemm", "linear"):
+        m, k, n = draw(st.integers(1, 70)), draw(st.integers(1, 90)), draw(st.integers(1, 70))
+        if kind == "gemm":
+            return Layer("g", "gemm", m, k, 1, m, 1, n, 1, k, 1, 1)
+        return Layer("fc", "linear", 1, 1, k, 1, 1, n, batch=m)
+    kh = draw(st.sampled_from([1, 3, 5]))
+    stride = draw(st.sampled_from([1, 2]))
+    h = draw(st.integers(kh, 13))
+    oh = (h - kh) // stride + 1
+    if kind == "depthwise":
+        c = draw(st.integers(1, 40))
+        return Layer("dw", "conv", h, h, c, oh, oh, c, kh, kh, stride, c, draw(st.integers(1, 2)))
+    groups = draw(st.sampled_from([1, 2, 3])) if kind == "grouped" else 1
+    cin, cout = groups * draw(st.integers(1, 12)), groups * draw(st.integers(1, 12))
+    return Layer("c", "conv", h, h, cin, oh, oh, cout, kh, kh, stride, groups, draw(st.integers(1, 2)))
+
+
+def _bw(draw, lo, hi):
+    return draw(st.one_of(st.none(), st.floats(lo, hi)))
+
+
+@st.composite
+def configs(draw):
+    """A random valid systolic config (timing hwsim)."""
+    return SystolicConfig(
+        name="random", rows=draw(st.integers(1, 24)), cols=draw(st.integers(1, 24)),
+        dataflow=draw(st.sampled_from(["os", "ws", "is"])), clock_mhz=500.0, bits=(2, 4, 8),
+        sram_kib=Buffers(*(draw(st.sampled_from([0.0625, 0.25, 1.0, 4.0, 64.0])) for _ in range(3))),
+        sram_bytes_per_cycle=Buffers(*(_bw(draw, 0.5, 64) for _ in range(3))),
+        dram_gb_per_s=draw(st.one_of(st.none(), st.floats(0.5, 50))),
+        requant_outputs_per_cycle=draw(st.one_of(st.none(), st.floats(0.25, 64))),
+        scale_bits=draw(st.sampled_from([0, 8, 16])), accumulator_bits=32,
+        requant_latency_cycles=draw(st.integers(0, 8)), timing="hwsim")
+
+
+def compulsory_bits(layer: Layer, hw, w: int, a: int) -> float:
+    """Each operand read once and each output written once, at their bit-widths."""
+    ifmap = layer.groups * min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * a
+    weights = layer.weight_count * w + layer.out_channels * hw.scale_bits
+    return ifmap + weights + layer.groups * layer.gemm_m * layer.gemm_n * a
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS)
+def test_cycles_respect_every_lower_bound(layer, hw, w, a):
+    r = simulate_layer(layer, hw, w, a)
+    pf = hw.fusion_factor(w, a)
+    assert r.total_cycles >= 1
+    assert r.total_cycles >= layer.macs / (hw.rows * hw.cols * pf)
+    assert 0 < r.utilization <= 1.0 + 1e-12 and 0 < r.mapping_efficiency <= 1.0 + 1e-12
+    assert r.compute_utilization <= 1.0 + 1e-12
+    if hw.dram_gb_per_s is not None:
+        bpc = hw.dram_bytes_per_cycle()
+        assert r.total_cycles >= (r.dram_read_bytes + r.dram_write_bytes - 2) / bpc  # bytes round up per side
+    if hw.requant_outputs_per_cycle is not None:
+        outputs = layer.groups * layer.gemm_m * layer.gemm_n
+        assert r.total_cycles >= outputs / hw.requant_outputs_per_cycle
+    assert r.total_cycles == r.compute_cycles + r.stall_cycles
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS)
+def test_dram_bytes_are_at_least_the_compulsory_traffic(layer, hw, w, a):
+    r = simulate_layer(layer, hw, w, a)
+    assert 8 * (r.dram_read_bytes + r.dram_write_bytes) >= compulsory_bits(layer, hw, w, a)
+    assert 8 * r.dram_write_bytes >= layer.groups * layer.gemm_m * layer.gemm_n * a
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS, st.integers(0, 2), st.sampled_from([2.0, 4.0, 16.0]))
+def test_dram_bytes_never_grow_with_a_buffer(layer, hw, w, a, which, factor):
+    r = simulate_layer(layer, hw, w, a)
+    sizes = list(hw.sram_kib)
+    sizes[which] *= factor
+    bigger = simulate_layer(layer, dataclasses.replace(hw, sram_kib=Buffers(*sizes)), w, a)
+    assert bigger.dram_read_bytes + bigger.dram_write_bytes <= r.dram_read_bytes + r.dram_write_bytes
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS)
+def test_kernel_traffic_equals_the_plan(layer, hw, w, a):
+    """The cycle kernel loads exactly what hwsim.systolic.dram's closed form says."""
+    m = map_layer(layer, hw, w, a)
+    _, batches = layer_tiles(layer, m, w, a, a, hw)
+    plan = plan_traffic(batches, tuple(kib * 4096 for kib in hw.sram_kib))
+    fold_bits = sum(t.fold_tile(i, j) * count for t, count in batches
+                    for i in range(len(t.row)) for j in range(len(t.out_col)))
+    r = simulate_layer(layer, hw, w, a)
+    assert r.dram_read_bytes == math.ceil(round(plan.read_bits + fold_bits, 6) / 8)
+    assert r.dram_write_bytes == math.ceil(round(plan.write_bits, 6) / 8)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(layers(), min_size=2, max_size=4), configs(), st.randoms())
+def test_results_do_not_depend_on_layer_order(layer_list, hw, rnd):
+    named = [dataclasses.replace(layer, name=f"L{i}") for i, layer in enumerate(layer_list)]
+    shuffled = named[:]
+    rnd.shuffle(shuffled)
+    a = {r.name: r for r in simulate_network(named, hw, (4, 4)).layers}
+    b = {r.name: r for r in simulate_network(shuffled, hw, (4, 4)).layers}
+    assert a == b
+
+
+def test_packed_depthwise_counts_only_real_outputs_and_pes(paper_hw):
+    """A 3x3 depthwise layer with a 1x1 output: 64 real outputs, not a dense 16x16 block per fold."""
+    unlimited = dataclasses.replace(paper_hw, dram_gb_per_s=None, sram_bytes_per_cycle=Buffers(None, None, None),
+                                    requant_outputs_per_cycle=None)
+    dw = Layer("dw", "conv", 3, 3, 64, 1, 1, 64, 3, 3, 1, 64)
+    for df in ("os", "ws"):
+        r = simulate_layer(dw, unlimited, 2, 2, df)
+        assert r.sram_ofmap_bytes == 64 * 2 // 8  # 64 outputs at 2 bits
+        assert r.dram_write_bytes == 16
+        m = map_layer(dw, unlimited, 2, 2, df)
+        assert m.groups_per_fold == 16
+        assert r.mapping_efficiency == pytest.approx(16 / (16 * 32))  # 16 real PEs of 512 per fold
+        assert r.utilization < 0.05
+    ws = simulate_layer(dw, unlimited, 2, 2, "ws")
+    assert ws.sram_filter_bytes * 8 == 64 * 16 * 2 + 64 * unlimited.scale_bits  # 9 weights fused in 16 lanes
+
+
+def test_a_tile_that_does_not_fit_is_restreamed(paper_hw):
+    """ResNet-18 layer4.0.conv2 on the paper's array: the 147,456 B filter column tiles (+ scales) cannot stay in
+    a 32 KiB half-buffer (not even the 64 KiB buffer), so they are re-read for each of the 4 row folds."""
+    conv = Layer("layer4.0.conv2", "conv", 9, 9, 512, 7, 7, 512, 3, 3, 1, 1)
+    r = simulate_layer(conv, paper_hw, 8, 8)
+    filt = 512 * 4608 + 512 * 2  # weights + 16-bit scales, bytes
+    ifmap = 4608 * 49  # im2col rows capped by the real input (9 x 9 x 512 = 41,472 < 225,792)
+    assert r.dram_read_bytes == 4 * filt + 9 * 9 * 512  # 9,445,376 + 41,472
+    big = dataclasses.replace(paper_hw, sram_kib=Buffers(32, 8192, 16))  # all 16 column tiles fit a half
+    assert simulate_layer(conv, big, 8, 8).dram_read_bytes == filt + 9 * 9 * 512
+    assert ifmap > 9 * 9 * 512
+
+
+def test_requantizer_queue_drains_before_the_layer_ends(paper_hw):
+    slow = dataclasses.replace(paper_hw, requant_outputs_per_cycle=0.1, dataflow="ws")
+    conv = Layer("layer4.0.conv2", "conv", 9, 9, 512, 7, 7, 512, 3, 3, 1, 1)
+    r = simulate_layer(conv, slow, 2, 2)
+    assert r.total_cycles >= 49 * 512 / 0.1  # 250,880: every output passes the requantizer
+    lat = dataclasses.replace(slow, requant_latency_cycles=7)
+    assert simulate_layer(conv, lat, 2, 2).total_cycles == r.total_cycles + 7
+
+
+def test_byte_counts_are_exact(paper_hw):
+    """A 1x1 conv writes every output byte (no float flooring: 100,352, not 100,351)."""
+    conv = Layer("pw", "conv", 28, 28, 64, 28, 28, 128)
+    r = simulate_layer(conv, paper_hw, 8, 8)
+    assert r.dram_write_bytes == 28 * 28 * 128
+    tiny = dataclasses.replace(paper_hw, rows=1, cols=1, sram_bytes_per_cycle=Buffers(None, None, None),
+                               dram_gb_per_s=None, requant_outputs_per_cycle=None)
+    one = simulate_layer(Layer("one", "gemm", 1, 1, 1, 1, 1, 1), tiny, 8, 8)
+    assert one.total_cycles == 1 and one.utilization == 1.0
+    two = simulate_layer(Layer("k2", "gemm", 1, 2, 1, 1, 1, 1, 1, 2), tiny, 8, 8)
+    assert two.total_cycles == 2 and two.utilization == 1.0
+    exact = simulate_layer(Layer("k2", "gemm", 1, 2, 1, 1, 1, 1, 1, 2), dataclasses.replace(tiny, timing="scalesim"),
+                           8, 8)
+    assert exact.total_cycles == 1  # SCALE-Sim reports the index of the last cycle
+
+
+def test_batch_grows_traffic_at_most_in_proportion(paper_hw):
+    base = Layer("ds", "conv", 14, 14, 256, 7, 7, 512, 1, 1, 2, 1)  # ResNet-18 layer4.0.downsample.0
+    r1 = simulate_layer(base, paper_hw, 8, 8)
+    r4 = simulate_layer(dataclasses.replace(base, batch=4), paper_hw, 8, 8)
+    ratio = (r4.dram_read_bytes + r4.dram_write_bytes) / (r1.dram_read_bytes + r1.dram_write_bytes)
+    assert ratio <= 4.0
