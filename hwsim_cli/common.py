@@ -116,6 +116,10 @@ def load_workload(args):
     from hwsim.workload import layers_from_model_name, layers_from_topology
 
     hw = load_config(args.hw)
+    if getattr(args, "timing", None):
+        if hw.kind != "systolic":
+            raise HwsimError(f"--timing applies to systolic arrays; {hw.name} is of kind {hw.kind!r}")
+        hw = hw.with_timing(args.timing)
     if args.topology:
         if args.input_size is not None or args.batch != 1:
             raise HwsimError("--input-size and --batch apply to --model; a topology file fixes its own sizes")
