@@ -33,7 +33,7 @@ def unlimited_hw(paper_hw):
     from hwsim.config import Buffers
 
     return dataclasses.replace(paper_hw, sram_bytes_per_cycle=Buffers(None, None, None), dram_gb_per_s=None,
-                               requant_outputs_per_cycle=None)
+                               requant_outputs_per_cycle=None, requant_latency_cycles=0)
 
 
 def randomize_bn(model):

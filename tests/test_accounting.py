@@ -158,7 +158,7 @@ def test_a_tile_that_does_not_fit_is_restreamed(paper_hw):
 
 
 def test_requantizer_queue_drains_before_the_layer_ends(paper_hw):
-    slow = dataclasses.replace(paper_hw, requant_outputs_per_cycle=0.1, dataflow="ws")
+    slow = dataclasses.replace(paper_hw, requant_outputs_per_cycle=0.1, dataflow="ws", requant_latency_cycles=0)
     conv = Layer("layer4.0.conv2", "conv", 9, 9, 512, 7, 7, 512, 3, 3, 1, 1)
     r = simulate_layer(conv, slow, 2, 2)
     assert r.total_cycles >= 49 * 512 / 0.1  # 250,880: every output passes the requantizer
@@ -172,7 +172,7 @@ def test_byte_counts_are_exact(paper_hw):
     r = simulate_layer(conv, paper_hw, 8, 8)
     assert r.dram_write_bytes == 28 * 28 * 128
     tiny = dataclasses.replace(paper_hw, rows=1, cols=1, sram_bytes_per_cycle=Buffers(None, None, None),
-                               dram_gb_per_s=None, requant_outputs_per_cycle=None)
+                               dram_gb_per_s=None, requant_outputs_per_cycle=None, requant_latency_cycles=0)
     one = simulate_layer(Layer("one", "gemm", 1, 1, 1, 1, 1, 1), tiny, 8, 8)
     assert one.total_cycles == 1 and one.utilization == 1.0
     two = simulate_layer(Layer("k2", "gemm", 1, 2, 1, 1, 1, 1, 1, 2), tiny, 8, 8)

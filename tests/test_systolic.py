@@ -47,7 +47,7 @@ def test_bandwidth_caps_the_low_precision_gain(paper_hw, unlimited_hw):
 def test_buffers_sized_for_4bit_do_not_stall_at_4x4(paper_hw):
     # paper config: 32 B/cycle ifmap = 16 rows x 2 bytes, 64 B/cycle filter = 32 cols x 2 bytes
     r = simulate_layer(BIG, paper_hw, 4, 4)
-    assert r.onchip_stall_cycles == 0
+    assert r.onchip_stall_cycles == paper_hw.requant_latency_cycles  # only the requantizer's pipeline drains
     assert simulate_layer(BIG, paper_hw, 2, 2).onchip_stall_cycles > 0
 
 
