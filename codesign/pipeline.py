@@ -10,10 +10,10 @@ data split, the GA): two runs give the same ``results.json`` except for wall-clo
 
     {"format": "hwsim-pipeline/2", "model", "data", "seed", "iters", "policy", "pinned": {layer: reason},
      "fp_accuracy": 87.15 (percent), "choices": ["w2a2", ...],
-     "targets": [{"hardware", "kind",
-                  "uniform": [{"w_bits", "a_bits", "latency_ms", "predicted_ms", "accuracy"}, ...],
+     "targets": [{"hardware", "kind", "area_mm2" (systolic targets),
+                  "uniform": [{"w_bits", "a_bits", "latency_ms", "energy_uj", "predicted_ms", "accuracy"}, ...],
                   "configs": [{"budget_label", "budget_fraction", "budget_ms", "assignment": {layer: {"w", "a"}},
-                               "predicted_ms", "simulated_ms", "latency_error_pct", "accuracy",
+                               "predicted_ms", "simulated_ms", "energy_uj", "latency_error_pct", "accuracy",
                                "predicted_loss", "exact_loss", "ga_gap_pct", "ga_seconds", "bits_file",
                                "earns_place", "best_uniform_no_slower", "top1_agreement", "max_logit_error",
                                "integer": {"passed", ...}}, ...],
@@ -218,9 +218,9 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
         uniform = []
         for c in cfg.choices:
             bits = {n: pinned[n][0] if n in pinned else parse_label(c) for n in names}
-            uniform.append({"w_bits": parse_label(c)[0], "a_bits": parse_label(c)[1],
-                            "latency_ms": simulate_network(layers, hw, bits, whole_network=True).latency_ms,
-                            "predicted_ms": lut["totals"][c]["latency_ms"],
+            net = simulate_network(layers, hw, bits, whole_network=True)
+            uniform.append({"w_bits": parse_label(c)[0], "a_bits": parse_label(c)[1], "latency_ms": net.latency_ms,
+                            "energy_uj": net.energy_uj, "predicted_ms": lut["totals"][c]["latency_ms"],
                             "accuracy": 100 * sens["reconstruction"]["accuracy"][c]})
         configs = []
         budgets = [(f"{f:.2f} of the range", f, "fraction") for f in cfg.budgets] or \
@@ -235,7 +235,8 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
                             "assignment": {n: _wa(parse_label(ga.assignment[n])) for n in names},
                             "predicted_ms": ga.cost, "predicted_loss": ga.objective, "exact_loss": exact.objective,
                             "ga_gap_pct": 100 * gap, "ga_seconds": ga.seconds, "feasible": ga.feasible})
-        targets.append({"hardware": hw.name, "kind": hw.kind, "uniform": uniform, "configs": configs})
+        targets.append({"hardware": hw.name, "kind": hw.kind, "area_mm2": lut.get("area_mm2"), "uniform": uniform,
+                        "configs": configs})
 
     _log("[5/6] quantize the chosen configs by block reconstruction; integer execution", progress)
     for t in targets:
@@ -259,7 +260,8 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     for hw, t in zip(hws, targets):
         for c in t["configs"]:
             bits = {n: (b["w"], b["a"]) for n, b in c["assignment"].items()}
-            c["simulated_ms"] = simulate_network(layers, hw, bits, whole_network=True).latency_ms
+            net = simulate_network(layers, hw, bits, whole_network=True)
+            c["simulated_ms"], c["energy_uj"] = net.latency_ms, net.energy_uj
             c["latency_error_pct"] = 100 * (c["predicted_ms"] - c["simulated_ms"]) / c["simulated_ms"]
             c["earns_place"], rival = _earns_place(c, t["uniform"])
             c["best_uniform_no_slower"] = None if rival is None else \

@@ -145,12 +145,15 @@ def _markdown(results: dict, images: list[Path]) -> str:
             lines += ["**Mixed precision does not earn its place on this target**: every searched configuration is "
                       "within 0.5 points of (or below) a uniform configuration that is no slower, so use that "
                       "uniform configuration.", ""]
-        lines += ["| config | budget (µs) | predicted (µs) | re-simulated (µs) | error | top-1 | GA gap to exact | "
-                  "integer check |", "|---|---|---|---|---|---|---|---|"]
+        if t.get("area_mm2") is not None:
+            lines += [f"Area of {t['hardware']}: {t['area_mm2']:.3f} mm2 (PE array and buffers, 45 nm figures).", ""]
+        lines += ["| config | budget (µs) | predicted (µs) | re-simulated (µs) | error | energy (µJ) | top-1 | "
+                  "GA gap to exact | integer check |", "|---|---|---|---|---|---|---|---|---|"]
         for c in t["configs"]:
             ic = c["integer"]
+            energy = "-" if c.get("energy_uj") is None else f"{c['energy_uj']:.3f}"
             lines.append(f"| mixed ({c['budget_label']}) | {_us(c['budget_ms'])} | {_us(c['predicted_ms'])} | "
-                         f"{_us(c['simulated_ms'])} | {c['latency_error_pct']:+.2f}% | {c['accuracy']:.2f}% | "
+                         f"{_us(c['simulated_ms'])} | {c['latency_error_pct']:+.2f}% | {energy} | {c['accuracy']:.2f}% | "
                          f"{c['ga_gap_pct']:.2f}% | {'pass' if ic['passed'] else 'FAIL'} "
                          f"({100 * ic['top1_agreement']:.2f}% agree, {ic['accumulator_bits_needed']}-bit acc.) |")
         lines.append("")

@@ -34,6 +34,28 @@ class Buffers(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
+class EnergyTable:
+    """Energy per event (pJ) and area (45 nm, Bit Fusion's figures by default; every value overridable in YAML).
+
+    Sources: ``pe_op_pj`` and ``pe_leak_pj_per_cycle`` from Bit Fusion's synthesis of one 2-8-bit fusion unit
+    at 500 MHz (results/systolic_array_synth.csv: 279.96 uW dynamic, 64.31 uW leakage, 1,733.13 um2), i.e.
+    0.560 pJ per fused operation and 0.129 pJ per unit per cycle (verified); ``dram_pj_per_bit`` is the
+    simulator's default (src/simulator/stats.py, verified by the project's code study); SRAM energies per
+    bit are the figures gathered for this project from the Bit Fusion paper and simulator (not found in the
+    files read: unverified); ``sram_mm2_per_kib`` from Bit Fusion's CACTI 45 nm sweep (a 16 KiB bank:
+    0.1086 mm2; derived).
+    """
+
+    pe_op_pj: float = 0.560
+    pe_leak_pj_per_cycle: float = 0.129
+    sram_read_pj_per_bit: Buffers = Buffers(0.059, 0.021, 0.033)
+    sram_write_pj_per_bit: Buffers = Buffers(0.114, 0.029, 0.073)
+    dram_pj_per_bit: float = 15.0
+    pe_um2: float = 1733.13
+    sram_mm2_per_kib: float = 0.1086 / 16
+
+
+@dataclasses.dataclass(frozen=True)
 class SystolicConfig:
     """A precision-scalable (Bit Fusion-style) systolic array and its memory system.
 
@@ -54,9 +76,14 @@ class SystolicConfig:
     accumulator_bits: int
     requant_latency_cycles: int = 0
     timing: str = "hwsim"
+    energy: EnergyTable = EnergyTable()
     description: str = ""
     source: str = ""
     kind: str = "systolic"
+
+    def area_mm2(self) -> float:
+        """Silicon area of the PE array and the three buffers (mm2), from the energy table's figures."""
+        return self.rows * self.cols * self.energy.pe_um2 / 1e6 + sum(self.sram_kib) * self.energy.sram_mm2_per_kib
 
     def fusion_factor(self, wbits: int, abits: int) -> int:
         """MACs per PE per cycle at ``wbits`` x ``abits`` (Bit Fusion: (8/w)*(8/a))."""
@@ -91,7 +118,7 @@ class SystolicConfig:
 
 def content_hash(config: Any) -> str:
     """Hash of a config dataclass's numbers (name, description and source excluded)."""
-    record = dataclasses.asdict(config)
+    record = dataclasses.asdict(config)  # nested tables (energy) become mappings
     for key in ("name", "description", "source"):
         record.pop(key, None)
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
@@ -156,7 +183,28 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
     "requant_latency_cycles": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000, False, 0,
                                "an integer from 0 to 1000 (cycles from an accumulator to its requantized output)"),
     "timing": (lambda v: v in TIMINGS, False, "hwsim", "one of " + ", ".join(TIMINGS)),
+    "energy": (lambda v: isinstance(v, dict), False, {}, "a mapping of energy/area figures (see EnergyTable)"),
 }
+
+_ENERGY_FIELDS = {f.name for f in dataclasses.fields(EnergyTable)}
+
+
+def _energy_table(raw: dict, source: str) -> EnergyTable:
+    """The energy table of a config: Bit Fusion's figures, overridden field by field."""
+    args = {}
+    for key, value in raw.items():
+        if key not in _ENERGY_FIELDS:
+            raise fail(source, f"energy.{key}", value, "known fields are " + ", ".join(sorted(_ENERGY_FIELDS)))
+        if key.startswith("sram_") and key.endswith("_bit"):
+            if not isinstance(value, dict) or set(value) != set(_BUFFER_NAMES) or \
+                    not all(positive_number(value[b]) or value[b] == 0 for b in _BUFFER_NAMES):
+                raise fail(source, f"energy.{key}", value, "a mapping of ifmap, filter, ofmap to numbers >= 0 (pJ/bit)")
+            args[key] = Buffers(*(float(value[b]) for b in _BUFFER_NAMES))
+        else:
+            if not (positive_number(value) or value == 0):
+                raise fail(source, f"energy.{key}", value, "a number >= 0")
+            args[key] = float(value)
+    return EnergyTable(**args)
 
 _NESTED: dict[str, tuple[tuple[str, ...], Any, str]] = {
     "array": (("rows", "cols"), positive_int, "a positive integer"),
@@ -232,6 +280,7 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
         accumulator_bits=v["accumulator_bits"],
         requant_latency_cycles=v["requant_latency_cycles"],
         timing=v["timing"],
+        energy=_energy_table(v["energy"], source),
         description=v["description"],
         source=source,
     )

@@ -11,15 +11,17 @@ JSON format ``hwsim-lut/2``::
      "model": "resnet18", "input_shape": [1, 3, 224, 224],
      "hardware": {"name": ..., "kind": "systolic" | "arm", "hash": ..., "clock_mhz": ...},
      "choices": ["w2a2", "w2a4", ...], "policy": "first-last-8bit", "pinned": {"conv1": "w8a8", "fc": "w8a8"},
+     "area_mm2": 1.2,
      "layers": [{"name": "conv1", "kind": "conv", "macs": ..., "weights": ..., "supported": true,
                  "note": "", "latency_cycles": {"w2a2": ...}, "latency_ms": {...},
-                 "weight_bytes": {...}}, ...],
-     "totals": {"w2a2": {"latency_ms": ..., "weight_bytes": ...}, ...},
+                 "weight_bytes": {...}, "energy_uj": {...}}, ...],
+     "totals": {"w2a2": {"latency_ms": ..., "weight_bytes": ..., "energy_uj": ...}, ...},
      "additivity": [{"config": "...", "lut_sum_ms": ..., "network_ms": ..., "error_pct": ...}],
      "checksum": "<sha256 of everything above>"}
 
 ``latency_cycles`` are at the target's clock; ``weight_bytes`` = weights x w / 8 (bias and
-per-channel scales excluded).  Every layer is priced at every pair; ``totals`` (the uniform
+per-channel scales excluded); ``energy_uj`` and ``area_mm2`` only for targets with an energy model
+(systolic arrays).  Every layer is priced at every pair; ``totals`` (the uniform
 configurations) obey the precision policy: pinned layers count at their pinned pair.
 """
 
@@ -68,13 +70,16 @@ def _checksum(doc: dict) -> str:
 def _layer_row(layer: Layer, hw: HardwareConfig, pairs: list[tuple[int, int]]) -> dict:
     results = {label(w, a): simulate_layer(layer, hw, w, a) for w, a in pairs}
     notes = {r.note for r in results.values() if r.note}
-    return {
+    row = {
         "name": layer.name, "kind": layer.kind, "macs": layer.macs, "weights": layer.weight_count,
         "supported": not notes, "note": "; ".join(sorted(notes)),
         "latency_cycles": {k: r.total_cycles for k, r in results.items()},
         "latency_ms": {k: r.latency_ms for k, r in results.items()},
         "weight_bytes": {label(w, a): math.ceil(layer.weight_count * w / 8) for w, a in pairs},
     }
+    if all(r.energy_pj is not None for r in results.values()):
+        row["energy_uj"] = {k: r.energy_pj / 1e6 for k, r in results.items()}
+    return row
 
 
 def additivity(layers: Sequence[Layer], hw: HardwareConfig, rows: list[dict], n_configs: int = 5,
@@ -132,8 +137,9 @@ def build_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inpu
         "hardware": {"name": hw.name, "kind": hw.kind, "hash": hw.content_hash(), "clock_mhz": hw.clock_mhz},
         "choices": [label(w, a) for w, a in pairs], "policy": policy.name, "pinned": pinned,
         "layers": rows,
+        "area_mm2": hw.area_mm2() if hw.kind == "systolic" else None,
         "totals": {label(w, a): {key: sum(r[key][pinned.get(r["name"], label(w, a))] for r in rows)
-                                 for key in ("latency_ms", "weight_bytes")}
+                                 for key in ("latency_ms", "weight_bytes", "energy_uj") if key in rows[0]}
                    for w, a in pairs},
         "additivity": additivity(layers, hw, rows),
     }
@@ -197,6 +203,11 @@ def lut_to_table(doc: dict) -> str:
     lines.append(f"{'total':<{name_w}}  " + "  ".join(f"{doc['totals'][p]['latency_ms']:>{col_w}.3f}" for p in pairs))
     lines.append(f"{'weights (KB)':<{name_w}}  "
                  + "  ".join(f"{doc['totals'][p]['weight_bytes'] / 1e3:>{col_w}.1f}" for p in pairs))
+    if "energy_uj" in doc["totals"][pairs[0]]:
+        lines.append(f"{'energy (uJ)':<{name_w}}  "
+                     + "  ".join(f"{doc['totals'][p]['energy_uj']:>{col_w}.2f}" for p in pairs))
+    if doc.get("area_mm2") is not None:
+        lines.append(f"area of {doc['hardware']['name']}: {doc['area_mm2']:.3f} mm2")
     notes = sorted({r["note"] for r in doc["layers"] if r["note"]})
     lines += [f"* {n}" for n in notes]
     lines.append("additivity (table sum vs whole-network simulation):")

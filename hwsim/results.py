@@ -33,6 +33,10 @@ class LayerResult:
     dram_write_bytes: int
     latency_ms: float
     note: str = ""  # e.g. a layer the target's kernel does not support, and how it was costed
+    energy_pj: float | None = None  # None: the target has no energy model
+    energy_compute_pj: float | None = None
+    energy_sram_pj: float | None = None
+    energy_dram_pj: float | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready record."""
@@ -42,6 +46,7 @@ class LayerResult:
 _SUMMED = ("macs", "total_cycles", "compute_cycles", "stall_cycles", "onchip_stall_cycles", "dram_stall_cycles",
            "folds", "sram_ifmap_bytes", "sram_filter_bytes", "sram_ofmap_bytes", "dram_read_bytes",
            "dram_write_bytes", "latency_ms")
+_ENERGY = ("energy_pj", "energy_compute_pj", "energy_sram_pj", "energy_dram_pj")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +57,14 @@ class NetworkResult:
     dataflow: str
     clock_mhz: float
     layers: list[LayerResult]
+    area_mm2: float | None = None  # None: the target has no area model
 
     def total(self) -> dict:
         """Whole-network totals; utilization is MAC-weighted (total MACs over total peak MAC slots)."""
         out = {k: sum(getattr(r, k) for r in self.layers) for k in _SUMMED}
+        for k in _ENERGY:
+            values = [getattr(r, k) for r in self.layers]
+            out[k] = None if any(v is None for v in values) else sum(values)
         slots = sum(r.macs / r.utilization for r in self.layers if r.utilization > 0)
         out["utilization"] = out["macs"] / slots if slots else 0.0
         out["name"] = "total"
@@ -71,10 +80,16 @@ class NetworkResult:
         """Sum of all layers' latency in ms."""
         return sum(r.latency_ms for r in self.layers)
 
+    @property
+    def energy_uj(self) -> float | None:
+        """Whole-network energy in microjoules (None without an energy model)."""
+        e = self.total()["energy_pj"]
+        return None if e is None else e / 1e6
+
     def to_json(self) -> str:
-        """``{"hardware", "dataflow", "clock_mhz", "layers": [...], "total": {...}}`` as text."""
+        """``{"hardware", "dataflow", "clock_mhz", "area_mm2", "layers": [...], "total": {...}}`` as text."""
         doc = {"hardware": self.hardware, "dataflow": self.dataflow, "clock_mhz": self.clock_mhz,
-               "layers": [r.to_dict() for r in self.layers], "total": self.total()}
+               "area_mm2": self.area_mm2, "layers": [r.to_dict() for r in self.layers], "total": self.total()}
         return json.dumps(doc, indent=2) + "\n"
 
     def to_csv(self) -> str:
@@ -93,7 +108,8 @@ class NetworkResult:
         cols = [("layer", "name", "{}"), ("w/a", None, "{}"), ("MMAC", "macs", "{:.1f}"),
                 ("cycles", "total_cycles", "{:,}"), ("compute", "compute_cycles", "{:,}"),
                 ("stall", "stall_cycles", "{:,}"), ("util%", "utilization", "{:.1f}"),
-                ("map%", "mapping_efficiency", "{:.1f}"), ("DRAM KB", None, "{:.1f}"), ("ms", "latency_ms", "{:.4f}")]
+                ("map%", "mapping_efficiency", "{:.1f}"), ("DRAM KB", None, "{:.1f}"), ("ms", "latency_ms", "{:.4f}"),
+                ("uJ", "energy_pj", "{:.2f}")]
 
         def cells(rec: dict, is_total: bool) -> list[str]:
             row = []
@@ -106,6 +122,8 @@ class NetworkResult:
                     row.append(fmt.format(rec[key] / 1e6))
                 elif key in ("utilization", "mapping_efficiency"):
                     row.append("" if key not in rec else fmt.format(100 * rec[key]))
+                elif key == "energy_pj":
+                    row.append("-" if rec[key] is None else fmt.format(rec[key] / 1e6))
                 else:
                     row.append(fmt.format(rec[key]))
             return row
@@ -119,7 +137,8 @@ class NetworkResult:
         heads = [c[0] for c in cols]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
         fmt_row = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        lines = [f"{self.hardware}  dataflow={self.dataflow}  clock={self.clock_mhz:g} MHz",
+        area = "" if self.area_mm2 is None else f"  area={self.area_mm2:.3f} mm2"
+        lines = [f"{self.hardware}  dataflow={self.dataflow}  clock={self.clock_mhz:g} MHz{area}",
                  fmt_row(heads), "  ".join("-" * w for w in widths)]
         lines += [fmt_row(r) for r in rows[:-1]]
         lines.append("  ".join("-" * w for w in widths))

@@ -12,8 +12,8 @@ from hwsim.io import read_text
 
 from .problem import Problem
 
-METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes")}
-BUDGET_UNITS = ("ms", "bytes", "fraction")
+METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes"), "energy": ("energy_uj", "uJ")}
+BUDGET_UNITS = ("ms", "bytes", "uJ", "fraction")
 
 
 def read_json(path: str | Path, what: str) -> dict:
@@ -55,6 +55,10 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
         raise HwsimError(f"the tables share no bit choice: sensitivity has {sensitivity['choices']}, "
                          f"the lookup table {lut['choices']}")
     rows = {r["name"]: r for r in lut["layers"]}
+    if any(field not in r for r in rows.values()):
+        raise HwsimError(f"the lookup table has no {field} for {lut.get('hardware', {}).get('name', 'this target')}; "
+                         f"allowed metrics for it: " + ", ".join(m for m, (f, _) in METRICS.items()
+                                                                 if all(f in r for r in rows.values())))
     names = list(sensitivity["layers"])
     missing = [n for n in names if n not in rows]
     if missing:

@@ -48,7 +48,8 @@ R_COMPUTE, R_ONCHIP_STALL, R_DRAM_STALL, R_TOTAL = 0, 1, 2, 3
 R_SRAM_IF, R_SRAM_F, R_SRAM_O = 4, 5, 6
 R_DRAM_RD, R_DRAM_WR = 7, 8
 R_MAP_EFF, R_COMPUTE_UTIL, R_FOLDS = 9, 10, 11
-N_RESULTS = 12
+R_LOAD_IF, R_LOAD_F, R_LOAD_PSUM = 12, 13, 14  # DRAM bits loaded into the ifmap, filter and ofmap buffers
+N_RESULTS = 15
 
 _MEMO = 32  # distinct (fold shape, entry state) pairs remembered per layer
 
@@ -240,12 +241,15 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     load = 0.0
                     write = 0.0
                     bmode = 0
+                    row_buf = R_LOAD_IF if df != IS else R_LOAD_F  # IS: the row operand is the filter
                     if _needs(rows_outer, row_mode, b, o, q, q0):
                         load += row_t[i] * mult
+                        res[row_buf] += row_t[i] * mult
                         bmode = max(bmode, mode_row)
                     if df == OS:
                         if _needs(not rows_outer, col_mode, b, o, q, q0):
                             load += col_t[j] * mult
+                            res[R_LOAD_F] += col_t[j] * mult
                             bmode = max(bmode, mode_col)
                         if final:
                             write += out_row[i] * out_col[j] * mult
@@ -255,17 +259,20 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                         else:
                             ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
                         load += ft * mult
+                        res[R_LOAD_F if df == WS else R_LOAD_IF] += ft * mult
                         bmode = max(bmode, mode_fold)
                         if final:
                             write += out_col[j] * mult
                         if nr > 1 and psum_mode == PSUM_PER_FOLD:
                             if i > 0:
                                 load += psum_t[j] * mult
+                                res[R_LOAD_PSUM] += psum_t[j] * mult
                             if not final:
                                 write += psum_t[j] * mult
                         elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
                             if q == q0 and b > 0:
                                 load += psum_t[j] * mult
+                                res[R_LOAD_PSUM] += psum_t[j] * mult
                             if q == q1 - 1 and not final:
                                 write += psum_t[j] * mult
                     res[R_DRAM_RD] += load

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..config import SystolicConfig
+from ..energy import layer_energy
 from ..layers import Layer
 from ..precision import check_bits
 from ..resources import check_systolic_size
@@ -67,6 +68,8 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", reuse_folds,
     )
     total = int(r[K.R_TOTAL])
+    energy = layer_energy(hw, layer.macs / pf, total, (r[K.R_SRAM_IF], r[K.R_SRAM_F], r[K.R_SRAM_O]),
+                          (r[K.R_LOAD_IF], r[K.R_LOAD_F], r[K.R_LOAD_PSUM]), r[K.R_DRAM_RD], r[K.R_DRAM_WR])
     return LayerResult(
         name=layer.name,
         wbits=wbits,
@@ -88,6 +91,10 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         dram_read_bytes=_bytes(r[K.R_DRAM_RD]),
         dram_write_bytes=_bytes(r[K.R_DRAM_WR]),
         latency_ms=total / (hw.clock_mhz * 1e3),
+        energy_pj=energy.total_pj,
+        energy_compute_pj=energy.compute_pj,
+        energy_sram_pj=energy.sram_pj,
+        energy_dram_pj=energy.dram_pj,
     )
 
 
