@@ -33,6 +33,8 @@ class LayerResult:
     dram_write_bytes: int
     latency_ms: float
     note: str = ""  # e.g. a layer the target's kernel does not support, and how it was costed
+    dram_ifmap_read_bytes: int | None = None  # the DRAM reads into each buffer (systolic targets)
+    dram_filter_read_bytes: int | None = None
     energy_pj: float | None = None  # None: the target has no energy model
     energy_compute_pj: float | None = None
     energy_sram_pj: float | None = None
@@ -102,6 +104,44 @@ class NetworkResult:
             writer.writerow(r.to_dict())
         writer.writerow({k: v for k, v in self.total().items() if k in fields})
         return buf.getvalue()
+
+    def to_scalesim_reports(self) -> dict[str, str]:
+        """SCALE-Sim's three report files (COMPUTE, BANDWIDTH, DETAILED_ACCESS), with its column names.
+
+        Words are bytes (SCALE-Sim's word is one byte).  hwsim does not trace each access, so start and
+        stop cycles are the layer's bounds (0 and its total cycles, which include the first tile's
+        load: "incl. prefetch" equals "Total Cycles"), and average DRAM bandwidths divide by the layer's
+        cycles rather than by SCALE-Sim's DRAM active window.
+        """
+        def csv_text(header: list[str], rows: list[list]) -> str:
+            fmt = lambda v: f"{v}" if isinstance(v, int) else f"{v:.6f}".rstrip("0").rstrip(".") if isinstance(
+                v, float) else str(v)
+            return "".join(", ".join(fmt(v) for v in row) + ",\n" for row in [header] + rows)
+
+        compute, bandwidth, detail = [], [], []
+        for i, r in enumerate(self.layers):
+            cyc = max(r.total_cycles, 1)
+            if_rd = r.dram_ifmap_read_bytes if r.dram_ifmap_read_bytes is not None else r.dram_read_bytes
+            f_rd = r.dram_filter_read_bytes if r.dram_filter_read_bytes is not None else 0
+            compute.append([i, r.total_cycles, r.total_cycles, r.stall_cycles, 100 * r.utilization,
+                            100 * r.mapping_efficiency, 100 * r.compute_utilization])
+            bandwidth.append([i, r.sram_ifmap_bytes / cyc, r.sram_filter_bytes / cyc, r.sram_ofmap_bytes / cyc,
+                              if_rd / cyc, f_rd / cyc, r.dram_write_bytes / cyc])
+            detail.append([i, 0, r.total_cycles, r.sram_ifmap_bytes, 0, r.total_cycles, r.sram_filter_bytes,
+                           0, r.total_cycles, r.sram_ofmap_bytes, 0, r.total_cycles, if_rd, 0, r.total_cycles, f_rd,
+                           0, r.total_cycles, r.dram_write_bytes])
+        return {
+            "COMPUTE_REPORT.csv": csv_text(["LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles",
+                                            "Overall Util %", "Mapping Efficiency %", "Compute Util %"], compute),
+            "BANDWIDTH_REPORT.csv": csv_text(["LayerID", "Avg IFMAP SRAM BW", "Avg FILTER SRAM BW", "Avg OFMAP SRAM BW",
+                                              "Avg IFMAP DRAM BW", "Avg FILTER DRAM BW", "Avg OFMAP DRAM BW"],
+                                             bandwidth),
+            "DETAILED_ACCESS_REPORT.csv": csv_text(
+                ["LayerID"] + [f"{mem} {op} {what}" for mem, ops in (("SRAM", ("IFMAP", "Filter", "OFMAP")),
+                                                                     ("DRAM", ("IFMAP", "Filter", "OFMAP")))
+                               for op in ops for what in ("Start Cycle", "Stop Cycle",
+                                                          "Writes" if op == "OFMAP" else "Reads")], detail),
+        }
 
     def to_table(self) -> str:
         """A fixed-width per-layer table with a total line, for the terminal."""
