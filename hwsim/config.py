@@ -23,6 +23,7 @@ DATAFLOWS = ("os", "ws", "is")
 TIMINGS = ("hwsim", "scalesim")  # physical cycle accounting, or SCALE-Sim's (see README, timing modes)
 BIT_WIDTHS = (2, 4, 8)
 UNLIMITED = "unlimited"
+PSUM_VIA_OFMAP = "ofmap"
 
 
 class Buffers(NamedTuple):
@@ -76,6 +77,9 @@ class SystolicConfig:
     accumulator_bits: int
     requant_latency_cycles: int = 0
     timing: str = "hwsim"
+    psum_bytes_per_cycle: float | None = None  # accumulator port; None = one accumulator per column
+    psum_via_ofmap: bool = False  # partial sums share the ofmap write port instead
+    fold_overlap: bool = True  # hwsim timing: neighbouring folds overlap fill and drain (double-buffered PE registers)
     energy: EnergyTable = EnergyTable()
     description: str = ""
     source: str = ""
@@ -183,6 +187,11 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
     "requant_latency_cycles": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000, False, 0,
                                "an integer from 0 to 1000 (cycles from an accumulator to its requantized output)"),
     "timing": (lambda v: v in TIMINGS, False, "hwsim", "one of " + ", ".join(TIMINGS)),
+    "psum_bytes_per_cycle": (lambda v: _bandwidth(v) or v == PSUM_VIA_OFMAP, False, UNLIMITED,
+                             f"a positive number (bytes/cycle), '{UNLIMITED}' (one accumulator per column) or "
+                             f"'{PSUM_VIA_OFMAP}' (partial sums share the ofmap write port)"),
+    "fold_overlap": (lambda v: isinstance(v, bool), False, True,
+                     "true or false (hwsim timing: neighbouring folds overlap their fill and drain)"),
     "energy": (lambda v: isinstance(v, dict), False, {}, "a mapping of energy/area figures (see EnergyTable)"),
 }
 
@@ -280,6 +289,9 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
         accumulator_bits=v["accumulator_bits"],
         requant_latency_cycles=v["requant_latency_cycles"],
         timing=v["timing"],
+        psum_bytes_per_cycle=None if v["psum_bytes_per_cycle"] == PSUM_VIA_OFMAP else num_or_none(v["psum_bytes_per_cycle"]),
+        psum_via_ofmap=v["psum_bytes_per_cycle"] == PSUM_VIA_OFMAP,
+        fold_overlap=v["fold_overlap"],
         energy=_energy_table(v["energy"], source),
         description=v["description"],
         source=source,

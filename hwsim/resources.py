@@ -32,6 +32,8 @@ def check_systolic_size(name: str, folds: int, fold_steps: int, array: str, tile
     ``tile_entries``: row folds + column folds (the per-fold tile arrays of the DRAM plan).
     """
     need = 25 * folds + 80 * tile_entries  # per fold: load, write-back, compute (float64), a flag
+    if folds <= MAX_FOLDS and need <= 2 ** 26 and fold_steps <= MAX_FOLD_STEPS:
+        return  # under 64 MiB: no need to ask the system (this runs for every schedule tried)
     avail = available_memory_bytes()
     if folds > MAX_FOLDS or need > avail // 2 or fold_steps > MAX_FOLD_STEPS:
         raise HwsimError(

@@ -11,13 +11,16 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import hashlib
+import importlib.metadata
+import json
 import math
 import re
 from pathlib import Path
 from typing import Sequence
 
 from .errors import HwsimError
-from .io import read_text
+from .io import default_cache_dir, read_text, write_atomic
 from .layers import Layer
 from .resources import available_memory_bytes
 
@@ -125,12 +128,28 @@ def _layers_by_hooks(model, example) -> list[Layer]:
     return layers
 
 
+_SMALL_REAL_BYTES = 64 * 2 ** 20
+
+
+def _without_batchnorm(model):
+    """``model`` with its batch-norm modules replaced by identities, in place (they keep shapes, and
+    torch's meta-device batch norm loads its whole compiler stack: about a second)."""
+    from torch import nn
+
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(module, name, nn.Identity())
+    return model
+
+
 def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), method: str = "auto") -> list[Layer]:
     """Conv/linear layers of ``model`` for an input of ``input_shape`` (N, C, H, W), in execution order.
 
     ``method``: ``"fx"``, ``"hooks"`` or ``"auto"`` (fx, falling back to hooks if tracing fails).
-    Shapes are propagated on a meta-device copy; only a model that cannot run there (data-
-    dependent control flow) is run on real zeros, and then only if that fits in memory.
+    Shapes are propagated on real zeros when the activations are small (under 64 MiB: faster), else
+    on a meta-device copy (shapes without data); a model that cannot run there (data-dependent
+    control flow) is run on real zeros, and then only if that fits in memory.
     """
     import torch
 
@@ -138,10 +157,12 @@ def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), met
         raise HwsimError(f"input shape {tuple(input_shape)}: expected four positive integers (N, C, H, W)")
     attempts = []
     try:
-        attempts.append((copy.deepcopy(model).to("meta"), torch.zeros(*input_shape, device="meta")))
+        attempts.append((_without_batchnorm(copy.deepcopy(model).to("meta")), torch.zeros(*input_shape, device="meta")))
     except Exception:  # a module that cannot move to the meta device
         pass
-    attempts.append((model, None))
+    real = (model, None)
+    # A small input runs faster on real zeros: torch's first meta-device operation loads its compiler stack (~1 s).
+    attempts.insert(0 if 4 * math.prod(input_shape) * 64 <= _SMALL_REAL_BYTES else len(attempts), real)
     error: Exception | None = None
     for shadow, example in attempts:
         if example is None:
@@ -197,9 +218,46 @@ def build_named_model(name: str, num_classes: int = 1000):
         raise HwsimError(f"unknown model {name!r}; allowed: {', '.join(model_names())}") from None
 
 
-def layers_from_model_name(name: str, input_shape: Sequence[int] = (1, 3, 224, 224)) -> list[Layer]:
-    """Layers of a named architecture at ``input_shape`` (no weights needed)."""
-    return layers_from_module(build_named_model(name), input_shape)
+def layers_from_model_name(name: str, input_shape: Sequence[int] = (1, 3, 224, 224),
+                           cache: bool = True) -> list[Layer]:
+    """Layers of a named architecture at ``input_shape`` (no weights needed).
+
+    With ``cache``, the list is kept as JSON in ``<cache dir>/layers``, keyed by the name, the
+    shape, and the sources and library versions that produce it, so a later process needs no
+    torch at all (importing torch and propagating shapes takes about 1.5 s; reading the file, ms).
+    """
+    shape = tuple(int(d) for d in input_shape)
+    path = _layer_cache_path(name, shape) if cache else None
+    if path is not None and path.is_file():
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            return [Layer(**{**row, "consumers": tuple(row["consumers"])}) for row in rows]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # an unreadable or stale entry is rebuilt below
+    layers = layers_from_module(build_named_model(name), shape)
+    if path is not None:
+        try:
+            write_atomic(path, json.dumps([dataclasses.asdict(layer) for layer in layers]), force=True)
+        except (HwsimError, OSError):
+            pass  # the cache is an optimisation: a read-only home still works
+    return layers
+
+
+def _layer_cache_path(name: str, shape: tuple[int, ...]) -> Path | None:
+    """Where the layer list of a named model at ``shape`` is cached (None: the name cannot be a file name)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        return None
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for source in ("models.py", "workload.py", "layers.py"):
+        digest.update((here / source).read_bytes())
+    for dist in ("torch", "torchvision"):
+        try:
+            digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    shape_s = "x".join(map(str, shape))
+    return default_cache_dir() / "layers" / f"{name}-{shape_s}-{digest.hexdigest()[:16]}.json"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from hwsim.systolic.memory import pipeline_end
 
 
 def simpy_pipeline_end(load, compute, write, mode=None, out_slots=2):
-    """Input buffering per fold (0 double, 1 single, 2 streamed), ``out_slots`` output halves, one in-order DRAM
-    channel, one array: an event model."""
+    """Input buffering per fold (0 double, 1 single), ``out_slots`` output halves, one in-order DRAM channel, one
+    array that computes a fold as its data streams in: an event model."""
     env = simpy.Environment()
     dram = simpy.PriorityResource(env, capacity=1)
     n = len(load)
@@ -38,13 +38,11 @@ def simpy_pipeline_end(load, compute, write, mode=None, out_slots=2):
 
     def array():
         for i in range(n):
-            streamed = mode is not None and mode[i] == 2
-            yield started[i] if streamed else loaded[i]
+            yield started[i]  # computes as its data streams in
             if i >= out_slots:
                 yield written[i - out_slots]  # output slot of fold i-slots drained
             yield env.timeout(compute[i])
-            if streamed:
-                yield loaded[i]
+            yield loaded[i]  # and ends no earlier than its load
             computed[i].succeed()
 
     def writer():
@@ -59,7 +57,7 @@ def simpy_pipeline_end(load, compute, write, mode=None, out_slots=2):
     return env.now
 
 
-@pytest.mark.parametrize("single_in", ["none", "all", "some", "streamed", "mixed"])
+@pytest.mark.parametrize("single_in", ["none", "all", "some"])
 @pytest.mark.parametrize("out_slots", [2, 1])
 @pytest.mark.parametrize("seed", range(8))
 def test_recurrence_matches_simpy(seed, single_in, out_slots):
@@ -69,8 +67,7 @@ def test_recurrence_matches_simpy(seed, single_in, out_slots):
     load = rng.integers(0, 3 * scale, n).astype(float)
     compute = rng.integers(1, 3 * scale, n).astype(float)
     write = rng.integers(0, 3 * scale, n).astype(float)
-    single = {"none": np.zeros(n, np.int64), "all": np.ones(n, np.int64), "some": (rng.random(n) < 0.4) * 1,
-              "streamed": np.full(n, 2), "mixed": rng.integers(0, 3, n)}[single_in]
+    single = {"none": np.zeros(n, np.int64), "all": np.ones(n, np.int64), "some": (rng.random(n) < 0.4) * 1}[single_in]
     assert pipeline_end(load, compute, write, single, out_slots) == \
         simpy_pipeline_end(load, compute, write, single, out_slots)
 
@@ -79,15 +76,15 @@ def test_compute_bound_hides_transfers():
     load = np.full(10, 5.0)
     compute = np.full(10, 100.0)
     write = np.full(10, 5.0)
-    # only the first load and the last write are exposed
-    assert pipeline_end(load, compute, write, np.zeros(10, np.int64)) == 5 + 10 * 100 + 5
+    # the array starts as the first tile streams in; only the last write is exposed
+    assert pipeline_end(load, compute, write, np.zeros(10, np.int64)) == 10 * 100 + 5
 
 
 def test_memory_bound_is_dram_time():
     load = np.full(10, 100.0)
     compute = np.full(10, 1.0)
     write = np.zeros(10)
-    assert pipeline_end(load, compute, write, np.zeros(10, np.int64)) == 10 * 100 + 1
+    assert pipeline_end(load, compute, write, np.zeros(10, np.int64)) == 10 * 100
 
 
 
@@ -102,5 +99,3 @@ def test_single_buffering_never_faster():
         assert pipeline_end(load, compute, write, some) >= double
         assert pipeline_end(load, compute, write, every) >= pipeline_end(load, compute, write, some)
         assert pipeline_end(load, compute, write, none, 1) >= double
-        streamed = pipeline_end(load, compute, write, np.full(n, 2))
-        assert streamed <= pipeline_end(load, compute, write, every)  # streaming overlaps its own load

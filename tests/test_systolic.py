@@ -34,8 +34,12 @@ def test_2x2_is_about_16x_faster_at_unlimited_bandwidth(unlimited_hw, dataflow):
     assert low < c88 / c22 <= 16.01
 
 
+FOUR_BIT_PORTS = Buffers(32, 64, 32)  # B/cycle: 16 rows x 2 bytes, 32 cols x 2 bytes (full speed down to 4 bits)
+
+
 def test_bandwidth_caps_the_low_precision_gain(paper_hw, unlimited_hw):
-    paper_hw = dataclasses.replace(paper_hw, sram_kib=Buffers(4096, 4096, 4096))  # on-chip bandwidth alone
+    paper_hw = dataclasses.replace(paper_hw, sram_kib=Buffers(4096, 4096, 4096),  # on-chip bandwidth alone
+                                   sram_bytes_per_cycle=FOUR_BIT_PORTS)
     free = simulate_layer(BIG, unlimited_hw, 2, 2)
     bound = simulate_layer(BIG, paper_hw, 2, 2)
     assert bound.onchip_stall_cycles > 0
@@ -45,10 +49,13 @@ def test_bandwidth_caps_the_low_precision_gain(paper_hw, unlimited_hw):
 
 
 def test_buffers_sized_for_4bit_do_not_stall_at_4x4(paper_hw):
-    # paper config: 32 B/cycle ifmap = 16 rows x 2 bytes, 64 B/cycle filter = 32 cols x 2 bytes
-    r = simulate_layer(BIG, paper_hw, 4, 4)
-    assert r.onchip_stall_cycles == paper_hw.requant_latency_cycles  # only the requantizer's pipeline drains
-    assert simulate_layer(BIG, paper_hw, 2, 2).onchip_stall_cycles > 0
+    four = dataclasses.replace(paper_hw, fold_overlap=False, sram_bytes_per_cycle=FOUR_BIT_PORTS)
+    r = simulate_layer(BIG, four, 4, 4, search=False)
+    assert r.onchip_stall_cycles == four.requant_latency_cycles  # only the requantizer's pipeline drains
+    assert simulate_layer(BIG, four, 2, 2, search=False).onchip_stall_cycles > 0
+    # the shipped config's ports (16 x 4 B, 32 x 4 B) feed even 2-bit operands at full speed
+    full = dataclasses.replace(paper_hw, fold_overlap=False)
+    assert simulate_layer(BIG, full, 2, 2, search=False).onchip_stall_cycles == full.requant_latency_cycles
 
 
 def test_lower_precision_is_never_slower(paper_hw):
@@ -68,12 +75,13 @@ def test_depthwise_has_low_utilization(paper_hw):
 
 
 def test_depthwise_packs_groups_when_they_fit(unlimited_hw):
+    unlimited_hw = dataclasses.replace(unlimited_hw, fold_overlap=False)
     dw = Layer("dw", "conv", 16, 16, 64, 14, 14, 64, 3, 3, 1, 64)
     m = map_layer(dw, unlimited_hw, 2, 2, "ws")  # K=9 fuses into one step: 16 groups per fold
     assert (m.sr, m.sc, m.groups_per_fold) == (1, 1, 16)
     assert map_layer(dw, unlimited_hw, 8, 8, "ws").groups_per_fold == 1  # 9 rows each: one fits
-    ws88 = simulate_layer(dw, unlimited_hw, 8, 8, "ws").total_cycles
-    ws22 = simulate_layer(dw, unlimited_hw, 2, 2, "ws").total_cycles
+    ws88 = simulate_layer(dw, unlimited_hw, 8, 8, "ws", search=False).total_cycles
+    ws22 = simulate_layer(dw, unlimited_hw, 2, 2, "ws", search=False).total_cycles
     assert ws88 / ws22 == pytest.approx(16, rel=0.01)  # 64 folds -> 4 folds
 
 
@@ -161,7 +169,9 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
                                            g_max, m.sr, m.sc) for t in range(m.fold_cycles())]
     acc_d, out_d = demand(acc), demand(abits)
     rq = requant * abits
-    cap = [bw[0] + max(d[0] for d in acc_d), bw[1] + max(d[1] for d in acc_d), bw[2] + max(d[2] for d in acc_d),
+    psum_port = None if hw.psum_via_ofmap else (8.0 * hw.psum_bytes_per_cycle if hw.psum_bytes_per_cycle else math.inf)
+    cap = [bw[0] + max(d[0] for d in acc_d), bw[1] + max(d[1] for d in acc_d),
+           (bw[2] if psum_port is None else psum_port) + max(d[2] for d in acc_d),
            min(bw[2], rq) + max(d[2] for d in out_d)]
     level = [cap[0], cap[1], 0.0, 0.0]
 
@@ -176,7 +186,7 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
             level[q] += d[2]
         x = min(level[3], rq, bw[2])
         level[3] -= x
-        level[2] = max(level[2] - (bw[2] - x), 0.0)
+        level[2] = max(level[2] - ((bw[2] - x) if psum_port is None else psum_port), 0.0)  # shared or own port
         return fired
 
     cycles = stalls = 0
@@ -206,17 +216,21 @@ SMALL = [
 @pytest.mark.parametrize("layer", SMALL, ids=lambda layer: layer.name)
 @pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 @pytest.mark.parametrize("bits", [(8, 8), (2, 2), (2, 8), (8, 2)])
-def test_kernel_equals_plain_reference(paper_hw, layer, dataflow, bits):
+@pytest.mark.parametrize("psum", ["ofmap", 3.0, None])
+def test_kernel_equals_plain_reference(paper_hw, layer, dataflow, bits, psum):
     hw = dataclasses.replace(paper_hw, rows=4, cols=8, dram_gb_per_s=None, requant_outputs_per_cycle=3,
-                             sram_bytes_per_cycle=Buffers(3.0, 5.0, 2.0), requant_latency_cycles=2)
-    r = simulate_layer(layer, hw, *bits, dataflow=dataflow)
+                             sram_bytes_per_cycle=Buffers(3.0, 5.0, 2.0), requant_latency_cycles=2,
+                             fold_overlap=False, psum_via_ofmap=psum == "ofmap",
+                             psum_bytes_per_cycle=None if psum == "ofmap" else psum)
+    r = simulate_layer(layer, hw, *bits, dataflow=dataflow, search=False)  # the kernel on SCALE-Sim's schedule
     cycles, stalls = reference_onchip(layer, hw, *bits, dataflow)
     assert r.onchip_stall_cycles == stalls
     assert r.total_cycles == cycles  # timing hwsim: every cycle counted, the output queue drained
     unlimited = dataclasses.replace(hw, requant_outputs_per_cycle=None, sram_bytes_per_cycle=Buffers(None, None, None),
                                     requant_latency_cycles=0)
     exact = simulate_layer(layer, dataclasses.replace(unlimited, timing="scalesim"), *bits, dataflow=dataflow)
-    assert exact.total_cycles == simulate_layer(layer, unlimited, *bits, dataflow=dataflow).total_cycles - 1
+    assert exact.total_cycles == simulate_layer(layer, unlimited, *bits, dataflow=dataflow,
+                                                search=False).total_cycles - 1
 
 
 @pytest.mark.parametrize("config", ["bitfusion_16x32", "bitfusion_16x32_starved"])
@@ -230,6 +244,6 @@ def test_reusing_identical_folds_is_exact(config, dataflow):
     layers = layers_from_model_name("resnet18")
     for layer in (layers[0], layers[5], layers[9], layers[-1]):  # stem, downsample, 3x3, fc
         for bits in ((2, 2), (8, 2), (4, 8)):
-            fast = simulate_layer(layer, hw, *bits, dataflow=dataflow)
-            slow = simulate_layer(layer, hw, *bits, dataflow=dataflow, reuse_folds=False)
+            fast = simulate_layer(layer, hw, *bits, dataflow=dataflow, search=False)
+            slow = simulate_layer(layer, hw, *bits, dataflow=dataflow, reuse_folds=False, search=False)
             assert fast == slow, (layer.name, bits)

@@ -15,8 +15,8 @@ is          filter F_i (K-block)     ifmap X_ij, one per fold    P_j (all N x M-
 Each buffer is double-buffered: a tile stays resident across folds only in half its buffer,
 which holds ``s = floor(half / largest tile)`` tiles (equal slots).  A tile larger than half its
 buffer but not than the whole one takes the whole buffer (``s = 1``, single-buffered: a fold
-that loads it cannot prefetch during the previous fold); a tile larger than the buffer is
-streamed through it during its fold (``s = 0``; see hwsim.systolic.memory).  The folds run in one of two loop
+that loads it cannot prefetch during the previous fold); a tile larger than the buffer streams
+through it (``s = 0``, single-buffered too; see hwsim.systolic.memory).  The folds run in one of two loop
 orders, tiled: ``for block of k inner folds: for outer fold: for inner fold in block``.  Then:
 
 * an operand indexed by the *outer* loop is loaded once if all its tiles fit (``n <= s``), once
@@ -149,7 +149,7 @@ class Plan:
     row_mode: int
     col_mode: int
     psum_mode: int
-    mode_row: int  # buffering of the row operand's tiles: 0 double, 1 single (whole buffer), 2 streamed
+    mode_row: int  # buffering of the row operand's tiles: 0 double, 1 single (the whole buffer or more)
     mode_col: int
     mode_fold: int
     out_slots: int  # 2 when an output tile fits half the ofmap buffer, else 1
@@ -163,12 +163,12 @@ class Plan:
 
 
 def _slots(half_bits: float, tile_bits: float) -> tuple[int, int]:
-    """(tiles kept resident, buffering mode: 0 double, 1 single, 2 streamed) in a buffer of 2 x ``half_bits``."""
+    """(tiles kept resident, buffering mode: 0 double, 1 single) in a buffer of 2 x ``half_bits``."""
     if tile_bits <= 0:
         return BIG, 0
     if tile_bits <= half_bits:
         return int(half_bits // tile_bits), 0
-    return (1, 1) if tile_bits <= 2 * half_bits else (0, 2)
+    return (1, 1) if tile_bits <= 2 * half_bits else (0, 1)
 
 
 def _outer_mode(n: int, s: int) -> int:
@@ -212,11 +212,14 @@ def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, in
             "fold": _slots(half[fold_buf], t.fold_tile(0, 0)) if t.df != OS else none}
 
 
-def plan_traffic(batches: list[tuple[Tiles, int]], half: tuple[float, float, float]) -> Plan:
-    """The order and block size with the least DRAM traffic over ``batches`` [(tiles, how many batches)].
+def plans(batches: list[tuple[Tiles, int]], half: tuple[float, float, float], family: str = "useful") -> list[Plan]:
+    """Candidate plans (loop order x block size) with their closed-form traffic.
 
-    ``half`` = half of the ifmap, filter and ofmap buffers in bits.  Slots are sized by the first
-    (largest) batch's tiles.
+    ``family="useful"``: the block sizes where the traffic can change (1, the slot counts, all
+    inner folds) -- enough to find the fewest bytes.  ``family="all"``: 1, 2, 4, ... and all inner
+    folds, a set that does not depend on the buffer sizes (the cycle-searching mapper needs that:
+    a bigger buffer then keeps every schedule a smaller one had).  ``half`` = half of the ifmap,
+    filter and ofmap buffers in bits; slots are sized by the first (largest) batch's tiles.
     """
     t0 = batches[0][0]
     nr, nc = len(t0.row), len(t0.out_col)
@@ -224,17 +227,27 @@ def plan_traffic(batches: list[tuple[Tiles, int]], half: tuple[float, float, flo
     s_row, s_col, s_o = sl["row"][0], sl["col"][0], sl["psum"][0]
     out_tile = float(t0.out_row.max() * t0.out_col.max()) if t0.df == OS else float(t0.out_col.max())
     out_slots = 1 if _slots(half[2], out_tile)[1] else 2
-    best = None
+    out = []
     for rows_outer in (True, False):
         n_in = nc if rows_outer else nr
-        cands = {1, n_in} | {s for s in (s_row, s_col, s_o) if 1 <= s < n_in}
+        if family == "all":
+            cands = {n_in} | {2 ** e for e in range(max(n_in, 1).bit_length()) if 2 ** e < n_in}
+        else:
+            cands = {1, n_in} | {s for s in (s_row, s_col, s_o) if 1 <= s < n_in}
         for k in sorted(cands):
             rd = wr = 0.0
             for tiles, count in batches:
                 r, w, row_mode, col_mode, psum_mode = batch_traffic(tiles, rows_outer, k, s_row, s_col, s_o)
                 rd, wr = rd + r * count, wr + w * count
-            plan = Plan(rows_outer, k, row_mode, col_mode, psum_mode, sl["row"][1], sl["col"][1], sl["fold"][1],
-                        out_slots, rd, wr)
-            if best is None or plan.bits < best.bits:
-                best = plan
+            out.append(Plan(rows_outer, k, row_mode, col_mode, psum_mode, sl["row"][1], sl["col"][1], sl["fold"][1],
+                            out_slots, rd, wr))
+    return out
+
+
+def plan_traffic(batches: list[tuple[Tiles, int]], half: tuple[float, float, float]) -> Plan:
+    """The plan with the least DRAM traffic (ties: row folds outer, then the smaller block)."""
+    best = None
+    for plan in plans(batches, half):
+        if best is None or plan.bits < best.bits:
+            best = plan
     return best

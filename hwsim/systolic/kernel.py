@@ -17,8 +17,8 @@ Model (all quantities in bits so that 2-bit operands stay integral):
 * Buffers.  Each input buffer fills a small edge FIFO at its read bandwidth (capacity: one
   cycle of bandwidth plus the largest single-step demand of the layer's largest fold).
   Finished outputs enter the requantizer's queue, which passes at most
-  ``requant_outputs_per_cycle`` outputs per cycle; partial sums enter a psum queue; both share
-  the ofmap write bandwidth.  A step fires in the first cycle in which every input FIFO holds
+  ``requant_outputs_per_cycle`` outputs per cycle to the ofmap write port; partial sums enter a
+  psum queue to the accumulators (their own port, or the ofmap port's spare bandwidth).  A step fires in the first cycle in which every input FIFO holds
   its demand and its output queue has room; other cycles are stalls.  Levels carry over from
   fold to fold, and the queues drain before the layer ends (then the requantizer's pipeline
   latency).
@@ -77,6 +77,17 @@ def _antidiagonal(s, n_r, n_c):
 
 
 @njit(cache=True)
+def fold_period(T, R):
+    """Cycles between the starts of neighbouring folds when they overlap fill and drain.
+
+    A fold streams ``T`` reduction (OS) or stream (WS/IS) steps, and the next one cannot start
+    before the ``R`` rows of each column moved through: OS drains ``R`` outputs down each column
+    (one per cycle), WS/IS load ``R`` rows of the stationary operand.
+    """
+    return T if T > R else R
+
+
+@njit(cache=True)
 def _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g):
     """Bits demanded from (ifmap, filter) and output bits produced at schedule step t of a fold.
 
@@ -110,11 +121,13 @@ def _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bi
 
 
 @njit(cache=True)
-def _cycle(level, cap, bw, bw_o, rq_bits, d_if, d_f, d_o, final):
+def _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
     """One clock cycle: input FIFOs fill, the step fires if it can, then the output queues drain.
 
-    Finished outputs go through the requantizer queue (at most ``rq_bits`` per cycle), partial
-    sums through the psum queue; both share the ofmap write port (``bw_o`` bits per cycle).
+    Finished outputs go through the requantizer queue (at most ``rq_bits`` per cycle) to the
+    ofmap write port (``bw_o`` bits per cycle); partial sums through the psum queue to the
+    accumulators (``bw_p`` bits per cycle), or, when ``bw_p`` < 0, through what the ofmap
+    write port has left.
     """
     level[0] = min(level[0] + bw[0], cap[0])
     level[1] = min(level[1] + bw[1], cap[1])
@@ -126,13 +139,13 @@ def _cycle(level, cap, bw, bw_o, rq_bits, d_if, d_f, d_o, final):
         level[q] += d_o
     x = min(level[3], rq_bits, bw_o)
     level[3] -= x
-    level[2] = max(level[2] - (bw_o - x), 0.0)
+    level[2] = max(level[2] - ((bw_o - x) if bw_p < 0 else bw_p), 0.0)
     return fired
 
 
 @njit(cache=True)
 def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap, bw_o,
-               rq_bits, level, sram):
+               bw_p, rq_bits, level, sram):
     """Run one fold cycle by cycle; updates the queue ``level`` and ``sram`` bit counters; returns (cycles, stalls)."""
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     cycles = 0
@@ -142,7 +155,7 @@ def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits
                                       sc_g)
         while True:
             cycles += 1
-            if _cycle(level, cap, bw, bw_o, rq_bits, d_if, d_f, d_o, final):
+            if _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
                 break
             stalls += 1
         sram[0] += d_if
@@ -176,17 +189,19 @@ def _needs(outer_role, mode, b, o, q, q0):
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
 def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                           if_bits, f_bits, out_bits, acc_bits, scale_bits,
-                          bw_if, bw_f, bw_o, requant_rate, requant_latency,
+                          bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency,
                           row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
                           rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold,
                           out_slots,
-                          dram_bpc, scalesim_count, reuse_folds):
+                          dram_bpc, scalesim_count, overlap, out_elems, reuse_folds):
     """Simulate one layer; returns the result vector indexed by the R_* constants (cycles, bits).
 
     The tile arrays and the plan (``rows_outer``, ``block``, modes, slots) come from
     :mod:`hwsim.systolic.dram`; with packed groups (``gpf`` > 1) tiles are per group and scale
     with the groups in the fold.  ``scalesim_count`` reports compute cycles as SCALE-Sim does
-    (the index of the last cycle, one less than their number).  ``reuse_folds`` reuses the
+    (the index of the last cycle, one less than their number).  ``bw_p``: bits per cycle the
+    accumulators take partial sums at (``inf``: one accumulator per column; < 0: they share the
+    ofmap write port).  ``reuse_folds`` reuses the
     result of an identical (shape, entry state) fold instead of stepping it again (exact; off
     only to measure or check the stepping itself).
     """
@@ -195,6 +210,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
+    t_eff = fold_period(T, R)  # steps a fold needs when its neighbours overlap its fill and drain
 
     pg_max = gpf if gpf > 1 else 1
     sr_max = min(sr_g * gpf, R)
@@ -204,7 +220,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     rq_bits = requant_rate * out_bits
     bw = np.array([bw_if, bw_f])
     # queues: ifmap, filter (edge FIFOs), partial sums, requantizer (finished outputs)
-    cap = np.array([bw_if + mx[0], bw_f + mx[1], bw_o + mx[2], min(bw_o, rq_bits) + mx_out[2]])
+    cap = np.array([bw_if + mx[0], bw_f + mx[1], (bw_o if bw_p < 0 else bw_p) + mx[2], min(bw_o, rq_bits) + mx_out[2]])
     level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
 
@@ -216,7 +232,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     fold_load = np.zeros(n_folds)  # bits each fold loads from DRAM
     fold_write = np.zeros(n_folds)  # bits each fold writes back
     fold_cycles = np.zeros(n_folds)  # cycles each fold computes, on-chip stalls included
-    fold_mode = np.zeros(n_folds, dtype=np.int8)  # input buffering of the fold: 0 double, 1 single, 2 streamed
+    fold_mode = np.zeros(n_folds, dtype=np.int8)  # input buffering of the fold: 0 double, 1 single
     fold = 0
     n_outer = nr if rows_outer else nc
     n_inner = nc if rows_outer else nr
@@ -299,7 +315,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                         key = level.copy()
                         before = sram.copy()
                         cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
-                                              pg, sr_g, sc_g, bw, cap, bw_o, rq_bits, level, sram)
+                                              pg, sr_g, sc_g, bw, cap, bw_o, bw_p, rq_bits, level, sram)
                         slot = n_memo if n_memo < _MEMO else fold % _MEMO
                         memo_key[slot, 0] = sr
                         memo_key[slot, 1] = sc
@@ -322,14 +338,32 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     fold_load[fold] = load
                     fold_mode[fold] = bmode
                     fold_write[fold] = write
-                    fold_cycles[fold] = cyc
+                    fold_cycles[fold] = cyc - (L - t_eff) if (overlap and fold > 0) else cyc
                     fold += 1
 
+    # Overlapping folds cannot beat what the buffers and the requantizer can move in the layer's time.
+    if overlap:
+        floor = 0.0
+        if bw_if < INF:
+            floor = max(floor, math.ceil(sram[0] / bw_if))
+        if bw_f < INF:
+            floor = max(floor, math.ceil(sram[1] / bw_f))
+        finished = out_elems * out_bits
+        if bw_p < 0 and bw_o < INF:
+            floor = max(floor, math.ceil(sram[2] / bw_o))
+        if bw_p >= 0 and bw_p < INF:
+            floor = max(floor, math.ceil(max(sram[2] - finished, 0.0) / bw_p))
+        if min(rq_bits, bw_o) < INF:
+            floor = max(floor, math.ceil(finished / min(rq_bits, bw_o)))
+        short = floor - fold_cycles.sum()
+        if short > 0:
+            fold_cycles[n_folds - 1] += short
+            res[R_ONCHIP_STALL] += short
     # The output queue drains before the layer ends, then the requantizer's pipeline empties.
     tail = 0.0
     if not scalesim_count:
         while level[2] > 0 or level[3] > 0:
-            _cycle(level, cap, bw, bw_o, rq_bits, 0.0, 0.0, 0.0, True)
+            _cycle(level, cap, bw, bw_o, bw_p, rq_bits, 0.0, 0.0, 0.0, True)
             tail += 1
         tail += requant_latency
         fold_cycles[n_folds - 1] += tail
@@ -340,7 +374,10 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
         end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc),
                            fold_mode, out_slots)
     busy = fold_cycles.sum()
-    res[R_COMPUTE] = n_folds * L - (1 if scalesim_count else 0)
+    if overlap:
+        res[R_COMPUTE] = n_folds * t_eff + (L - t_eff)
+    else:
+        res[R_COMPUTE] = n_folds * L - (1 if scalesim_count else 0)
     res[R_DRAM_STALL] = end - busy
     res[R_TOTAL] = res[R_COMPUTE] + res[R_ONCHIP_STALL] + res[R_DRAM_STALL]
     res[R_SRAM_IF] = sram[0]

@@ -70,14 +70,17 @@ class Mapping:
         return 2 * self.rows + self.cols + self.t - 2
 
 
-def map_layer(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, dataflow: str | None = None) -> Mapping:
-    """The spatial/temporal mapping of ``layer`` at ``wbits`` x ``abits`` on ``hw``."""
+def map_layer(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, dataflow: str | None = None,
+              shape: tuple[int, int] | None = None) -> Mapping:
+    """The spatial/temporal mapping of ``layer`` at ``wbits`` x ``abits`` on ``hw`` (or on its ``shape``
+    = (rows, cols) sub-array)."""
     df = dataflow or hw.dataflow
+    rows, cols = shape or (hw.rows, hw.cols)
     pf = fusion_factor(wbits, abits)
     k_eff = math.ceil(layer.gemm_k / pf)
     m, n = layer.gemm_m, layer.gemm_n
     sr, sc, t = {"os": (m, n, k_eff), "ws": (k_eff, n, m), "is": (k_eff, m, n)}[df]
     gpf = 1
-    if layer.groups > 1 and sr <= hw.rows and sc <= hw.cols:
-        gpf = max(1, min(hw.rows // sr, hw.cols // sc, layer.groups))
-    return Mapping(DATAFLOW_CODES[df], hw.rows, hw.cols, pf, sr, sc, t, layer.groups, gpf)
+    if layer.groups > 1 and sr <= rows and sc <= cols:
+        gpf = max(1, min(rows // sr, cols // sc, layer.groups))
+    return Mapping(DATAFLOW_CODES[df], rows, cols, pf, sr, sc, t, layer.groups, gpf)

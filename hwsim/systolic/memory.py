@@ -2,14 +2,11 @@
 
 Each buffer is split into two halves when the fold's tile fits in one half (double
 buffering): while fold ``i`` computes from one half, the tiles of fold ``i+1`` are loaded into
-the other, and a half is free again once the fold that used it has finished.  Per fold,
-``in_mode[i]`` says how its inputs are buffered:
-
-* 0, double-buffered: the load may run during the previous fold's compute;
-* 1, single (a tile larger than half its buffer fills the whole buffer): the load starts once
-  the previous fold has finished, and the fold computes once it is loaded;
-* 2, streamed (a tile larger than its whole buffer): the load starts once the previous fold has
-  finished, and the fold computes while the data streams in, ending when both are done.
+the other, and a half is free again once the fold that used it has finished.  A tile larger
+than half its buffer takes the whole buffer (``in_mode[i] = 1``, single): the load of such a
+fold starts only once the previous fold has finished.  In both modes a fold computes as its data
+arrives (the array consumes operands as they stream in): it starts once its load has started and
+ends no earlier than its load.  So double buffering is never slower than single buffering.
 
 Likewise for the output buffer: with two slots a fold may compute while the previous fold's
 outputs are written back; with one it waits for that write-back.  One DRAM
@@ -28,7 +25,7 @@ from numba import njit
 def pipeline_end(load_cycles, compute_cycles, write_cycles, in_mode, out_slots=2):
     """Cycle at which the last write-back ends, for per-fold load/compute/write durations.
 
-    ``in_mode[i]``: 0 double-buffered, 1 single, 2 streamed (see the module docstring);
+    ``in_mode[i]``: 0 double-buffered, 1 single (see the module docstring);
     ``out_slots`` (1 or 2): output buffer halves available to folds.
     """
     n = load_cycles.shape[0]
@@ -47,10 +44,7 @@ def pipeline_end(load_cycles, compute_cycles, write_cycles, in_mode, out_slots=2
             dram_free = we
             we2, we1 = we1, we
         free_out = we2 if out_slots == 2 else we1  # the output half this fold writes into
-        if in_mode[i] == 2:  # computes while its data streams in
-            ce = max(max(ce1, load_start, free_out) + compute_cycles[i], load_end)
-        else:
-            ce = max(ce1, load_end, free_out) + compute_cycles[i]
+        ce = max(max(ce1, load_start, free_out) + compute_cycles[i], load_end)  # computes as its data arrives
         ce2, ce1 = ce1, ce
     last_write = max(dram_free, ce1) + (write_cycles[n - 1] if n > 0 else 0.0)
     return max(ce1, last_write)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
+from typing import Callable, NamedTuple
 
 from ..config import SystolicConfig
 from ..energy import layer_energy
@@ -11,23 +14,32 @@ from ..precision import check_bits
 from ..resources import check_systolic_size
 from ..results import LayerResult
 from . import kernel as K
-from .dram import build_tiles, plan_traffic
+from .dram import build_tiles, plan_traffic, plans
 from .mapping import Mapping, map_layer
 
 def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
     return math.inf if bytes_per_cycle is None else 8.0 * bytes_per_cycle
 
 
+def _psum_bits_per_cycle(hw: SystolicConfig) -> float:
+    """The accumulators' port in bits per cycle for the kernel (-1: partial sums use the ofmap write port)."""
+    return -1.0 if hw.psum_via_ofmap else _bits_per_cycle(hw.psum_bytes_per_cycle)
+
+
 def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int, hw: SystolicConfig,
-                ifmap_on_chip: bool = False):
+                ifmap_on_chip: bool = False, weights_on_chip: bool = False, ifmap_bits: int | None = None):
     """([(per-group tiles, 1)], [(tiles of a group batch, how many such batches)]) of ``layer`` mapped as ``m``.
 
-    ``out_bits`` = 0 for an output that stays on chip; ``ifmap_on_chip``: the input needs no DRAM read.
+    ``out_bits`` = 0 for an output that stays on chip; ``ifmap_on_chip`` / ``weights_on_chip``: the
+    input / the weights need no DRAM read; ``ifmap_bits`` overrides the real input bits per group.
     """
-    ifmap_g = 0 if ifmap_on_chip else min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
+    if ifmap_bits is None:
+        ifmap_bits = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
+    ifmap_g = 0 if ifmap_on_chip else ifmap_bits
     args = dict(df=m.dataflow, m=layer.gemm_m, k=layer.gemm_k, n=layer.gemm_n, k_eff=math.ceil(layer.gemm_k / m.fusion),
-                rows=m.rows, cols=m.cols, pf=m.fusion, wbits=wbits, abits=abits, out_bits=out_bits,
-                acc_bits=hw.accumulator_bits, scale_bits=hw.scale_bits, ifmap_bits=ifmap_g)
+                rows=m.rows, cols=m.cols, pf=m.fusion, wbits=0 if weights_on_chip else wbits, abits=abits,
+                out_bits=out_bits, acc_bits=hw.accumulator_bits, scale_bits=0 if weights_on_chip else hw.scale_bits,
+                ifmap_bits=ifmap_g)
     if m.groups_per_fold > 1:  # packed: tiles per group, scaled by the groups in each fold
         full, last = divmod(m.groups, m.groups_per_fold)
         per_group = build_tiles(g=1, packed=True, **args)
@@ -39,35 +51,296 @@ def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int,
 
 def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int = 8,
                    dataflow: str | None = None, reuse_folds: bool = True, out_bits: int | None = None,
-                   ifmap_on_chip: bool = False, ofmap_on_chip: bool = False) -> LayerResult:
+                   ifmap_on_chip: bool = False, ofmap_on_chip: bool = False, search: bool = True) -> LayerResult:
     """Cycle-accurate result of one layer at ``wbits`` x ``abits`` (cycles, bytes, ms).
 
-    ``out_bits``: precision the requantizer writes outputs at (default ``abits``).
-    ``ifmap_on_chip`` / ``ofmap_on_chip``: the input is already on chip / the output stays there
-    (no DRAM traffic for them: whole-network mode).  ``reuse_folds=False`` steps every fold even
-    when an identical one was already stepped (same numbers, slower; for benchmarks and checks).
+    Timing ``scalesim``: SCALE-Sim's schedule and accounting (the loop order that moves the fewest
+    bytes, no fold overlap).  Timing ``hwsim``: the best schedule the hardware can run, found by
+    simulated cycles (see :func:`best_schedule`).  ``out_bits``: precision the requantizer writes
+    outputs at (default ``abits``).  ``ifmap_on_chip`` / ``ofmap_on_chip``: the input is already
+    on chip / the output stays there (no DRAM traffic for them: whole-network mode).
+    ``reuse_folds=False`` steps every fold even when an identical one was already stepped (same
+    numbers, slower; for benchmarks and checks).  ``search=False`` runs SCALE-Sim's schedule under
+    the config's timing (for checks of the kernel itself).
     """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
-    m = map_layer(layer, hw, wbits, abits, dataflow)
+    if hw.timing == "scalesim" or not search:
+        m = map_layer(layer, hw, wbits, abits, dataflow)
+        check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
+        kernel_tiles, batches = layer_tiles(layer, m, wbits, abits, 0 if ofmap_on_chip else out_bits, hw,
+                                            ifmap_on_chip)
+        plan = plan_traffic(batches, _half(hw))
+        overlap = hw.fold_overlap and hw.timing != "scalesim"
+        return _run(layer, hw, m, kernel_tiles, plan, wbits, abits, wbits, abits, out_bits, dataflow, overlap,
+                    reuse_folds)
+    anon = dataclasses.replace(layer, name="", consumers=())  # layers of the same shape share one search
+    r = _best_schedule_memo(anon, hw, wbits, abits, out_bits, dataflow, reuse_folds, ifmap_on_chip, ofmap_on_chip)
+    return dataclasses.replace(r, name=layer.name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _best_schedule_memo(*args) -> LayerResult:
+    return best_schedule(*args)
+
+
+def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_bits: int, dataflow: str | None,
+                  reuse_folds: bool = True, ifmap_on_chip: bool = False, ofmap_on_chip: bool = False) -> LayerResult:
+    """The fewest cycles over every schedule the hardware can run (ties: fewer DRAM bytes).
+
+    The candidates, a set that only grows when a buffer, a bandwidth or the array grows, or a
+    bit-width drops (so more hardware, or fewer bits, is never slower):
+
+    * every precision mode at least as wide as the data (a Bit Fusion unit runs 2-bit operands in
+      its 4- or 8-bit mode too);
+    * every sub-array ``r x c`` of the array that gives the layer a distinct fold structure, using
+      the fewest rows and columns for it (the other PEs idle: shorter fill and drain, fewer operands
+      per cycle, which wins when a layer is small or bandwidth-bound);
+    * the streamed dimension (WS: output pixels, IS: output channels) cut into 1, 2, 4, ... chunks
+      run one after another, so that partial sums fit the ofmap buffer; the stationary operand of
+      later chunks (WS weights, IS inputs) stays on chip when it all fits half its buffer;
+    * both fold loop orders with blocks of 1, 2, 4, ... inner folds (``dram.plans(family="all")``).
+
+    Each candidate is simulated by the cycle kernel, with neighbouring folds overlapping their fill
+    and drain when ``hw.fold_overlap``.  The (mode, sub-array) pairs are visited in order of their
+    lower bound (compute cycles alone, or operand bits over a buffer's bandwidth: no chunking or
+    plan of that pair can beat it), and the search stops at the first pair whose bound cannot beat
+    the best so far; within a pair, plans whose DRAM bytes over the bandwidth cannot beat it are
+    skipped.
+    """
+    df = dataflow or hw.dataflow
+    modes = [(w, a) for w in hw.bits for a in hw.bits if w >= wbits and a >= abits]
+    stream = {"os": 1, "ws": layer.gemm_m, "is": layer.gemm_n}[df]
+    chunkings = [n for n in (2 ** e for e in range(max(stream, 1).bit_length())) if n <= stream and
+                 (n == 1 or math.ceil(stream / n) < math.ceil(stream / (n // 2)))]
+    pairs = []
+    for w, a in modes:
+        for shape in sub_arrays(map_layer(layer, hw, w, a, df), layer.groups):
+            m = map_layer(layer, hw, w, a, df, shape)
+            pairs.append((_lower_bound(m, hw, w, a, out_bits), -shape[0] * shape[1], -hw.fusion_factor(w, a), w, a, shape))
+    pairs.sort()
+    best = None
+    for bound, _, _, w, a, shape in pairs:
+        if best is not None and bound >= best.total_cycles:
+            break
+        for n in chunkings:
+            r = _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds, ifmap_on_chip,
+                         ofmap_on_chip, best)
+            if r is not None and (best is None or _key(r) < _key(best)):
+                best = r
+    return best.build()
+
+
+def sub_arrays(m: Mapping, groups: int) -> list[tuple[int, int]]:
+    """The sub-arrays worth trying for a layer mapped as ``m``, largest first.
+
+    Per dimension, the sizes ``s`` whose fold count (of the group's extent) differs from that of
+    ``s - 1``: the smallest size giving each count.  When groups can share a fold, also the
+    smallest sub-array holding ``p`` groups side by side, for every ``p`` that fits.  A larger
+    array only adds candidates, so its set includes every smaller array's.
+    """
+    def sizes(extent: int, limit: int) -> list[int]:  # O(sqrt(extent)) steps, whatever the array size
+        out, s = [], 1
+        while s <= limit:
+            out.append(s)
+            folds = -(-extent // s)
+            if folds == 1:
+                break
+            s = -(-extent // (folds - 1))  # the smallest size with one fold fewer
+        return out
+    shapes = {(r, c) for r in sizes(m.sr, m.rows) for c in sizes(m.sc, m.cols)}
+    if groups > 1:
+        packable = min(m.rows // m.sr, m.cols // m.sc, groups)
+        shapes |= {(p * m.sr, p * m.sc) for p in range(2, packable + 1)}
+    return sorted(shapes, key=lambda rc: (-rc[0] * rc[1], -rc[0]))
+
+
+def _key(r: _Candidate) -> tuple:
+    return r.total_cycles, r.dram_bytes
+
+
+def _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds, ifmap_on_chip, ofmap_on_chip, bound):
+    """The layer's streamed dimension in ``n`` chunks, each its best plan; None when it cannot beat ``bound``.
+
+    Chunks are equal but for a shorter last one, and all but the first may find the stationary
+    operand on chip, so at most three distinct chunks are simulated and the rest counted.
+    """
+    if n == 1:
+        return _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip,
+                          ofmap_on_chip, bound)
+    stream = layer.gemm_m if df == "ws" else layer.gemm_n
+    size = math.ceil(stream / n)
+    sizes = [size] * (stream // size) + ([stream % size] if stream % size else [])
+    real_ifmap = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * a
+    full_filter = layer.gemm_k * layer.gemm_n * w + layer.gemm_n * hw.scale_bits
+    half = _half(hw)
+    keep = (layer.groups * full_filter <= half[1]) if df == "ws" else (layer.groups * real_ifmap <= half[0])
+    variants: dict[tuple, int] = {}
+    for idx, s in enumerate(sizes):
+        key = (s, keep and idx > 0)
+        variants[key] = variants.get(key, 0) + 1
+    g, k = layer.groups, layer.gemm_k
+    chunks = []
+    for (s, resident), count in sorted(variants.items(), key=lambda kv: -kv[1]):
+        if df == "ws":  # a chunk of output pixels: its share of the input, all the weights
+            sub = Layer(layer.name, "gemm", 1, 1, k * g, s, 1, layer.gemm_n * g, 1, 1, 1, g)
+            ifmap, kw = math.ceil(real_ifmap * s / stream), dict(weights_on_chip=resident, ifmap_on_chip=ifmap_on_chip)
+        else:  # a chunk of output channels: all the input, its share of the weights
+            sub = Layer(layer.name, "gemm", 1, 1, k * g, layer.gemm_m, 1, s * g, 1, 1, 1, g)
+            ifmap, kw = real_ifmap, dict(weights_on_chip=False, ifmap_on_chip=ifmap_on_chip or resident)
+        chunks.append((sub, ifmap, kw, count))
+    if bound is not None and sum(_lower_bound(map_layer(sub, hw, w, a, df, shape), hw, w, a, out_bits) * count
+                                 for sub, _, _, count in chunks) >= bound.total_cycles:
+        return None
+    parts, spent = [], 0
+    for sub, ifmap, kw, count in chunks:
+        budget = None if bound is None else _Candidate(math.ceil((bound.total_cycles - spent) / count), 0)
+        if budget is not None and budget.total_cycles <= 0:
+            return None
+        part = _best_plan(sub, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, kw["ifmap_on_chip"],
+                          ofmap_on_chip, budget, ifmap_bits=ifmap, weights_on_chip=kw["weights_on_chip"])
+        if part is None:
+            return None
+        parts.append((part, count))
+        spent += part.total_cycles * count
+    return _Candidate(sum(p.total_cycles * c for p, c in parts), sum(p.dram_bytes * c for p, c in parts),
+                      lambda: _compose(layer, hw, [(p.build(), c) for p, c in parts], wbits, abits, n))
+
+
+class _Candidate(NamedTuple):
+    """A simulated schedule: its cycles and DRAM bytes, and how to build its full result (None: a budget)."""
+
+    total_cycles: int
+    dram_bytes: int
+    build: Callable[[], LayerResult] | None = None
+
+
+def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip, ofmap_on_chip, bound,
+               ifmap_bits=None, weights_on_chip=False):
+    """The best loop order and block size for one (sub-)layer in mode (w, a) on the ``shape`` sub-array of
+    ``hw``; None when it cannot beat ``bound``."""
+    m = map_layer(layer, hw, w, a, df, shape)
+    floor = _lower_bound(m, hw, w, a, out_bits)
+    if bound is not None and floor >= bound.total_cycles:
+        return None
     check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
+    dram = hw.dram_bytes_per_cycle()
+    kernel_tiles, batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip,
+                                        weights_on_chip, ifmap_bits)
+    best = None
+    for plan in sorted(plans(batches, _half(hw), family="all"), key=lambda p: (p.bits, not p.rows_outer, p.block)):
+        limit = bound if best is None else best
+        if limit is not None and (limit.total_cycles <= floor or  # nothing left can beat it
+                                  dram is not None and plan.bits / (8 * dram) >= limit.total_cycles):
+            continue
+        raw = _kernel(layer, hw, m, kernel_tiles, plan, w, a, out_bits, hw.fold_overlap, reuse_folds)
+        r = _Candidate(int(raw[K.R_TOTAL]), _bytes(raw[K.R_DRAM_RD]) + _bytes(raw[K.R_DRAM_WR]),
+                       functools.partial(_result, layer, hw, m, raw, wbits, abits, w, a, df))
+        if (best is None or _key(r) < _key(best)) and (bound is None or r.total_cycles < bound.total_cycles
+                                                           or best is not None):
+            best = r
+    if best is not None and bound is not None and best.total_cycles >= bound.total_cycles:
+        return None
+    return best
+
+
+def _lower_bound(m: Mapping, hw: SystolicConfig, w: int, a: int, out_bits: int) -> float:
+    """Cycles no schedule of mapping ``m`` can beat: its folds' compute alone, or the operand bits the array
+    reads from each input buffer over that buffer's bandwidth (less what the full edge FIFOs hold at the start),
+    or the finished outputs over the requantizer's or the ofmap port's rate, or the partial sums over the
+    accumulators' port; then the requantizer's latency."""
+    L = m.fold_cycles()
+    t_eff = K.fold_period(m.t, m.rows)
+    compute = m.folds * t_eff + (L - t_eff) if hw.fold_overlap else m.folds * L
+    nr, nc = m.row_folds, m.col_folds
+    if_op, f_op = m.fusion * a, m.fusion * w
+    streamed = m.groups * m.sr * m.t * nc  # operands of the row-side stream over all folds
+    stationary = m.groups * m.sr * m.sc  # WS/IS: operands loaded into the PEs
+    if m.dataflow == 0:
+        reads = (streamed * if_op, m.groups * m.sc * m.t * nr * f_op)
+    elif m.dataflow == 1:
+        reads = (streamed * if_op, stationary * f_op)
+    else:
+        reads = (stationary * if_op, streamed * f_op)
+    bound = compute
+    for bits, bw in zip(reads, hw.sram_bytes_per_cycle[:2]):
+        if bw is not None:
+            slack = 8 * bw + (m.rows + m.cols) * (max(if_op, f_op) + hw.scale_bits)  # full FIFOs at the start
+            bound = max(bound, (bits - slack) / (8 * bw) - 1)
+    # every finished output passes the requantizer and the ofmap write port
+    out_port = min(_bits_per_cycle(hw.sram_bytes_per_cycle.ofmap),
+                   math.inf if hw.requant_outputs_per_cycle is None else hw.requant_outputs_per_cycle * out_bits)
+    outputs = m.groups * m.sc * (m.sr if m.dataflow == 0 else m.t)
+    if out_port < math.inf:
+        bound = max(bound, math.ceil(outputs * out_bits / out_port))
+    # WS/IS: every row fold but the last writes its partial sums to the accumulators' port
+    psums = outputs * (m.row_folds - 1) * hw.accumulator_bits if m.dataflow != 0 else 0
+    if hw.psum_via_ofmap and hw.sram_bytes_per_cycle.ofmap is not None:
+        bound = max(bound, math.ceil((psums + outputs * out_bits) / (8 * hw.sram_bytes_per_cycle.ofmap)))
+    elif not hw.psum_via_ofmap and hw.psum_bytes_per_cycle is not None:
+        bound = max(bound, math.ceil(psums / (8 * hw.psum_bytes_per_cycle)))
+    return bound + hw.requant_latency_cycles  # the requantizer's pipeline empties after the last output
+
+
+def _compose(layer: Layer, hw: SystolicConfig, parts: list[tuple[LayerResult, int]], wbits: int, abits: int,
+             n: int) -> LayerResult:
+    """One layer's result from its chunks [(result, how many such chunks)], run one after another."""
+    add = lambda f: sum(getattr(p, f) * c for p, c in parts)
+    total, folds = add("total_cycles"), add("folds")
+    first = parts[0][0]
+    return dataclasses.replace(
+        first, name=layer.name, macs=layer.macs, total_cycles=total, compute_cycles=add("compute_cycles"),
+        stall_cycles=add("stall_cycles"), onchip_stall_cycles=add("onchip_stall_cycles"),
+        dram_stall_cycles=add("dram_stall_cycles"), folds=folds,
+        utilization=layer.macs / (max(total, 1) * hw.rows * hw.cols * hw.fusion_factor(wbits, abits)),
+        mapping_efficiency=sum(p.mapping_efficiency * p.folds * c for p, c in parts) / folds,
+        compute_utilization=sum(p.compute_utilization * p.folds * c for p, c in parts) / folds,
+        sram_ifmap_bytes=add("sram_ifmap_bytes"), sram_filter_bytes=add("sram_filter_bytes"),
+        sram_ofmap_bytes=add("sram_ofmap_bytes"), dram_read_bytes=add("dram_read_bytes"),
+        dram_write_bytes=add("dram_write_bytes"), latency_ms=total / (hw.clock_mhz * 1e3),
+        dram_ifmap_read_bytes=add("dram_ifmap_read_bytes"), dram_filter_read_bytes=add("dram_filter_read_bytes"),
+        energy_pj=add("energy_pj"), energy_compute_pj=add("energy_compute_pj"), energy_sram_pj=add("energy_sram_pj"),
+        energy_dram_pj=add("energy_dram_pj"),
+        note="; ".join(x for x in (first.note, f"streamed dimension in {n} chunks") if x))
+
+
+def _half(hw: SystolicConfig) -> tuple[float, float, float]:
+    return tuple(kib * 1024 * 8 / 2 for kib in hw.sram_kib)
+
+
+def _run(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits: int, abits: int, mode_w: int,
+         mode_a: int, out_bits: int, dataflow: str | None, overlap: bool, reuse_folds: bool) -> LayerResult:
+    """The cycle kernel on one schedule: ``m`` at precision mode (``mode_w``, ``mode_a``) with ``plan``."""
+    raw = _kernel(layer, hw, m, kernel_tiles, plan, mode_w, mode_a, out_bits, overlap, reuse_folds)
+    return _result(layer, hw, m, raw, wbits, abits, mode_w, mode_a, dataflow)
+
+
+def _kernel(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, mode_w: int, mode_a: int,
+            out_bits: int, overlap: bool, reuse_folds: bool):
+    """The kernel's raw result vector (``K.R_*``) for one schedule."""
     pf = m.fusion
     requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
     dram = hw.dram_bytes_per_cycle()
-    half = tuple(kib * 1024 * 8 / 2 for kib in hw.sram_kib)
-    kernel_tiles, batches = layer_tiles(layer, m, wbits, abits, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip)
-    plan = plan_traffic(batches, half)
     t = kernel_tiles[0][0]
-    r = K.simulate_layer_kernel(
+    return K.simulate_layer_kernel(
         m.dataflow, m.rows, m.cols, m.sr, m.sc, m.t, m.groups, m.groups_per_fold,
-        pf * abits, pf * wbits, out_bits, hw.accumulator_bits, hw.scale_bits,
-        *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), requant, float(hw.requant_latency_cycles),
+        pf * mode_a, pf * mode_w, out_bits, hw.accumulator_bits, hw.scale_bits,
+        *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), _psum_bits_per_cycle(hw), requant,
+        float(hw.requant_latency_cycles),
         t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, t.fold_total, t.out_row, t.out_col, t.psum,
         plan.rows_outer, plan.block, plan.row_mode, plan.col_mode, plan.psum_mode, plan.mode_row, plan.mode_col,
         plan.mode_fold, plan.out_slots,
-        math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", reuse_folds,
+        math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", overlap,
+        float(layer.groups * layer.gemm_m * layer.gemm_n), reuse_folds,
     )
+
+
+def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r, wbits: int, abits: int, mode_w: int, mode_a: int,
+            dataflow: str | None) -> LayerResult:
+    """The LayerResult of a kernel result vector ``r`` (mapping ``m``, precision mode (mode_w, mode_a))."""
+    pf = m.fusion
     total = int(r[K.R_TOTAL])
+    share = m.rows * m.cols / (hw.rows * hw.cols)  # the kernel's PE fractions are of the sub-array it ran on
     energy = layer_energy(hw, layer.macs / pf, total, (r[K.R_SRAM_IF], r[K.R_SRAM_F], r[K.R_SRAM_O]),
                           (r[K.R_LOAD_IF], r[K.R_LOAD_F], r[K.R_LOAD_PSUM]), r[K.R_DRAM_RD], r[K.R_DRAM_WR])
     return LayerResult(
@@ -82,15 +355,18 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         onchip_stall_cycles=int(r[K.R_ONCHIP_STALL]),
         dram_stall_cycles=int(r[K.R_DRAM_STALL]),
         folds=int(r[K.R_FOLDS]),
-        utilization=layer.macs / (max(total, 1) * hw.rows * hw.cols * pf),
-        mapping_efficiency=float(r[K.R_MAP_EFF]),
-        compute_utilization=float(r[K.R_COMPUTE_UTIL]),
+        utilization=layer.macs / (max(total, 1) * hw.rows * hw.cols * hw.fusion_factor(wbits, abits)),
+        mapping_efficiency=float(r[K.R_MAP_EFF]) * share,
+        compute_utilization=float(r[K.R_COMPUTE_UTIL]) * share,
         sram_ifmap_bytes=_bytes(r[K.R_SRAM_IF]),
         sram_filter_bytes=_bytes(r[K.R_SRAM_F]),
         sram_ofmap_bytes=_bytes(r[K.R_SRAM_O]),
         dram_read_bytes=_bytes(r[K.R_DRAM_RD]),
         dram_write_bytes=_bytes(r[K.R_DRAM_WR]),
         latency_ms=total / (hw.clock_mhz * 1e3),
+        note="; ".join(x for x in (
+            "" if (mode_w, mode_a) == (wbits, abits) else f"runs in the w{mode_w}a{mode_a} mode (faster here)",
+            "" if share == 1 else f"uses {m.rows}x{m.cols} of the array (faster here)") if x),
         dram_ifmap_read_bytes=_bytes(r[K.R_LOAD_IF]),
         dram_filter_read_bytes=_bytes(r[K.R_LOAD_F]),
         energy_pj=energy.total_pj,

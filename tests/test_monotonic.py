@@ -1,0 +1,74 @@
+"""More hardware is never slower (timing hwsim): property tests over random layers and configs.
+
+Each test draws a layer (conv, depthwise, grouped, GEMM; odd sizes) and a valid config, makes one
+resource better, and checks that the best schedule's cycles do not grow.  500 examples each
+(``HWSIM_MONO_EXAMPLES`` overrides).
+"""
+
+import dataclasses
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hwsim.config import Buffers
+from hwsim.systolic import simulate_layer
+
+from test_accounting import configs, layers
+
+PROPS = settings(max_examples=int(os.environ.get("HWSIM_MONO_EXAMPLES", 500)), deadline=None,
+                 suppress_health_check=list(HealthCheck), derandomize=True)
+BITS = st.sampled_from([2, 4, 8])
+
+
+def _cycles(layer, hw, w, a):
+    return simulate_layer(layer, hw, w, a).total_cycles
+
+
+def _msg(layer, hw, *rest):
+    return f"{layer}\n{hw}\n{rest}"
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS, BITS, BITS)
+def test_fewer_bits_never_slower(layer, hw, w, a, w2, a2):
+    lo_w, hi_w = sorted((w, w2))
+    lo_a, hi_a = sorted((a, a2))
+    slow, fast = _cycles(layer, hw, hi_w, hi_a), _cycles(layer, hw, lo_w, lo_a)
+    assert fast <= slow, _msg(layer, hw, (lo_w, lo_a), fast, (hi_w, hi_a), slow)
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS, st.sampled_from(["ifmap", "filter", "ofmap", "dram", "psum", "requant"]),
+       st.sampled_from([1.5, 2.0, 8.0, None]))
+def test_more_bandwidth_never_slower(layer, hw, w, a, which, factor):
+    scale = (lambda v: None if v is None or factor is None else v * factor)
+    if which in ("ifmap", "filter", "ofmap"):
+        bw = hw.sram_bytes_per_cycle._replace(**{which: scale(getattr(hw.sram_bytes_per_cycle, which))})
+        better = dataclasses.replace(hw, sram_bytes_per_cycle=bw)
+    elif which == "dram":
+        better = dataclasses.replace(hw, dram_gb_per_s=scale(hw.dram_gb_per_s))
+    elif which == "psum":
+        better = dataclasses.replace(hw, psum_bytes_per_cycle=scale(hw.psum_bytes_per_cycle))
+    else:
+        better = dataclasses.replace(hw, requant_outputs_per_cycle=scale(hw.requant_outputs_per_cycle))
+    base, fast = _cycles(layer, hw, w, a), _cycles(layer, better, w, a)
+    assert fast <= base, _msg(layer, hw, which, factor, base, fast)
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS, st.integers(0, 2), st.sampled_from([1.5, 2.0, 4.0, 64.0]))
+def test_bigger_buffer_never_slower(layer, hw, w, a, which, factor):
+    sizes = list(hw.sram_kib)
+    sizes[which] *= factor
+    better = dataclasses.replace(hw, sram_kib=Buffers(*sizes))
+    base, fast = _cycles(layer, hw, w, a), _cycles(layer, better, w, a)
+    assert fast <= base, _msg(layer, hw, which, factor, base, fast)
+
+
+@PROPS
+@given(layers(), configs(), BITS, BITS, st.integers(0, 8), st.integers(0, 8))
+def test_bigger_array_never_slower(layer, hw, w, a, more_rows, more_cols):
+    better = dataclasses.replace(hw, rows=hw.rows + more_rows, cols=hw.cols + more_cols)
+    base, fast = _cycles(layer, hw, w, a), _cycles(layer, better, w, a)
+    assert fast <= base, _msg(layer, hw, (more_rows, more_cols), base, fast)
