@@ -3,8 +3,10 @@
 1. The same ResNet-18 layers (SCALE-Sim topology with padding applied) on the same
    SCALE-Sim config: wall time of each simulator, the ratio, and whether cycles agree.
 2. The 27-run sweep (3 dataflows x 9 precision modes) of ResNet-50 on the paper's
-   accelerator, after warm-up.
+   accelerator, after warm-up, in SCALE-Sim's fixed schedule (the baseline) and with the
+   schedule search of timing hwsim.
 3. A second process reusing numba's on-disk cache, against one compiling from scratch.
+4. `hwsim simulate --model resnet50` in a fresh process, before and after the layer cache fills.
 
 SCALE-Sim runs in its own virtualenv (it needs numpy < 2.4); see scalesim_runner.py.
 Usage: python benchmarks/bench_vs_scalesim.py [--layers N] [--dataflow os|ws|is]
@@ -27,7 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from scalesim_runner import run_scalesim  # noqa: E402
 
 from hwsim.config import load_config  # noqa: E402
-from hwsim.systolic import simulate_layer  # noqa: E402
+from hwsim.systolic import clear_schedule_cache, simulate_layer  # noqa: E402
 from hwsim.targets import simulate_network  # noqa: E402
 from hwsim.workload import layers_from_model_name, layers_from_topology  # noqa: E402
 
@@ -112,11 +114,41 @@ def sweep_resnet50() -> None:
     runs = [(df, w, a) for df in ("os", "ws", "is") for w in (2, 4, 8) for a in (2, 4, 8)]
     for df, w, a in runs:  # warm-up
         simulate_layer(layers[0], hw, w, a, df)
-    t0 = time.perf_counter()
-    totals = [simulate_network(layers, hw.with_dataflow(df), (w, a)).total_cycles for df, w, a in runs]
-    dt = time.perf_counter() - t0
     print(f"\n== 2. ResNet-50 sweep: {len(runs)} runs (3 dataflows x 9 modes) x {len(layers)} layers ==")
-    print(f"wall time after warm-up: {dt:.3f} s  (target < 2 s); cycles from {min(totals):,} to {max(totals):,}")
+    seconds = {}
+    for timing in ("scalesim", "hwsim"):  # SCALE-Sim's fixed schedule (the baseline), then the searched one
+        clear_schedule_cache()
+        t0 = time.perf_counter()
+        totals = [simulate_network(layers, hw.with_dataflow(df).with_timing(timing), (w, a)).total_cycles
+                  for df, w, a in runs]
+        seconds[timing] = time.perf_counter() - t0
+        print(f"timing {timing:<9} wall time after warm-up: {seconds[timing]:6.3f} s; "
+              f"cycles from {min(totals):,} to {max(totals):,}")
+    print(f"the schedule search costs {seconds['hwsim'] / seconds['scalesim']:.1f}x the fixed schedule")
+
+
+_FRESH = textwrap.dedent("""
+    import sys, time
+    t0 = time.perf_counter()
+    from hwsim_cli import main
+    main(["simulate", "--hw", {hw!r}, "--model", "resnet50", "--timing", sys.argv[1], "--wbits", "2",
+          "--abits", "2", "--format", "json", "-o", {out!r}, "--force", "--quiet"])
+    print(time.perf_counter() - t0)
+""")
+
+
+def fresh_process() -> None:
+    """Whole-network ResNet-50 `hwsim simulate` in a new process, with and without the layer cache."""
+    print("\n== 4. hwsim simulate --model resnet50 (w2a2) in a fresh process (interpreter start excluded) ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = _FRESH.format(hw=str(REPO / "hw_configs" / "bitfusion_16x32.yaml"), out=str(Path(tmp) / "r.json"))
+        env = dict(os.environ, HWSIM_CACHE_DIR=str(Path(tmp) / "cache"))
+        for timing in ("scalesim", "hwsim"):
+            row = []
+            for _ in ("cold", "warm"):  # the first run fills the layer cache, the second reads it
+                row.append(float(subprocess.run([sys.executable, "-c", probe, timing], env=env, check=True,
+                                                capture_output=True, text=True).stdout.split()[-1]))
+            print(f"timing {timing:<9} empty layer cache: {row[0]:.2f} s   layer cache filled: {row[1]:.2f} s")
 
 
 _PROBE = textwrap.dedent("""
@@ -154,6 +186,7 @@ def main() -> None:
         compare_with_scalesim(args.layers, args.dataflow, Path(work))
     sweep_resnet50()
     cache_reuse()
+    fresh_process()
 
 
 if __name__ == "__main__":

@@ -91,7 +91,9 @@ def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int =
     out_bits = abits if out_bits is None else out_bits
     supported = layer.groups == 1
     kw, ka = (wbits, abits) if supported else (8, 8)
-    per_group, eff = _gemm_cycles(hw, layer.gemm_n, layer.gemm_m, layer.gemm_k, kw, ka)
+    # the fastest kernel whose precision covers the data (a wider one can win on a tiny GEMM: fewer padded tiles)
+    per_group, eff, mode = min((*_gemm_cycles(hw, layer.gemm_n, layer.gemm_m, layer.gemm_k, w, a), (w, a))
+                               for w in hw.bits for a in hw.bits if w >= kw and a >= ka)
     work = per_group * layer.groups
     compute = work / (hw.cores * hw.thread_efficiency)
     panel = layer.gemm_m * math.ceil(layer.gemm_k / LANES) * LANES  # one group's im2col panel, bytes (int8 lanes)
@@ -113,6 +115,8 @@ def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int =
         compute_utilization=layer.macs / max(compute * peak_per_cycle, 1),
         sram_ifmap_bytes=0, sram_filter_bytes=0, sram_ofmap_bytes=0,
         dram_read_bytes=int(read), dram_write_bytes=int(write),
-        latency_ms=total / (hw.clock_mhz * 1e3), note="" if supported else FALLBACK_NOTE,
+        latency_ms=total / (hw.clock_mhz * 1e3),
+        note=FALLBACK_NOTE if not supported else "" if mode == (kw, ka) else
+        f"runs the w{mode[0]}a{mode[1]} kernel (faster here)",
     )
 

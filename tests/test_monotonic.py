@@ -72,3 +72,32 @@ def test_bigger_array_never_slower(layer, hw, w, a, more_rows, more_cols):
     better = dataclasses.replace(hw, rows=hw.rows + more_rows, cols=hw.cols + more_cols)
     base, fast = _cycles(layer, hw, w, a), _cycles(layer, better, w, a)
     assert fast <= base, _msg(layer, hw, (more_rows, more_cols), base, fast)
+
+
+# ---- the ARM model: the same checks where they apply (no array, no buffers but L2) ----
+
+from conftest import CONFIGS  # noqa: E402
+from hwsim.arm import simulate_layer_arm  # noqa: E402
+from hwsim.config import load_config  # noqa: E402
+
+A53 = load_config(CONFIGS / "cortex_a53_rpi3b.yaml")
+
+
+@PROPS
+@given(layers(), BITS, BITS, BITS, BITS)
+def test_arm_fewer_bits_never_slower(layer, w, a, w2, a2):
+    lo, hi = (min(w, w2), min(a, a2)), (max(w, w2), max(a, a2))
+    fast, slow = simulate_layer_arm(layer, A53, *lo), simulate_layer_arm(layer, A53, *hi)
+    assert fast.total_cycles <= slow.total_cycles, _msg(layer, A53, lo, hi)
+
+
+@PROPS
+@given(layers(), BITS, BITS, st.sampled_from(["dram", "cores", "clock", "l2"]), st.sampled_from([1.25, 2.0, 8.0]))
+def test_arm_more_resources_never_slower(layer, w, a, which, factor):
+    field = {"dram": "dram_gb_per_s", "cores": "cores", "clock": "clock_mhz", "l2": "l2_kib"}[which]
+    value = getattr(A53, field) * factor
+    better = dataclasses.replace(A53, **{field: int(value) if which == "cores" else value})
+    base, fast = simulate_layer_arm(layer, A53, w, a), simulate_layer_arm(layer, better, w, a)
+    # a faster clock does more cycles of waiting for DRAM in the same time: compare time, not cycles
+    assert fast.latency_ms <= base.latency_ms * (1 + 1e-12), _msg(layer, A53, which, factor)
+    assert fast.total_cycles >= layer.macs / (16 * better.cores)  # never above the NEON peak

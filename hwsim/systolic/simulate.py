@@ -84,6 +84,11 @@ def _best_schedule_memo(*args) -> LayerResult:
     return best_schedule(*args)
 
 
+def clear_schedule_cache() -> None:
+    """Forget the schedules found so far in this process (benchmarks time the search itself)."""
+    _best_schedule_memo.cache_clear()
+
+
 def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_bits: int, dataflow: str | None,
                   reuse_folds: bool = True, ifmap_on_chip: bool = False, ofmap_on_chip: bool = False) -> LayerResult:
     """The fewest cycles over every schedule the hardware can run (ties: fewer DRAM bytes).
