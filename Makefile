@@ -37,6 +37,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_brecq_digits.py
 	$(PY) benchmarks/bench_sensitivity.py
+	$(PY) benchmarks/precision_table.py
+	$(PY) benchmarks/buffer_sweep.py
+	$(PY) benchmarks/monotonic_sweep.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -142,8 +142,8 @@ def fresh_process() -> None:
     print("\n== 4. hwsim simulate --model resnet50 (w2a2) in a fresh process (interpreter start excluded) ==")
     with tempfile.TemporaryDirectory() as tmp:
         probe = _FRESH.format(hw=str(REPO / "hw_configs" / "bitfusion_16x32.yaml"), out=str(Path(tmp) / "r.json"))
-        env = dict(os.environ, HWSIM_CACHE_DIR=str(Path(tmp) / "cache"))
         for timing in ("scalesim", "hwsim"):
+            env = dict(os.environ, HWSIM_CACHE_DIR=str(Path(tmp) / f"cache-{timing}"))  # each starts empty
             row = []
             for _ in ("cold", "warm"):  # the first run fills the layer cache, the second reads it
                 row.append(float(subprocess.run([sys.executable, "-c", probe, timing], env=env, check=True,

@@ -87,3 +87,14 @@ def test_topology_errors(tmp_path, body, message):
     topo.write_text("header\n" + body)
     with pytest.raises(HwsimError, match=message):
         layers_from_topology(topo)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("hwsim.models", fromlist=["MODEL_BUILDERS"]).MODEL_BUILDERS))
+def test_shipped_layer_lists_equal_a_fresh_extraction(name):
+    """hwsim/zoo_layers/*.json (read instead of torch at 224x224): stale after a model change until
+    `python scripts/ship_zoo_layers.py` is run."""
+    from hwsim.models import MODEL_BUILDERS
+    from hwsim.workload import ZOO_SHAPE, layers_from_model_name
+
+    fresh = layers_from_module(MODEL_BUILDERS[name](), ZOO_SHAPE)
+    assert layers_from_model_name(name) == fresh, "run python scripts/ship_zoo_layers.py"

@@ -98,9 +98,10 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
 
     * every precision mode at least as wide as the data (a Bit Fusion unit runs 2-bit operands in
       its 4- or 8-bit mode too);
-    * every sub-array ``r x c`` of the array that gives the layer a distinct fold structure, using
-      the fewest rows and columns for it (the other PEs idle: shorter fill and drain, fewer operands
-      per cycle, which wins when a layer is small or bandwidth-bound);
+    * sub-arrays ``r x c`` of the array (:func:`sub_arrays`: per dimension the smallest size giving
+      each fold count, and for grouped layers the smallest block holding each number of groups; the
+      other PEs idle: shorter fill and drain, fewer operands per cycle, which wins when a layer is
+      small or bandwidth-bound);
     * the streamed dimension (WS: output pixels, IS: output channels) cut into 1, 2, 4, ... chunks
       run one after another, so that partial sums fit the ofmap buffer; the stationary operand of
       later chunks (WS weights, IS inputs) stays on chip when it all fits half its buffer;
@@ -108,10 +109,9 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
 
     Each candidate is simulated by the cycle kernel, with neighbouring folds overlapping their fill
     and drain when ``hw.fold_overlap``.  The (mode, sub-array) pairs are visited in order of their
-    lower bound (compute cycles alone, or operand bits over a buffer's bandwidth: no chunking or
-    plan of that pair can beat it), and the search stops at the first pair whose bound cannot beat
-    the best so far; within a pair, plans whose DRAM bytes over the bandwidth cannot beat it are
-    skipped.
+    lower bound (:func:`_lower_bound`: no chunking or plan of that pair can beat it), and the search
+    stops at the first pair whose bound cannot beat the best so far; within a pair, plans whose DRAM
+    bytes over the bandwidth cannot beat it are skipped.
     """
     df = dataflow or hw.dataflow
     modes = [(w, a) for w in hw.bits for a in hw.bits if w >= wbits and a >= abits]
@@ -122,7 +122,8 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
     for w, a in modes:
         for shape in sub_arrays(map_layer(layer, hw, w, a, df), layer.groups):
             m = map_layer(layer, hw, w, a, df, shape)
-            pairs.append((_lower_bound(m, hw, w, a, out_bits), -shape[0] * shape[1], -hw.fusion_factor(w, a), w, a, shape))
+            rank = (_lower_bound(m, hw, w, a, out_bits), -shape[0] * shape[1], -hw.fusion_factor(w, a))
+            pairs.append((*rank, w, a, shape))
     pairs.sort()
     best = None
     for bound, _, _, w, a, shape in pairs:
