@@ -109,7 +109,8 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
 
     Each candidate is simulated by the cycle kernel, with neighbouring folds overlapping their fill
     and drain when ``hw.fold_overlap``.  The (mode, sub-array) pairs are visited in order of their
-    lower bound (:func:`_lower_bound`: no chunking or plan of that pair can beat it), and the search
+    lower bound (:func:`_lower_bound` and :func:`_dram_floor`: no chunking or plan of that pair can
+    beat it), and the search
     stops at the first pair whose bound cannot beat the best so far; within a pair, plans whose DRAM
     bytes over the bandwidth cannot beat it are skipped.
     """
@@ -120,9 +121,10 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
                  (n == 1 or math.ceil(stream / n) < math.ceil(stream / (n // 2)))]
     pairs = []
     for w, a in modes:
+        dram = _dram_floor(layer, hw, w, a, out_bits, ifmap_on_chip, ofmap_on_chip)
         for shape in sub_arrays(map_layer(layer, hw, w, a, df), layer.groups):
             m = map_layer(layer, hw, w, a, df, shape)
-            rank = (_lower_bound(m, hw, w, a, out_bits), -shape[0] * shape[1], -hw.fusion_factor(w, a))
+            rank = (max(_lower_bound(m, hw, w, a, out_bits), dram), -shape[0] * shape[1], -hw.fusion_factor(w, a))
             pairs.append((*rank, w, a, shape))
     pairs.sort()
     best = None
@@ -286,6 +288,20 @@ def _lower_bound(m: Mapping, hw: SystolicConfig, w: int, a: int, out_bits: int) 
     elif not hw.psum_via_ofmap and hw.psum_bytes_per_cycle is not None:
         bound = max(bound, math.ceil(psums / (8 * hw.psum_bytes_per_cycle)))
     return bound + hw.requant_latency_cycles  # the requantizer's pipeline empties after the last output
+
+
+def _dram_floor(layer: Layer, hw: SystolicConfig, w: int, a: int, out_bits: int, ifmap_on_chip: bool,
+                ofmap_on_chip: bool) -> float:
+    """Cycles to move the layer's compulsory DRAM traffic in mode (w, a), whatever the schedule: the input
+    once (unless on chip), every weight and scale once, every output once (unless it stays on chip)."""
+    dram = hw.dram_bytes_per_cycle()
+    if dram is None:
+        return 0.0
+    g = layer.groups
+    ifmap = 0 if ifmap_on_chip else g * min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // g) * a
+    weights = g * layer.gemm_n * (layer.gemm_k * w + hw.scale_bits)
+    outputs = 0 if ofmap_on_chip else g * layer.gemm_m * layer.gemm_n * out_bits
+    return (ifmap + weights + outputs) / (8 * dram)
 
 
 def _compose(layer: Layer, hw: SystolicConfig, parts: list[tuple[LayerResult, int]], wbits: int, abits: int,
