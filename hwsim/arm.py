@@ -92,8 +92,9 @@ def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int =
     supported = layer.groups == 1
     kw, ka = (wbits, abits) if supported else (8, 8)
     # the fastest kernel whose precision covers the data (a wider one can win on a tiny GEMM: fewer padded tiles)
-    per_group, eff, mode = min((*_gemm_cycles(hw, layer.gemm_n, layer.gemm_m, layer.gemm_k, w, a), (w, a))
-                               for w in hw.bits for a in hw.bits if w >= kw and a >= ka)
+    per_group, eff, mode = min(((*_gemm_cycles(hw, layer.gemm_n, layer.gemm_m, layer.gemm_k, w, a), (w, a))
+                                for w in hw.bits for a in hw.bits if w >= kw and a >= ka),
+                               key=lambda c: (c[0], c[2]))  # ties: the narrowest kernel, the data's own
     work = per_group * layer.groups
     compute = work / (hw.cores * hw.thread_efficiency)
     panel = layer.gemm_m * math.ceil(layer.gemm_k / LANES) * LANES  # one group's im2col panel, bytes (int8 lanes)

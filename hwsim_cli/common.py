@@ -99,7 +99,7 @@ def emit(text: str, args, summary: str) -> None:
 
 
 def add_workload(p) -> None:
-    """--hw and the network: a model name or a SCALE-Sim topology, at an input size and batch."""
+    """--hw (and its --timing) and the network: a model name or a SCALE-Sim topology, at an input size and batch."""
     p.add_argument("--hw", required=True, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", metavar="NAME",
@@ -108,6 +108,9 @@ def add_workload(p) -> None:
     p.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
                    help="input height and width (default 224; 16 for digits-resnet)")
     p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    p.add_argument("--timing", choices=("hwsim", "scalesim"),
+                   help="override the config's timing mode: hwsim (the best schedule, every cycle counted) or "
+                        "scalesim (SCALE-Sim's schedule and counts)")
 
 
 def load_workload(args):
@@ -116,7 +119,7 @@ def load_workload(args):
     from hwsim.workload import layers_from_model_name, layers_from_topology
 
     hw = load_config(args.hw)
-    if getattr(args, "timing", None):
+    if args.timing:
         if hw.kind != "systolic":
             raise HwsimError(f"--timing applies to systolic arrays; {hw.name} is of kind {hw.kind!r}")
         hw = hw.with_timing(args.timing)

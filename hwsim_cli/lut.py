@@ -13,8 +13,6 @@ def add_parser(sub) -> None:
                                    "hardware supports, cached on disk; includes an additivity check against "
                                    "whole-network simulation.")
     add_workload(p)
-    p.add_argument("--timing", choices=("hwsim", "scalesim"),
-                   help="override the config's timing mode: hwsim (every cycle counted) or scalesim (SCALE-Sim's)")
     p.add_argument("--format", choices=("json", "table"), help="json (default with -o) or table (default without)")
     add_output(p)
     p.add_argument("--jobs", type=positive_int, help="parallel layer simulations (default: all cores)")

@@ -14,8 +14,6 @@ def add_parser(sub) -> None:
                        description="Simulate every conv/linear layer of a network on the hardware and print per-layer "
                                    "cycles.")
     add_workload(p)
-    p.add_argument("--timing", choices=("hwsim", "scalesim"),
-                   help="override the config's timing mode: hwsim (every cycle counted) or scalesim (SCALE-Sim's)")
     p.add_argument("--wbits", type=bit_width, metavar="B", help="weight bits for every layer (default 8)")
     p.add_argument("--abits", type=bit_width, metavar="B", help="activation bits for every layer (default 8)")
     p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (and optional default)")

@@ -17,6 +17,7 @@ from . import kernel as K
 from .dram import build_tiles, plan_traffic, plans
 from .mapping import Mapping, map_layer
 
+
 def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
     return math.inf if bytes_per_cycle is None else 8.0 * bytes_per_cycle
 
@@ -26,6 +27,11 @@ def _psum_bits_per_cycle(hw: SystolicConfig) -> float:
     return -1.0 if hw.psum_via_ofmap else _bits_per_cycle(hw.psum_bytes_per_cycle)
 
 
+def _real_ifmap_bits(layer: Layer, abits: int) -> int:
+    """Input bits of one group: its distinct activations (no im2col duplication), at ``abits``."""
+    return min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
+
+
 def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int, hw: SystolicConfig,
                 ifmap_on_chip: bool = False, weights_on_chip: bool = False, ifmap_bits: int | None = None):
     """([(per-group tiles, 1)], [(tiles of a group batch, how many such batches)]) of ``layer`` mapped as ``m``.
@@ -33,9 +39,7 @@ def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int,
     ``out_bits`` = 0 for an output that stays on chip; ``ifmap_on_chip`` / ``weights_on_chip``: the
     input / the weights need no DRAM read; ``ifmap_bits`` overrides the real input bits per group.
     """
-    if ifmap_bits is None:
-        ifmap_bits = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * abits
-    ifmap_g = 0 if ifmap_on_chip else ifmap_bits
+    ifmap_g = 0 if ifmap_on_chip else _real_ifmap_bits(layer, abits) if ifmap_bits is None else ifmap_bits
     args = dict(df=m.dataflow, m=layer.gemm_m, k=layer.gemm_k, n=layer.gemm_n, k_eff=math.ceil(layer.gemm_k / m.fusion),
                 rows=m.rows, cols=m.cols, pf=m.fusion, wbits=0 if weights_on_chip else wbits, abits=abits,
                 out_bits=out_bits, acc_bits=hw.accumulator_bits, scale_bits=0 if weights_on_chip else hw.scale_bits,
@@ -179,7 +183,7 @@ def _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds,
     stream = layer.gemm_m if df == "ws" else layer.gemm_n
     size = math.ceil(stream / n)
     sizes = [size] * (stream // size) + ([stream % size] if stream % size else [])
-    real_ifmap = min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // layer.groups) * a
+    real_ifmap = _real_ifmap_bits(layer, a)
     full_filter = layer.gemm_k * layer.gemm_n * w + layer.gemm_n * hw.scale_bits
     half = _half(hw)
     keep = (layer.groups * full_filter <= half[1]) if df == "ws" else (layer.groups * real_ifmap <= half[0])
@@ -236,19 +240,16 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
     kernel_tiles, batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip,
                                         weights_on_chip, ifmap_bits)
     best = None
+    limit = None if bound is None else (bound.total_cycles, -1)  # a key to beat: fewer cycles than the bound
     for plan in sorted(plans(batches, _half(hw), family="all"), key=lambda p: (p.bits, not p.rows_outer, p.block)):
-        limit = bound if best is None else best
-        if limit is not None and (limit.total_cycles <= floor or  # nothing left can beat it
-                                  dram is not None and plan.bits / (8 * dram) >= limit.total_cycles):
+        if limit is not None and (limit[0] <= floor or  # nothing left can beat it
+                                  dram is not None and plan.bits / (8 * dram) >= limit[0]):
             continue
         raw = _kernel(layer, hw, m, kernel_tiles, plan, w, a, out_bits, hw.fold_overlap, reuse_folds)
         r = _Candidate(int(raw[K.R_TOTAL]), _bytes(raw[K.R_DRAM_RD]) + _bytes(raw[K.R_DRAM_WR]),
                        functools.partial(_result, layer, hw, m, raw, wbits, abits, w, a, df))
-        if (best is None or _key(r) < _key(best)) and (bound is None or r.total_cycles < bound.total_cycles
-                                                           or best is not None):
-            best = r
-    if best is not None and bound is not None and best.total_cycles >= bound.total_cycles:
-        return None
+        if limit is None or _key(r) < limit:
+            best, limit = r, _key(r)
     return best
 
 
@@ -298,7 +299,7 @@ def _dram_floor(layer: Layer, hw: SystolicConfig, w: int, a: int, out_bits: int,
     if dram is None:
         return 0.0
     g = layer.groups
-    ifmap = 0 if ifmap_on_chip else g * min(layer.gemm_m * layer.gemm_k, layer.ifmap_elements // g) * a
+    ifmap = 0 if ifmap_on_chip else g * _real_ifmap_bits(layer, a)
     weights = g * layer.gemm_n * (layer.gemm_k * w + hw.scale_bits)
     outputs = 0 if ofmap_on_chip else g * layer.gemm_m * layer.gemm_n * out_bits
     return (ifmap + weights + outputs) / (8 * dram)
