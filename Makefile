@@ -34,7 +34,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_vs_scalesim.py
 	$(PY) benchmarks/bench_lut.py
-	$(PY) benchmarks/bench_search.py
+	$(PY) benchmarks/search_quality.py
 	$(PY) benchmarks/bench_brecq_digits.py
 	$(PY) benchmarks/bench_sensitivity.py
 	$(PY) benchmarks/precision_table.py

@@ -7,9 +7,12 @@
    schedule search of timing hwsim.
 3. A second process reusing numba's on-disk cache, against one compiling from scratch.
 4. `hwsim simulate --model resnet50` in a fresh process, before and after the layer cache fills.
+5. SCALE-Sim's USER bandwidth mode (finite fill and drain rates, trace-driven stalls) on its own
+   ResNet-18 topology, 32x32 OS, 64 KiB, 10 words/cycle: both simulators' cycles and wall times.
 
 SCALE-Sim runs in its own virtualenv (it needs numpy < 2.4); see scalesim_runner.py.
-Usage: python benchmarks/bench_vs_scalesim.py [--layers N] [--dataflow os|ws|is]
+Usage: python benchmarks/bench_vs_scalesim.py [--layers N] [--dataflow os|ws|is] [--user-layers N]
+       [--sections 1,2,3,4,5]
 """
 
 from __future__ import annotations
@@ -177,16 +180,53 @@ def cache_reuse() -> None:
     print(f"compiling from scratch: {cold:.2f} s   reusing the on-disk cache: {warm:.2f} s   ({cold / warm:.1f}x)")
 
 
+def user_mode(n_layers: int, work: Path) -> None:
+    """Section 5: SCALE-Sim's USER mode, replayed by hwsim, against SCALE-Sim itself."""
+    user = REPO / "tests" / "data" / "scalesim" / "user"
+    cfg = user / "scale_os.cfg"
+    lines = (user / "topo_resnet18.csv").read_text().splitlines()
+    topo = work / "resnet18_user.csv"
+    topo.write_text("\n".join(lines[:1 + n_layers]) + "\n")
+    hw, layers = load_config(cfg), layers_from_topology(topo)
+    simulate_layer(layers[-1], hw)  # warm-up: numba loads its cache (or compiles once)
+    t0 = time.perf_counter()
+    ours = [simulate_layer(layer, hw) for layer in layers]
+    t_ours = time.perf_counter() - t0
+    print(f"\nrunning SCALE-Sim on {n_layers} ResNet-18 layers (OS 32x32, USER, 10 words/cycle) ...", flush=True)
+    ref = run_scalesim(cfg, topo)
+    print(f"\n== 5. USER bandwidth mode: SCALE-Sim's ResNet-18, first {n_layers} layers, OS 32x32, "
+          f"64 KiB, 10 words/cycle ==")
+    print(f"{'layer':<12}{'SCALE-Sim cycles':>18}{'stalls':>14}{'hwsim cycles':>15}{'stalls':>14}  agree")
+    for layer, rec, r in zip(layers, ref["layers"], ours):
+        same = (rec["total_cycles"], rec["stall_cycles"]) == (r.total_cycles, r.stall_cycles)
+        print(f"{layer.name:<12}{rec['total_cycles']:>18,}{rec['stall_cycles']:>14,}{r.total_cycles:>15,}"
+              f"{r.stall_cycles:>14,}  {'yes' if same else 'NO'}")
+    theirs = sum(rec["total_cycles"] for rec in ref["layers"])
+    print(f"total: SCALE-Sim {theirs:,}   hwsim {sum(r.total_cycles for r in ours):,}")
+    print(f"SCALE-Sim run_scale: {ref['sim_seconds']:.1f} s   hwsim: {t_ours:.2f} s   "
+          f"speed-up {ref['sim_seconds'] / t_ours:,.0f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=3, help="ResNet-18 layers to give SCALE-Sim (each ~45 s)")
     parser.add_argument("--dataflow", choices=("os", "ws", "is"), default="os")
+    parser.add_argument("--user-layers", type=int, default=3,
+                        help="layers of SCALE-Sim's ResNet-18 for the USER-mode section (all 21: ~8 min of SCALE-Sim)")
+    parser.add_argument("--sections", default="1,2,3,4,5", help="which sections to run (default: all)")
     args = parser.parse_args()
+    sections = {s.strip() for s in args.sections.split(",")}
     with tempfile.TemporaryDirectory() as work:
-        compare_with_scalesim(args.layers, args.dataflow, Path(work))
-    sweep_resnet50()
-    cache_reuse()
-    fresh_process()
+        if "1" in sections:
+            compare_with_scalesim(args.layers, args.dataflow, Path(work))
+        if "2" in sections:
+            sweep_resnet50()
+        if "3" in sections:
+            cache_reuse()
+        if "4" in sections:
+            fresh_process()
+        if "5" in sections:
+            user_mode(args.user_layers, Path(work))
 
 
 if __name__ == "__main__":

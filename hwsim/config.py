@@ -80,6 +80,9 @@ class SystolicConfig:
     psum_bytes_per_cycle: float | None = None  # accumulator port; None = one accumulator per column
     psum_via_ofmap: bool = False  # partial sums share the ofmap write port instead
     fold_overlap: bool = True  # hwsim timing: neighbouring folds overlap fill and drain (double-buffered PE registers)
+    # SCALE-Sim USER mode (a .cfg): IFMAP fill, FILTER fill, OFMAP drain in words per cycle; scalesim timing
+    # then replays SCALE-Sim's trace-driven buffers (systolic/scalesim_user.py)
+    scalesim_user_bw: tuple[int, int, int] | None = None
     energy: EnergyTable = EnergyTable()
     description: str = ""
     source: str = ""
@@ -408,13 +411,47 @@ def _cfg_positive(cp, source: str, section: str, key: str, cast=int):
     return value
 
 
+def _cfg_words_per_cycle(cp, source: str, section: str, key: str, text: str | None = None) -> int:
+    text = _cfg_get(cp, source, section, key) if text is None else text
+    try:
+        words = int(text)
+    except ValueError:
+        words = 0
+    if words <= 0:
+        raise fail(source, f"{section}.{key}", text, "a positive whole number of words per cycle")
+    return words
+
+
+def _cfg_user_bandwidths(cp, source: str, arch: str) -> tuple[int, int, int]:
+    """SCALE-Sim's USER-mode rates (words/cycle): IFMAP and FILTER fills from ``[layout]``, OFMAP drain
+    from the first ``Bandwidth`` value, as SCALE-Sim 3.0.0 reads them."""
+    drain = _cfg_words_per_cycle(cp, source, arch, "Bandwidth", _cfg_get(cp, source, arch, "Bandwidth").split(",")[0].strip())
+    fills = []
+    for op in ("Ifmap", "Filter"):
+        if cp.has_option("layout", f"{op}CustomLayout") and \
+                cp.get("layout", f"{op}CustomLayout").strip().lower() in ("true", "1", "yes", "on"):
+            raise fail(source, f"layout.{op}CustomLayout", cp.get("layout", f"{op}CustomLayout").strip(),
+                       "False (custom SRAM layouts are not modelled)")
+        # SCALE-Sim requires these keys; its built-in value, 10, stands in when the section is absent
+        fills.append(_cfg_words_per_cycle(cp, source, "layout", f"{op}SRAMBankBandwidth")
+                     if cp.has_option("layout", f"{op}SRAMBankBandwidth") else 10)
+    if cp.has_option("run_presets", "UseRamulatorTrace") and \
+            cp.get("run_presets", "UseRamulatorTrace").strip().lower() in ("true", "1", "yes", "on"):
+        raise fail(source, "run_presets.UseRamulatorTrace", cp.get("run_presets", "UseRamulatorTrace").strip(),
+                   "False (Ramulator DRAM traces are not modelled)")
+    return fills[0], fills[1], drain
+
+
 def config_from_scalesim_cfg(path: Path, text: str | None = None) -> SystolicConfig:
     """Read a SCALE-Sim v3 ``.cfg``: array, SRAM sizes, dataflow, and bandwidth mode.
 
     SCALE-Sim has one fixed precision (1-byte words), so the array supports only 8 bits.
-    ``InterfaceBandwidth = CALC`` means unlimited DRAM bandwidth; ``USER`` takes the first
-    ``Bandwidth`` value (words = bytes per cycle) as the DRAM bandwidth.  On-chip bandwidth
-    and requantization are not modelled by SCALE-Sim, so they are unlimited here.
+    ``InterfaceBandwidth = CALC`` means unlimited DRAM bandwidth.  ``USER`` reads SCALE-Sim's three
+    rates (``[layout] IfmapSRAMBankBandwidth`` and ``FilterSRAMBankBandwidth`` fill the input buffers,
+    the first ``Bandwidth`` value drains the output buffer; words = bytes per cycle): ``timing:
+    scalesim`` replays SCALE-Sim's buffers with them, ``timing: hwsim`` takes the drain rate as the
+    DRAM bandwidth.  On-chip bandwidth and requantization are not modelled by SCALE-Sim, so they are
+    unlimited here.
     """
     source = str(path)
     cp = configparser.ConfigParser(interpolation=None)
@@ -437,16 +474,10 @@ def config_from_scalesim_cfg(path: Path, text: str | None = None) -> SystolicCon
         mode = cp.get("run_presets", "InterfaceBandwidth").strip().upper()
     if mode not in ("CALC", "USER"):
         raise fail(source, "run_presets.InterfaceBandwidth", mode, "CALC, USER")
-    dram = None
+    dram, user_bw = None, None
     if mode == "USER":
-        first = _cfg_get(cp, source, arch, "Bandwidth").split(",")[0].strip()
-        try:
-            words = float(first)
-        except ValueError:
-            words = -1.0
-        if words <= 0:
-            raise fail(source, f"{arch}.Bandwidth", first, "a positive number of words per cycle")
-        dram = words * SCALESIM_DEFAULT_CLOCK_MHZ * 1e6 / 1e9
+        user_bw = _cfg_user_bandwidths(cp, source, arch)
+        dram = user_bw[2] * SCALESIM_DEFAULT_CLOCK_MHZ * 1e6 / 1e9
     name = Path(path).stem
     if cp.has_section("general") and cp.has_option("general", "run_name"):
         name = cp.get("general", "run_name").strip() or name
@@ -464,6 +495,7 @@ def config_from_scalesim_cfg(path: Path, text: str | None = None) -> SystolicCon
         scale_bits=0,
         accumulator_bits=32,
         timing="scalesim",
+        scalesim_user_bw=user_bw,
         description=f"SCALE-Sim config ({mode} bandwidth mode)",
         source=source,
     )

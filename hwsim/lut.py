@@ -96,13 +96,16 @@ def additivity(layers: Sequence[Layer], hw: HardwareConfig, rows: list[dict], n_
     while len(configs) < n_configs:
         configs.append((f"random (seed {seed}, #{len(configs)})",
                         {layer.name: rng.choice(pairs) for layer in layers}))
-    out = []
-    for name, assignment in configs[:n_configs]:
-        lut_ms = sum(row["latency_ms"][label(*assignment[row["name"]])] for row in rows)
-        net_ms = simulate_network(layers, hw, assignment, whole_network=True).latency_ms
-        out.append({"config": name, "bits": {k: label(*v) for k, v in assignment.items()},
-                    "lut_sum_ms": lut_ms, "network_ms": net_ms, "error_pct": 100.0 * (lut_ms - net_ms) / net_ms})
-    return out
+    return [additivity_of(layers, hw, rows, name, assignment) for name, assignment in configs[:n_configs]]
+
+
+def additivity_of(layers: Sequence[Layer], hw: HardwareConfig, rows: list[dict], name: str,
+                  assignment: dict[str, tuple[int, int]]) -> dict:
+    """One assignment's table sum against its whole-network simulation (error in %)."""
+    lut_ms = sum(row["latency_ms"][label(*assignment[row["name"]])] for row in rows)
+    net_ms = simulate_network(layers, hw, assignment, whole_network=True).latency_ms
+    return {"config": name, "bits": {k: label(*v) for k, v in assignment.items()},
+            "lut_sum_ms": lut_ms, "network_ms": net_ms, "error_pct": 100.0 * (lut_ms - net_ms) / net_ms}
 
 
 def pinned_pairs(layers: Sequence[Layer], hw: HardwareConfig, policy: PrecisionPolicy) -> dict[str, str]:

@@ -43,7 +43,8 @@ def _pair(value: Any, where: str) -> tuple[int, int]:
 
 
 def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """Read a per-layer bit assignment (JSON or YAML mapping layer -> w/a; optional ``default``).
+    """Read a per-layer bit assignment (JSON or YAML mapping layer -> w/a; optional ``default``), or the
+    result JSON of ``hwsim search`` (its ``assignment``).
 
     Every layer of the workload must get bits (directly or from ``default``) and every name
     in the file must be a layer of the workload.
@@ -55,6 +56,8 @@ def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tu
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise HwsimError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
                          f"{(str(exc) or type(exc).__name__).splitlines()[0]}") from None
+    if isinstance(raw, dict) and isinstance(raw.get("assignment"), dict) and "solver" in raw:
+        raw = raw["assignment"]  # an 'hwsim search' result: its assignment is the bits file
     if not isinstance(raw, dict):
         raise HwsimError(f"{p}: expected a mapping of layer name -> bits (e.g. conv1: w8a8)")
     names = list(layer_names)

@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=positive_int, help="parallel layer simulations (default: all cores)")
     p.add_argument("--cache-dir", metavar="DIR", help="where tables are cached (default $HWSIM_CACHE_DIR or ~/.cache/hwsim)")
     p.add_argument("--no-cache", action="store_true", help="build afresh and do not write the cache")
+    p.add_argument("--bits", metavar="FILE", help="also check this assignment (a bits file or an 'hwsim search' "
+                                                  "result): its table sum against a whole-network simulation")
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit",
                    help="precision policy for the totals (default first-last-8bit: first and last layer at w8a8)")
     add_common(p)
@@ -30,7 +32,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from hwsim.lut import build_lut, cached_lut, lut_to_table
-    from hwsim.precision import PrecisionPolicy
+    from hwsim.precision import PrecisionPolicy, check_bits
 
     check_output_file(args)
     hw, layers, shape = load_workload(args)
@@ -42,6 +44,14 @@ def run(args) -> int:
         doc, status = cached_lut(layers, hw, model, shape, Path(args.cache_dir) if args.cache_dir else None,
                                  args.jobs, progress(args), policy)
     note(f"lut: {status}")
+    if args.bits:
+        from hwsim.lut import additivity_of
+        from hwsim.precision import load_bits_file
+
+        bits = load_bits_file(args.bits, [layer.name for layer in layers])
+        for (w, a) in set(bits.values()):
+            check_bits(hw, w, a, f"{args.bits}: ")
+        doc["additivity"].append(additivity_of(layers, hw, doc["layers"], f"bits file {Path(args.bits).name}", bits))
     fmt = args.format or ("json" if args.output else "table")
     text = json.dumps(doc, indent=1) + "\n" if fmt == "json" else lut_to_table(doc)
     worst = max((abs(a["error_pct"]) for a in doc["additivity"]), default=0.0)

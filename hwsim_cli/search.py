@@ -8,19 +8,23 @@ from .common import add_common, check_output_file, note
 def add_parser(sub) -> None:
     """Register the command."""
     p = sub.add_parser("search", help="find per-layer bit-widths minimising predicted loss under a budget",
-                       description="Solve a problem file with the genetic algorithm (BRECQ Alg. 2) or the exact MILP.")
+                       description="Solve a problem file with the genetic algorithm (BRECQ Alg. 2, seeded, repaired "
+                                   "and polished) or the exact MILP; print the assignment per layer.")
     p.add_argument("--problem", required=True, metavar="FILE")
     p.add_argument("--solver", choices=("ga", "exact"), default="ga")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="result JSON")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="what standard output shows")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="also write the result JSON here; its 'assignment' is a bits file for simulate/lut/quantize")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at FILE")
     add_common(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    """Solve and write the result."""
+    """Solve, print the assignment, and write the result."""
     import json
+    import sys
 
     from hwsim.io import write_atomic
     from search.exact import solve_exact
@@ -31,7 +35,10 @@ def run(args) -> int:
     problem = load_problem(args.problem)
     check_feasible(problem)
     sol = solve_ga(problem, args.seed) if args.solver == "ga" else solve_exact(problem)
-    written = write_atomic(args.output, json.dumps(sol.to_json(), indent=1) + "\n", args.force)
-    note(f"{args.solver}: objective {sol.objective:.6g}, cost {sol.cost:.6g} of budget {problem.budget:.6g} "
-         f"{problem.cost_unit}, {'feasible' if sol.feasible else 'INFEASIBLE'}, {sol.seconds:.3f} s -> {written}")
+    doc = json.dumps(sol.to_json(), indent=1) + "\n"
+    if args.output:
+        written = write_atomic(args.output, doc, args.force)
+        note(f"{args.solver}: objective {sol.objective:.6g}, cost {sol.cost:.6g} of budget {problem.budget:.6g} "
+             f"{problem.cost_unit}, {'feasible' if sol.feasible else 'INFEASIBLE'}, {sol.seconds:.3f} s -> {written}")
+    sys.stdout.write(sol.table(problem) if args.format == "table" else doc)
     return 0

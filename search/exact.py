@@ -10,6 +10,9 @@ Solved by HiGHS through ``scipy.optimize.milp`` (no external binary).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 
 import numpy as np
@@ -20,6 +23,24 @@ from hwsim.errors import HwsimError
 
 from .problem import Problem, check_feasible
 from .solution import Solution
+
+
+@contextlib.contextmanager
+def _c_stdout_silenced():
+    """HiGHS prints some diagnostics straight to file descriptor 1; keep them off our standard output."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real file behind sys.stdout (e.g. captured)
+        fd = 1
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def solve_exact(problem: Problem, time_limit: float = 60.0) -> Solution:
@@ -64,8 +85,9 @@ def solve_exact(problem: Problem, time_limit: float = 60.0) -> Solution:
                 lo.append(0)
                 hi.append(0)
                 row += 1
-    res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi), integrality=np.ones(n_x + n_p),
-               bounds=Bounds(0, 1), options={"time_limit": time_limit})
+    with _c_stdout_silenced():
+        res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi), integrality=np.ones(n_x + n_p),
+                   bounds=Bounds(0, 1), options={"time_limit": time_limit})
     if res.x is None:
         raise HwsimError(f"exact solver found no solution: {res.message}")
     genes = res.x[:n_x].reshape(n_l, n_k).argmax(axis=1)

@@ -288,4 +288,6 @@ def check_feasible(problem: Problem) -> None:
     """Raise a clear error when even the cheapest assignment exceeds the budget."""
     cheapest = problem.cheapest_cost()
     if cheapest > problem.budget * (1 + 1e-12):
-        raise HwsimError(f"budget {problem.budget:g} is infeasible: the cheapest assignment costs {cheapest:g}")
+        unit = f" {problem.cost_unit}" if problem.cost_unit else ""
+        raise HwsimError(f"budget {problem.budget:g}{unit} is infeasible: the cheapest assignment costs {cheapest:g}{unit}; "
+                         f"allowed: a budget of at least {cheapest:g}{unit}")

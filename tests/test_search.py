@@ -14,7 +14,7 @@ from hwsim.errors import HwsimError
 from search.exact import solve_exact
 from search.ga import GAConfig, solve_ga
 from search.problem import load_problem, problem_from_dict
-from search.random_problems import paper_like
+from search.random_problems import paper_like, pipeline_like
 
 from conftest import EXAMPLE_PROBLEM
 
@@ -52,16 +52,35 @@ def test_ga_matches_exact_on_small_instances(seed):
     assert solve_ga(p, seed).objective == pytest.approx(solve_exact(p).objective, abs=1e-9)
 
 
-@pytest.mark.parametrize("polish", [True, False])
-def test_ga_answers_are_always_feasible(polish):
+@pytest.mark.parametrize("paper", [False, True])
+def test_ga_answers_are_always_feasible(paper):
     for seed in range(3):
         p = paper_like(40, seed, budget_fraction=0.2)
-        sol = solve_ga(p, seed, GAConfig(polish=polish))
+        sol = solve_ga(p, seed, GAConfig(paper=paper))
         genes = p.genes_of(sol.assignment)
         obj, cost = p.evaluate(genes)
         assert sol.feasible and cost[0] <= p.budget and sol.cost == pytest.approx(cost[0])
         assert sol.objective == pytest.approx(obj[0])
-        assert len(sol.details["history"]) == 100
+        if paper:  # the paper's algorithm runs all its iterations; ours stops when the best stays put
+            assert len(sol.details["history"]) == 100
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(n_choices=st.sampled_from([3, 9]), n_layers=st.integers(2, 8), fraction=st.floats(0.0, 1.0),
+       seed=st.integers(0, 10_000))
+def test_ga_and_milp_equal_the_enumerated_optimum(n_choices, n_layers, fraction, seed):
+    """Every assignment enumerated (at most 4^8 of them): both solvers find the optimum, GA never beats it."""
+    if n_choices == 9:
+        n_layers = min(n_layers, 5)  # 9^5 = 59,049 <= 4^8
+    p = pipeline_like(n_layers, n_choices, fraction, seed)
+    grid = np.array(list(itertools.product(range(n_choices), repeat=n_layers)))
+    obj, cost = p.evaluate(grid)
+    ok = (cost <= p.budget * (1 + 1e-12)) & np.array([_tied(p, g) for g in grid])
+    best = obj[ok].min()
+    exact, ga = solve_exact(p), solve_ga(p, seed)
+    assert exact.feasible and ga.feasible
+    assert exact.objective == pytest.approx(best, abs=1e-9)
+    assert ga.objective == pytest.approx(best, abs=1e-9)
 
 
 def test_ga_is_reproducible_from_its_seed():
@@ -202,3 +221,54 @@ def test_repair_ties_activation_bits_and_keeps_weight_bits(genes):
     assert np.array_equal(p.wbits[r], p.wbits[g])  # all nine pairs exist: weight bits never change
     untied = [0, 5] + [grp[0] for grp in p.act_groups]
     assert np.array_equal(r[untied], g[untied])
+
+
+def test_search_to_bits_to_simulate_lut_and_quantize(model, cache_dir, tmp_path, monkeypatch, capsys):
+    """search -> result file -> simulate, lut and quantize take it as their --bits, with no hand editing."""
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
+    hw = "hw_configs/bitfusion_16x32.yaml"
+    lut = tmp_path / "L.json"
+    assert main(["lut", "--model", "digits-resnet", "--hw", hw, "--quiet", "-o", str(lut)]) == 0
+    table = json.loads(lut.read_text())
+    names = [row["name"] for row in table["layers"]]
+    choices = table["choices"]
+    rng = np.random.default_rng(0)
+    sens = {"format": "hwsim-sensitivity/2", "choices": choices, "policy": "first-last-8bit",
+            "pinned": {names[0]: "w8a8", names[-1]: "w8a8"},
+            "layers": {n: {c: float(rng.uniform(0.1, 1.0) * (8 / int(c[1]) + 8 / int(c[3]) - 2)) for c in choices}
+                       for n in names[1:-1]}}
+    (tmp_path / "S.json").write_text(json.dumps(sens))
+    assert main(["problem", "--lut", str(lut), "--sensitivity", str(tmp_path / "S.json"), "--budget", "0.3",
+                 "-o", str(tmp_path / "P.json")]) == 0
+    capsys.readouterr()
+    result = tmp_path / "R.json"
+    assert main(["search", "--problem", str(tmp_path / "P.json"), "-o", str(result)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["layer", "w", "a", "ms", "loss"]
+    for n in names:  # every layer, the pinned ones marked fixed
+        assert any(line.split()[0] == n for line in lines)
+    assert "feasible" in lines[-1]
+    doc = json.loads(result.read_text())
+    assert set(doc["assignment"]) == set(names)
+    assert main(["simulate", "--hw", hw, "--model", "digits-resnet", "--bits", str(result), "--format", "json"]) == 0
+    sim = json.loads(capsys.readouterr().out)
+    assert {r["name"]: f"w{r['wbits']}a{r['abits']}" for r in sim["layers"]} == doc["assignment"]
+    assert main(["lut", "--model", "digits-resnet", "--hw", hw, "--bits", str(result), "--format", "json"]) == 0
+    check = json.loads(capsys.readouterr().out)["additivity"][-1]
+    assert check["config"] == "bits file R.json" and check["bits"] == doc["assignment"]
+    assert check["lut_sum_ms"] == pytest.approx(doc["cost"], rel=1e-9)  # the search's cost is the table sum
+    assert main(["quantize", "--bits", str(result), "--method", "rtn", "--quiet", "-o", str(tmp_path / "q")]) == 0
+    assert json.loads((tmp_path / "q" / "summary.json").read_text())["bits"] == doc["assignment"]
+
+
+def test_infeasible_budget_is_one_line_with_the_minimum(tmp_path, capsys):
+    p = paper_like(10, 0).to_json()
+    p["cost_unit"] = "ms"
+    p["budget"] = 0.01
+    (tmp_path / "P.json").write_text(json.dumps(p))
+    assert main(["search", "--problem", str(tmp_path / "P.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    cheapest = problem_from_dict(p).cheapest_cost()
+    assert len(err) == 1 and err[0].startswith("hwsim: error: budget 0.01 ms is infeasible")
+    assert f"allowed: a budget of at least {cheapest:g} ms" in err[0]

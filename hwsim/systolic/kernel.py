@@ -144,6 +144,26 @@ def _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
 
 
 @njit(cache=True)
+def _fold_floor(d_if, d_f, d_o, final, bw_if, bw_f, bw_o, bw_p, rq_bits):
+    """Fewest cycles a fold can take given the bits it moves through each port (per fold, so that where
+    the time goes stays put when a port gets faster, and the layer's cycles can only fall)."""
+    floor = 0.0
+    if bw_if < INF:
+        floor = max(floor, math.ceil(d_if / bw_if))
+    if bw_f < INF:
+        floor = max(floor, math.ceil(d_f / bw_f))
+    if final:  # outputs leave through the requantizer and the ofmap write port
+        if min(rq_bits, bw_o) < INF:
+            floor = max(floor, math.ceil(d_o / min(rq_bits, bw_o)))
+    elif bw_p < 0:  # partial sums through the ofmap write port
+        if bw_o < INF:
+            floor = max(floor, math.ceil(d_o / bw_o))
+    elif bw_p < INF:
+        floor = max(floor, math.ceil(d_o / bw_p))
+    return floor
+
+
+@njit(cache=True)
 def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap, bw_o,
                bw_p, rq_bits, level, sram):
     """Run one fold cycle by cycle; updates the queue ``level`` and ``sram`` bit counters; returns (cycles, stalls)."""
@@ -193,13 +213,14 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                           row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
                           rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold,
                           out_slots,
-                          dram_bpc, scalesim_count, overlap, out_elems, reuse_folds):
+                          dram_bpc, scalesim_count, overlap, reuse_folds):
     """Simulate one layer; returns the result vector indexed by the R_* constants (cycles, bits).
 
     The tile arrays and the plan (``rows_outer``, ``block``, modes, slots) come from
     :mod:`hwsim.systolic.dram`; with packed groups (``gpf`` > 1) tiles are per group and scale
     with the groups in the fold.  ``scalesim_count`` reports compute cycles as SCALE-Sim does
-    (the index of the last cycle, one less than their number).  ``bw_p``: bits per cycle the
+    (the index of the last cycle, one less than their number, per group: SCALE-Sim runs a grouped
+    layer as one layer per group).  ``bw_p``: bits per cycle the
     accumulators take partial sums at (``inf``: one accumulator per column; < 0: they share the
     ofmap write port).  ``reuse_folds`` reuses the
     result of an identical (shape, entry state) fold instead of stepping it again (exact; off
@@ -296,6 +317,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
 
                     # ---- compute: step the fold, or reuse an identical one ----
                     o_bits = out_bits if final else acc_bits
+                    s_if, s_f, s_o = sram[0], sram[1], sram[2]
                     pg = g if gpf > 1 else 1
                     hit = -1
                     for k in range(n_memo if reuse_folds else 0):
@@ -339,26 +361,14 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     fold_mode[fold] = bmode
                     fold_write[fold] = write
                     fold_cycles[fold] = cyc - (L - t_eff) if (overlap and fold > 0) else cyc
+                    if overlap:  # an overlapped fold still cannot beat what its buffers and requantizer move
+                        floor = _fold_floor(sram[0] - s_if, sram[1] - s_f, sram[2] - s_o, final, bw_if, bw_f,
+                                            bw_o, bw_p, rq_bits)
+                        if floor > fold_cycles[fold]:
+                            res[R_ONCHIP_STALL] += floor - fold_cycles[fold]
+                            fold_cycles[fold] = floor
                     fold += 1
 
-    # Overlapping folds cannot beat what the buffers and the requantizer can move in the layer's time.
-    if overlap:
-        floor = 0.0
-        if bw_if < INF:
-            floor = max(floor, math.ceil(sram[0] / bw_if))
-        if bw_f < INF:
-            floor = max(floor, math.ceil(sram[1] / bw_f))
-        finished = out_elems * out_bits
-        if bw_p < 0 and bw_o < INF:
-            floor = max(floor, math.ceil(sram[2] / bw_o))
-        if bw_p >= 0 and bw_p < INF:
-            floor = max(floor, math.ceil(max(sram[2] - finished, 0.0) / bw_p))
-        if min(rq_bits, bw_o) < INF:
-            floor = max(floor, math.ceil(finished / min(rq_bits, bw_o)))
-        short = floor - fold_cycles.sum()
-        if short > 0:
-            fold_cycles[n_folds - 1] += short
-            res[R_ONCHIP_STALL] += short
     # The output queue drains before the layer ends, then the requantizer's pipeline empties.
     tail = 0.0
     if not scalesim_count:
@@ -377,7 +387,7 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     if overlap:
         res[R_COMPUTE] = n_folds * t_eff + (L - t_eff)
     else:
-        res[R_COMPUTE] = n_folds * L - (1 if scalesim_count else 0)
+        res[R_COMPUTE] = n_folds * L - (n_gb if scalesim_count else 0)  # SCALE-Sim: one layer per group
     res[R_DRAM_STALL] = end - busy
     res[R_TOTAL] = res[R_COMPUTE] + res[R_ONCHIP_STALL] + res[R_DRAM_STALL]
     res[R_SRAM_IF] = sram[0]

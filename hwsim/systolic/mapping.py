@@ -80,7 +80,7 @@ def map_layer(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, dataflow
     k_eff = math.ceil(layer.gemm_k / pf)
     m, n = layer.gemm_m, layer.gemm_n
     sr, sc, t = {"os": (m, n, k_eff), "ws": (k_eff, n, m), "is": (k_eff, m, n)}[df]
-    gpf = 1
-    if layer.groups > 1 and sr <= rows and sc <= cols:
+    gpf = 1  # SCALE-Sim runs each group as a layer of its own; hwsim packs small groups block-diagonally
+    if layer.groups > 1 and sr <= rows and sc <= cols and hw.timing != "scalesim":
         gpf = max(1, min(rows // sr, cols // sc, layer.groups))
     return Mapping(DATAFLOW_CODES[df], rows, cols, pf, sr, sc, t, layer.groups, gpf)

@@ -16,6 +16,7 @@ from ..results import LayerResult
 from . import kernel as K
 from .dram import build_tiles, plan_traffic, plans
 from .mapping import Mapping, map_layer
+from .scalesim_user import user_mode_cycles
 
 
 def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
@@ -75,6 +76,8 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         kernel_tiles, batches = layer_tiles(layer, m, wbits, abits, 0 if ofmap_on_chip else out_bits, hw,
                                             ifmap_on_chip)
         plan = plan_traffic(batches, _half(hw))
+        if hw.timing == "scalesim" and hw.scalesim_user_bw is not None:
+            return _scalesim_user(layer, hw, m, kernel_tiles, plan, wbits, abits, out_bits, dataflow, reuse_folds)
         overlap = hw.fold_overlap and hw.timing != "scalesim"
         return _run(layer, hw, m, kernel_tiles, plan, wbits, abits, wbits, abits, out_bits, dataflow, overlap,
                     reuse_folds)
@@ -338,6 +341,17 @@ def _run(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits
     return _result(layer, hw, m, raw, wbits, abits, mode_w, mode_a, dataflow)
 
 
+def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits: int, abits: int,
+                   out_bits: int, dataflow: str | None, reuse_folds: bool) -> LayerResult:
+    """SCALE-Sim's USER mode: the kernel's counts with no DRAM limit, then SCALE-Sim's own buffer replay
+    (:mod:`.scalesim_user`) for the cycles and stalls."""
+    raw = _kernel(layer, dataclasses.replace(hw, dram_gb_per_s=None), m, kernel_tiles, plan, wbits, abits, out_bits,
+                  False, reuse_folds).copy()
+    user = user_mode_cycles(layer, hw.rows, hw.cols, dataflow or hw.dataflow, tuple(hw.sram_kib), hw.scalesim_user_bw)
+    raw[K.R_TOTAL], raw[K.R_DRAM_STALL], raw[K.R_ONCHIP_STALL] = user.total, user.stalls, 0
+    return _result(layer, hw, m, raw, wbits, abits, wbits, abits, dataflow)
+
+
 def _kernel(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, mode_w: int, mode_a: int,
             out_bits: int, overlap: bool, reuse_folds: bool):
     """The kernel's raw result vector (``K.R_*``) for one schedule."""
@@ -353,8 +367,7 @@ def _kernel(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, mo
         t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, t.fold_total, t.out_row, t.out_col, t.psum,
         plan.rows_outer, plan.block, plan.row_mode, plan.col_mode, plan.psum_mode, plan.mode_row, plan.mode_col,
         plan.mode_fold, plan.out_slots,
-        math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", overlap,
-        float(layer.groups * layer.gemm_m * layer.gemm_n), reuse_folds,
+        math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", overlap, reuse_folds,
     )
 
 

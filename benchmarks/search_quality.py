@@ -1,0 +1,93 @@
+"""The genetic search against the exact optimum on seeded random problems, beside the paper's GA.
+
+Draws ``--instances`` (default 120) problems shaped like the ones ``hwsim pipeline`` builds
+(``search.random_problems.quality_instances``: 20-120 layers, 3 or 9 choices, tight and loose
+budgets, hardware-table costs, weight and activation losses, 2-bit pair terms, activation groups)
+and solves each with the exact MILP, with the GA as the paper describes it (the baseline:
+Gaussian start, rejection of over-budget children, no local search) and with our GA (the default).
+Prints, per kind of instance and overall, how often each GA lands within 1% of the optimum, its
+worst gap and its median time; then the median time of our GA in a fresh process (imports included,
+interpreter start excluded) on ``--fresh`` instances.
+
+Usage: python benchmarks/search_quality.py [--instances N] [--fresh N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import textwrap
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from search.exact import solve_exact
+from search.ga import GAConfig, solve_ga
+from search.random_problems import quality_instances
+
+REPO = Path(__file__).resolve().parent.parent
+
+_FRESH = textwrap.dedent("""
+    import sys, time
+    t0 = time.perf_counter()
+    from search.ga import solve_ga
+    from search.random_problems import quality_instances
+    seed = int(sys.argv[1])
+    _, problem = next(iter(quality_instances(1, seed)))
+    t1 = time.perf_counter()
+    solve_ga(problem, seed)
+    print(time.perf_counter() - t0, time.perf_counter() - t1)
+""")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=120)
+    parser.add_argument("--fresh", type=int, default=15, help="instances timed in a fresh process each")
+    args = parser.parse_args()
+    first = next(iter(quality_instances(1)))[1]
+    solve_ga(first, 0), solve_ga(first, 0, GAConfig(paper=True)), solve_exact(first)  # warm-up (imports)
+    rows = defaultdict(lambda: defaultdict(list))
+    print(f"{'instance':<44} {'optimum':>9} | {'paper GA gap':>12} {'s':>6} | {'our GA gap':>10} {'s':>6} | "
+          f"{'exact s':>7}", flush=True)
+    for seed, (desc, p) in enumerate(quality_instances(args.instances)):
+        opt = solve_exact(p)
+        kind = desc.split(" (")[0].split(", ", 1)[1]
+        cells = []
+        for name, cfg in (("paper", GAConfig(paper=True)), ("ours", GAConfig())):
+            sol = solve_ga(p, seed, cfg)
+            assert sol.feasible, desc
+            gap = (sol.objective - opt.objective) / abs(opt.objective)
+            rows[kind][name].append((gap, sol.seconds))
+            rows["all"][name].append((gap, sol.seconds))
+            cells.append(f"{100 * gap:>11.2f}% {sol.seconds:>6.2f}")
+        rows[kind]["exact"].append((0.0, opt.seconds))
+        rows["all"]["exact"].append((0.0, opt.seconds))
+        print(f"{desc:<44} {opt.objective:>9.4g} | {cells[0]} | {cells[1]} | {opt.seconds:>7.3f}", flush=True)
+
+    print(f"\n{'kind':<28} {'n':>4} | {'paper GA within 1%':>18} {'worst':>8} {'median s':>8} | "
+          f"{'our GA within 1%':>16} {'worst':>7} {'median s':>8} | {'exact median s':>14}")
+    for kind in sorted(k for k in rows if k != "all") + ["all"]:
+        cells = []
+        for name in ("paper", "ours"):
+            g = np.array([x[0] for x in rows[kind][name]])
+            t = np.array([x[1] for x in rows[kind][name]])
+            cells.append(f"{int((g <= 0.01).sum()):>10}/{len(g):<3} ({100 * (g <= 0.01).mean():3.0f}%) "
+                         f"{100 * g.max():>6.2f}% {np.median(t):>8.3f}")
+        ex = np.median([x[1] for x in rows[kind]["exact"]])
+        print(f"{kind:<28} {len(rows[kind]['ours']):>4} | {cells[0]} | {cells[1]} | {ex:>14.3f}")
+
+    fresh = []
+    for seed in range(args.fresh):
+        out = subprocess.run([sys.executable, "-c", _FRESH, str(seed)], check=True, capture_output=True, text=True,
+                             cwd=REPO).stdout.split()
+        fresh.append((float(out[0]), float(out[1])))
+    f = np.array(fresh)
+    print(f"\nour GA in a fresh process, {args.fresh} instances: median {np.median(f[:, 0]):.2f} s with imports "
+          f"(the solve alone {np.median(f[:, 1]):.2f} s), slowest {f[:, 0].max():.2f} s")
+
+
+if __name__ == "__main__":
+    main()
