@@ -29,47 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from scalesim_runner import run_scalesim  # noqa: E402
+from scalesim_runner import run_scalesim, scalesim_cfg  # noqa: E402
 
 from hwsim.config import load_config  # noqa: E402
 from hwsim.systolic import clear_schedule_cache, simulate_layer  # noqa: E402
 from hwsim.targets import simulate_network  # noqa: E402
 from hwsim.workload import layers_from_model_name, layers_from_topology  # noqa: E402
-
-CFG_TEMPLATE = """[general]
-run_name = bench_{df}
-[architecture_presets]
-ArrayHeight = 16
-ArrayWidth = 32
-IfmapSramSzkB = 64
-FilterSramSzkB = 64
-OfmapSramSzkB = 64
-IfmapOffset = 0
-FilterOffset = 10000000
-OfmapOffset = 20000000
-Dataflow = {df}
-Bandwidth = 10
-ReadRequestBuffer = 32
-WriteRequestBuffer = 32
-[layout]
-IfmapCustomLayout = False
-IfmapSRAMBankBandwidth = 10
-IfmapSRAMBankNum = 10
-IfmapSRAMBankPort = 2
-FilterCustomLayout = False
-FilterSRAMBankBandwidth = 10
-FilterSRAMBankNum = 10
-FilterSRAMBankPort = 2
-[sparsity]
-SparsitySupport = false
-SparseRep = ellpack_block
-OptimizedMapping = false
-BlockSize = 8
-RandomNumberGeneratorSeed = 40
-[run_presets]
-InterfaceBandwidth = CALC
-UseRamulatorTrace = False
-"""
 
 
 def resnet18_topology(n_layers: int, path: Path) -> None:
@@ -85,7 +50,7 @@ def resnet18_topology(n_layers: int, path: Path) -> None:
 
 def compare_with_scalesim(n_layers: int, dataflow: str, work: Path) -> None:
     cfg, topo = work / f"bench_{dataflow}.cfg", work / "resnet18.csv"
-    cfg.write_text(CFG_TEMPLATE.format(df=dataflow))
+    cfg.write_text(scalesim_cfg(f"bench_{dataflow}", 16, 32, dataflow, 64))
     resnet18_topology(n_layers, topo)
     hw, layers = load_config(cfg), layers_from_topology(topo)
     simulate_layer(layers[0], hw)  # warm-up: numba loads its cache (or compiles once)

@@ -43,6 +43,54 @@ with open(result, "w") as f:
 """
 
 
+_CFG = """[general]
+run_name = {name}
+
+[architecture_presets]
+ArrayHeight = {rows}
+ArrayWidth = {cols}
+IfmapSramSzkB = {kib}
+FilterSramSzkB = {kib}
+OfmapSramSzkB = {kib}
+IfmapOffset = 0
+FilterOffset = 10000000
+OfmapOffset = 20000000
+Bandwidth = {drain}
+Dataflow = {dataflow}
+MemoryBanks = 1
+ReadRequestBuffer = 32
+WriteRequestBuffer = 32
+
+[layout]
+IfmapCustomLayout = False
+IfmapSRAMBankBandwidth = {ifmap_fill}
+IfmapSRAMBankNum = 1
+IfmapSRAMBankPort = 2
+FilterCustomLayout = False
+FilterSRAMBankBandwidth = {filter_fill}
+FilterSRAMBankNum = 1
+FilterSRAMBankPort = 2
+
+[sparsity]
+SparsitySupport = false
+SparseRep = ellpack_block
+OptimizedMapping = false
+BlockSize = 8
+RandomNumberGeneratorSeed = 40
+
+[run_presets]
+InterfaceBandwidth = {interface}
+UseRamulatorTrace = False
+"""
+
+
+def scalesim_cfg(name, rows, cols, dataflow, kib, interface="CALC", ifmap_fill=10, filter_fill=10, drain=10):
+    """The text of a SCALE-Sim 3.0.0 ``.cfg``: equal buffers of ``kib`` KiB; in ``USER`` mode the input
+    buffers fill at ``ifmap_fill`` / ``filter_fill`` and the output buffer drains at ``drain`` words/cycle."""
+    return _CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow, kib=kib, interface=interface,
+                       ifmap_fill=ifmap_fill, filter_fill=filter_fill, drain=drain)
+
+
 def _venv_python(venv):
     if os.name == "nt":
         return venv / "Scripts" / "python.exe"

@@ -7,9 +7,11 @@ and solves each with the exact MILP, with the GA as the paper describes it (the 
 Gaussian start, rejection of over-budget children, no local search) and with our GA (the default).
 Prints, per kind of instance and overall, how often each GA lands within 1% of the optimum, its
 worst gap and its median time; then the median time of our GA in a fresh process (imports included,
-interpreter start excluded) on ``--fresh`` instances.
+interpreter start excluded) on ``--fresh`` instances.  Last, ``--pareto`` instances with no budget
+limit: NSGA-II's front of loss against latency (``search.multi.pareto_nsga2``) against the exact
+front from the MILP at 50 budgets, as a hypervolume ratio (1.0: as good).
 
-Usage: python benchmarks/search_quality.py [--instances N] [--fresh N]
+Usage: python benchmarks/search_quality.py [--instances N] [--fresh N] [--pareto N]
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import numpy as np
 
 from search.exact import solve_exact
 from search.ga import GAConfig, solve_ga
-from search.random_problems import quality_instances
+from search.multi import exact_front, hypervolume_ratio, pareto_nsga2
+from search.random_problems import pipeline_like, quality_instances
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +36,8 @@ _FRESH = textwrap.dedent("""
     import sys, time
     t0 = time.perf_counter()
     from search.ga import solve_ga
-    from search.random_problems import quality_instances
+    from search.multi import exact_front, hypervolume_ratio, pareto_nsga2
+from search.random_problems import pipeline_like, quality_instances
     seed = int(sys.argv[1])
     _, problem = next(iter(quality_instances(1, seed)))
     t1 = time.perf_counter()
@@ -46,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=120)
     parser.add_argument("--fresh", type=int, default=15, help="instances timed in a fresh process each")
+    parser.add_argument("--pareto", type=int, default=12, help="instances for the multi-objective comparison")
     args = parser.parse_args()
     first = next(iter(quality_instances(1)))[1]
     solve_ga(first, 0), solve_ga(first, 0, GAConfig(paper=True)), solve_exact(first)  # warm-up (imports)
@@ -87,6 +92,25 @@ def main() -> None:
     f = np.array(fresh)
     print(f"\nour GA in a fresh process, {args.fresh} instances: median {np.median(f[:, 0]):.2f} s with imports "
           f"(the solve alone {np.median(f[:, 1]):.2f} s), slowest {f[:, 0].max():.2f} s")
+    pareto(args.pareto)
+
+
+def pareto(count: int) -> None:
+    """NSGA-II's loss-latency front against the MILP's, on ``count`` seeded problems without a budget limit."""
+    print(f"\n{'instance':<28} {'exact points':>12} {'exact s':>8} | {'NSGA-II points':>14} {'s':>6} "
+          f"{'hypervolume ratio':>17}")
+    ratios = []
+    for seed in range(count):
+        rng = np.random.default_rng(20_000 + seed)
+        n, k = int(rng.integers(20, 121)), (3, 9)[seed % 2]
+        p = pipeline_like(n, k, 1.0, 20_000 + seed)
+        ref = exact_front(p, "cost", points=50)
+        front = pareto_nsga2(p, ["loss", "cost"], seed)
+        ratios.append(hypervolume_ratio(front.points, ref.points))
+        print(f"{f'{n} layers, {k} choices':<28} {len(ref.points):>12} {ref.seconds:>8.2f} | {len(front.points):>14} "
+              f"{front.seconds:>6.2f} {ratios[-1]:>17.4f}", flush=True)
+    print(f"hypervolume ratio NSGA-II / exact: min {min(ratios):.4f}, median {np.median(ratios):.4f} "
+          f"over {count} problems")
 
 
 if __name__ == "__main__":

@@ -90,9 +90,14 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
             raise HwsimError(f"layers {g} read one tensor but the policy pins only some of them: not supported; "
                              f"use --policy none")
         groups.append([index[n] for n in g])
+    # every metric the table prices (latency, size, energy) rides along for multi-objective searches
+    priced = [m for m, (f, _) in METRICS.items() if all(f in rows[n] for n in rows)]
+    metrics = {m: np.array([[rows[n][METRICS[m][0]][c] for c in choices] for n in names], dtype=float) for m in priced}
+    fixed_metrics = {m: float(sum(rows[n][METRICS[m][0]][c] for n, c in pinned.items())) for m in priced}
     problem = Problem(choices, float(budget), names, [blocks.get(n) for n in names], cost, sens,
                       ints("a", index), ints("b", index), ints("choice_a", cidx), ints("choice_b", cidx),
-                      np.array([p["sensitivity"] for p in pairs], dtype=float), unit, fixed_cost, dict(pinned), groups)
+                      np.array([p["sensitivity"] for p in pairs], dtype=float), unit, fixed_cost, dict(pinned), groups,
+                      metrics, fixed_metrics)
     if budget_unit == "fraction":
         if not 0 <= budget <= 1:
             raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")

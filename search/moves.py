@@ -188,7 +188,7 @@ def local_search(units: Units, genes: np.ndarray, rounds: int = 500, screen: int
                 h[np.arange(len(pm)), pm[:, 2]] = pm[:, 3]
                 o, c = units.evaluate(h)
                 excess = c - units.budget
-                # cheapest-loss cut covering the excess: suffix minimum of loss over cuts sorted by saving
+                # the cheapest-loss cut covering the excess: a prefix minimum over cuts by falling saving
                 cuts = finite[d_cost[finite] < -_EPS]
                 comp = np.full(len(pm), -1)
                 comp_gain = np.where(excess <= 1e-12, 0.0, np.inf)

@@ -14,6 +14,9 @@ term whose two choices are both taken.  Cost: the sum of the layers' costs, plus
 layers outside the search (optional ``"fixed": {"cost": 0.3, "assignment": {"conv1": "w8a8"}}``,
 e.g. layers a precision policy pins); feasible when it does not exceed the budget.  ``block`` is
 optional, and so is a top-level ``"cost_unit"`` (e.g. "ms", "bytes") used for labels.  Optional
+per-layer ``"metrics": {"energy": {"w2a8": 0.3, ...}, ...}`` (the same names for every layer, with
+``"fixed": {..., "metrics": {"energy": 0.1}}`` for the fixed layers) are further costs a
+multi-objective search (:mod:`search.multi`) can minimise.  Optional
 ``"act_groups": [["layer2.0.conv1", "layer2.0.downsample.0"], ...]`` lists layers that read one
 tensor: every assignment gives the layers of a group the same activation bits (the hardware
 stores the tensor once).  Search sees numbers only: no torch, no simulator.
@@ -55,6 +58,8 @@ class Problem:
     fixed_cost: float = 0.0  # cost of the layers outside the search (in every assignment's cost)
     fixed: dict[str, str] = dataclasses.field(default_factory=dict)  # their labels (in every assignment)
     act_groups: list[list[int]] = dataclasses.field(default_factory=list)  # layer indices sharing activation bits
+    metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # more per-choice tables (energy, ...)
+    fixed_metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # their fixed layers' share
 
     @property
     def wbits(self) -> np.ndarray:
@@ -130,6 +135,22 @@ class Problem:
             obj = obj + hit @ self.pair_s
         return obj, cost
 
+    def measure(self, genes: np.ndarray, name: str) -> np.ndarray:
+        """Per assignment: ``"loss"`` (the objective), ``"cost"``, or the sum of metric ``name`` (fixed layers included)."""
+        genes = np.atleast_2d(genes)
+        if name == "loss":
+            return self.evaluate(genes)[0]
+        if name == "cost":
+            return self.evaluate(genes)[1]
+        return self.metrics[name][np.arange(self.n_layers), genes].sum(axis=1) + self.fixed_metrics.get(name, 0.0)
+
+    def as_cost(self, name: str, budget: float | None = None) -> "Problem":
+        """The same problem with metric ``name`` as its cost (and ``budget``, default unlimited)."""
+        if name == "cost":
+            return self if budget is None else self.with_budget(budget)
+        return dataclasses.replace(self, cost=self.metrics[name], fixed_cost=self.fixed_metrics.get(name, 0.0),
+                                   budget=float(np.inf if budget is None else budget), cost_unit=name)
+
     def assignment(self, genes: np.ndarray) -> dict[str, str]:
         """Layer name -> choice label (the fixed layers included)."""
         return {**self.fixed, **{n: self.choices[int(g)] for n, g in zip(self.names, genes)}}
@@ -152,6 +173,9 @@ class Problem:
                 rec["block"] = self.blocks[i]
             rec["cost"] = {c: float(self.cost[i, k]) for k, c in enumerate(self.choices)}
             rec["sensitivity"] = {c: float(self.sens[i, k]) for k, c in enumerate(self.choices)}
+            if self.metrics:
+                rec["metrics"] = {m: {c: float(t[i, k]) for k, c in enumerate(self.choices)}
+                                  for m, t in self.metrics.items()}
             layers.append(rec)
         pairs = [{"a": self.names[a], "b": self.names[b], "choice_a": self.choices[ca], "choice_b": self.choices[cb],
                   "sensitivity": float(s)}
@@ -159,8 +183,10 @@ class Problem:
         doc = {"choices": list(self.choices), "budget": self.budget, "layers": layers, "pairs": pairs}
         if self.cost_unit:
             doc["cost_unit"] = self.cost_unit
-        if self.fixed or self.fixed_cost:
+        if self.fixed or self.fixed_cost or self.fixed_metrics:
             doc["fixed"] = {"cost": self.fixed_cost, "assignment": dict(self.fixed)}
+            if self.fixed_metrics:
+                doc["fixed"]["metrics"] = dict(self.fixed_metrics)
         if self.act_groups:
             doc["act_groups"] = [[self.names[i] for i in g] for g in self.act_groups]
         return doc
@@ -200,13 +226,15 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     names, blocks = [], []
     cost = np.zeros((len(layers), len(choices)))
     sens = np.zeros((len(layers), len(choices)))
+    metrics: dict[str, np.ndarray] = {}
     for i, rec in enumerate(layers):
         where = f"layers[{i}]"
         if not isinstance(rec, dict):
             raise _fail(source, where, rec, "an object with name, cost, sensitivity (and block)")
         for key in rec:
-            if key not in ("name", "block", "cost", "sensitivity"):
-                raise _fail(source, f"{where}.{key}", rec[key], "known fields are name, block, cost, sensitivity")
+            if key not in ("name", "block", "cost", "sensitivity", "metrics"):
+                raise _fail(source, f"{where}.{key}", rec[key], "known fields are name, block, cost, sensitivity, "
+                                                                "metrics")
         if not isinstance(rec.get("name"), str) or not rec["name"]:
             raise _fail(source, f"{where}.name", rec.get("name"), "a non-empty string")
         if rec["name"] in names:
@@ -222,6 +250,16 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
                     raise _fail(source, f"{where}.{key}.{c}", m[c],
                                 "a finite number" + (" >= 0" if key == "cost" else ""))
                 table[i, k] = m[c]
+        mrec = rec.get("metrics", {})
+        if not isinstance(mrec, dict) or (i and set(mrec) != set(metrics)) or "loss" in mrec or "cost" in mrec:
+            raise _fail(source, f"{where}.metrics", mrec, "an object of metric name -> {choice: value}, the same "
+                                                          "names for every layer (not 'loss' or 'cost')")
+        for m, table in mrec.items():
+            if not isinstance(table, dict) or set(table) != set(choices) or not all(
+                    _number(table[c]) and table[c] >= 0 for c in choices):
+                raise _fail(source, f"{where}.metrics.{m}", table, f"an object with the choices {choices} as keys "
+                                                                   f"and finite values >= 0")
+            metrics.setdefault(m, np.zeros((len(layers), len(choices))))[i] = [table[c] for c in choices]
         names.append(rec["name"])
         blocks.append(rec.get("block"))
     index = {n: i for i, n in enumerate(names)}
@@ -250,9 +288,13 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
         pcb.append(cidx[rec["choice_b"]])
         ps.append(float(rec["sensitivity"]))
     fixed = doc.get("fixed", {"cost": 0.0, "assignment": {}})
-    if not isinstance(fixed, dict) or set(fixed) != {"cost", "assignment"} or not _number(fixed["cost"]) \
-            or fixed["cost"] < 0 or not isinstance(fixed["assignment"], dict):
-        raise _fail(source, "fixed", fixed, "an object {\"cost\": number >= 0, \"assignment\": {layer: label}}")
+    fixed_metrics = fixed.get("metrics", {}) if isinstance(fixed, dict) else None
+    if not isinstance(fixed, dict) or not {"cost", "assignment"} <= set(fixed) <= {"cost", "assignment", "metrics"} \
+            or not _number(fixed["cost"]) or fixed["cost"] < 0 or not isinstance(fixed["assignment"], dict) \
+            or not isinstance(fixed_metrics, dict) or set(fixed_metrics) - set(metrics) \
+            or not all(_number(v) and v >= 0 for v in fixed_metrics.values()):
+        raise _fail(source, "fixed", fixed, "an object {\"cost\": number >= 0, \"assignment\": {layer: label}} "
+                                            "and optionally \"metrics\": {metric of the layers: number >= 0}")
     for n, lab in fixed["assignment"].items():
         if n in index or not isinstance(lab, str) or not _LABEL.match(lab):
             raise _fail(source, f"fixed.assignment.{n}", lab, "a label w<bits>a<bits> for a layer not in 'layers'")
@@ -268,7 +310,8 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     ints = lambda v: np.array(v, dtype=np.int64)
     return Problem(list(choices), float(doc["budget"]), names, blocks, cost, sens, ints(pa), ints(pb), ints(pca),
                    ints(pcb), np.array(ps, dtype=float), doc.get("cost_unit", ""), float(fixed["cost"]),
-                   dict(fixed["assignment"]), [[index[n] for n in g] for g in groups])
+                   dict(fixed["assignment"]), [[index[n] for n in g] for g in groups], metrics,
+                   {m: float(v) for m, v in fixed_metrics.items()})
 
 
 def load_problem(path: str | Path) -> Problem:

@@ -36,7 +36,7 @@ def _bit_loss(rng, bits: tuple[int, ...]) -> dict[int, float]:
     return {b: table[b] for b in bits}
 
 
-def pipeline_like(n_layers: int, n_choices: int, budget_fraction: float, seed: int) -> Problem:
+def pipeline_like(n_layers: int, n_choices: int, budget_fraction: float, seed: int, energy: bool = False) -> Problem:
     """A problem shaped like the pipeline's: hardware-table costs, weight and activation losses, pairs, groups.
 
     ``n_choices`` 3 (w2a8, w4a8, w8a8) or 9 (w x a in {2, 4, 8}^2).  A layer's latency mixes a
@@ -44,7 +44,9 @@ def pipeline_like(n_layers: int, n_choices: int, budget_fraction: float, seed: i
     moves, in a random proportion, plus a fixed overhead.  Losses add a weight and an activation term;
     two-layer blocks carry BRECQ's off-diagonal term when both layers take 2-bit weights; with 9
     choices every sixth layer shares its input with the next (an activation group).  The budget sits
-    at ``budget_fraction`` of the way from the cheapest to the dearest assignment.
+    at ``budget_fraction`` of the way from the cheapest to the dearest assignment.  ``energy`` adds an
+    energy metric (from its own random stream, so the rest of the problem is the same): the compute
+    part scales with w x a as latency does, the data part with the bits moved, in another proportion.
     """
     if n_choices not in (3, 9):
         raise ValueError("n_choices must be 3 or 9")
@@ -67,6 +69,12 @@ def pipeline_like(n_layers: int, n_choices: int, budget_fraction: float, seed: i
               "sensitivity": float(rng.normal(0.1, 0.2))}
              for b in range(n_layers // 2) for c in choices for d in choices
              if c.startswith("w2") and d.startswith("w2") and rng.random() < 0.5]
+    if energy:
+        er = np.random.default_rng([seed, 1])
+        for layer in layers:
+            e, data = er.lognormal(0, 0.8), er.uniform(0.3, 0.9)
+            layer["metrics"] = {"energy": {c: e * ((1 - data) * (w * a) / 64 + data * (w + a) / 16)
+                                           for c, (w, a) in zip(choices, pairs_wa)}}
     doc = {"choices": choices, "budget": 0.0, "layers": layers, "pairs": pairs, "act_groups": groups}
     p = problem_from_dict(doc)
     lo, hi = p.cheapest_cost(), float(p.cost.max(axis=1).sum())

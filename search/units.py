@@ -90,6 +90,13 @@ class Units:
         d_obj = np.where(self.valid[None, :, :], d_obj, np.inf)
         return d_obj, d_cost
 
+    def table(self, layer_table: np.ndarray) -> np.ndarray:
+        """A (layers x choices) table summed over each unit's members for every joint choice (invalid: inf)."""
+        out = np.full(self.cost.shape, np.inf)
+        for u, (mem, joint) in enumerate(zip(self.members, self.joint)):
+            out[u, :len(joint)] = layer_table[mem, :][np.arange(len(mem))[None, :], joint].sum(axis=1)
+        return out
+
     def layer_genes(self, genes: np.ndarray) -> np.ndarray:
         """Layer choice indices of unit assignments (B x layers)."""
         genes = np.atleast_2d(genes)

@@ -272,3 +272,50 @@ def test_infeasible_budget_is_one_line_with_the_minimum(tmp_path, capsys):
     cheapest = problem_from_dict(p).cheapest_cost()
     assert len(err) == 1 and err[0].startswith("hwsim: error: budget 0.01 ms is infeasible")
     assert f"allowed: a budget of at least {cheapest:g} ms" in err[0]
+
+
+def test_nsga2_front_matches_the_exact_front():
+    """Pareto set by NSGA-II: within budget, never better than the MILP at its own cost, hypervolume >= 99%."""
+    from search.multi import exact_front, hypervolume_ratio, pareto_nsga2
+
+    p = pipeline_like(30, 9, 0.8, 5)
+    front = pareto_nsga2(p, ["loss", "cost"], seed=1)
+    ref = exact_front(p, "cost", points=30)
+    assert np.all(front.points[:, 1] <= p.budget * (1 + 1e-12))
+    assert hypervolume_ratio(front.points, ref.points) >= 0.99
+    for k in np.linspace(0, len(front.points) - 1, 6).astype(int):  # the MILP at each point's cost is at least as good
+        loss, cost = front.points[k]
+        assert solve_exact(p.with_budget(cost)).objective <= loss + 1e-9
+        genes = p.genes_of(front.assignments[k])
+        assert p.evaluate(genes)[0][0] == pytest.approx(loss) and p.evaluate(genes)[1][0] == pytest.approx(cost)
+
+
+def test_problem_metrics_round_trip_and_errors():
+    p = pipeline_like(6, 3, 0.5, 0, energy=True)
+    q = problem_from_dict(p.to_json())
+    assert set(q.metrics) == {"energy"} and np.allclose(q.metrics["energy"], p.metrics["energy"])
+    genes = np.zeros(6, dtype=np.int64)
+    assert q.measure(genes, "energy")[0] == pytest.approx(p.metrics["energy"][:, 0].sum())
+    doc = p.to_json()
+    doc["layers"][1]["metrics"] = {"power": doc["layers"][1]["metrics"]["energy"]}
+    with pytest.raises(HwsimError, match=r"field 'layers\[1\].metrics'"):
+        problem_from_dict(doc)
+
+
+def test_cli_multi_objective_search(tmp_path, capsys):
+    p = pipeline_like(12, 3, 1.0, 2, energy=True)
+    (tmp_path / "P.json").write_text(json.dumps(p.to_json()))
+    out = tmp_path / "F.json"
+    assert main(["search", "--problem", str(tmp_path / "P.json"), "--objectives", "loss,cost,energy", "-o",
+                 str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["#", "loss", "cost", "energy"] and "non-dominated points" in lines[-1]
+    doc = json.loads(out.read_text())
+    assert doc["objectives"] == ["loss", "cost", "energy"] and len(doc["front"]) == len(lines) - 3
+    point = doc["front"][0]
+    assert p.measure(p.genes_of(point["assignment"]), "energy")[0] == pytest.approx(point["objectives"]["energy"])
+    assert main(["search", "--problem", str(tmp_path / "P.json"), "--objectives", "loss,power"]) == 2
+    assert "allowed two or more distinct of loss, cost, energy" in capsys.readouterr().err
+    assert main(["search", "--problem", str(tmp_path / "P.json"), "--solver", "exact", "--objectives",
+                 "loss,energy", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["solver"].startswith("exact")

@@ -33,7 +33,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[3] / "benchmarks"))
 from make_refs import EXPECTED_SCALESIM, read_compute_report, run_one  # noqa: E402
+from scalesim_runner import scalesim_cfg  # noqa: E402
 
 # name: (rows, cols, dataflow, buffer KiB, ifmap fill, filter fill, ofmap drain words/cycle)
 CONFIGS = {
@@ -50,47 +52,6 @@ CONFIGS = {
 
 SKIP = {("scale_ws_8k_mixed", "topo_example_inc5b")} | {
     (f"{df}_8x8_1k", topo) for df in ("os", "ws", "is") for topo in ("topo_example_inc5b", "topo_gemm_example")}
-
-TEMPLATE = """[general]
-run_name = {name}
-
-[architecture_presets]
-ArrayHeight = {rows}
-ArrayWidth = {cols}
-IfmapSramSzkB = {kib}
-FilterSramSzkB = {kib}
-OfmapSramSzkB = {kib}
-IfmapOffset = 0
-FilterOffset = 10000000
-OfmapOffset = 20000000
-Bandwidth = {drain}
-Dataflow = {df}
-MemoryBanks = 1
-ReadRequestBuffer = 32
-WriteRequestBuffer = 32
-
-[layout]
-IfmapCustomLayout = False
-IfmapSRAMBankBandwidth = {ifill}
-IfmapSRAMBankNum = 1
-IfmapSRAMBankPort = 2
-FilterCustomLayout = False
-FilterSRAMBankBandwidth = {ffill}
-FilterSRAMBankNum = 1
-FilterSRAMBankPort = 2
-
-[sparsity]
-SparsitySupport = false
-SparseRep = ellpack_block
-OptimizedMapping = false
-BlockSize = 8
-RandomNumberGeneratorSeed = 40
-
-[run_presets]
-InterfaceBandwidth = USER
-UseRamulatorTrace = False
-"""
-
 
 def layer_names(topo: Path) -> list[str]:
     """SCALE-Sim's report row names: one per layer, one per channel of a ``DP`` layer."""
@@ -111,8 +72,7 @@ def main() -> None:
     if metadata.version("scalesim") != EXPECTED_SCALESIM:
         sys.exit(f"need scalesim=={EXPECTED_SCALESIM}, found {metadata.version('scalesim')}")
     for name, (rows, cols, df, kib, ifill, ffill, drain) in CONFIGS.items():
-        (HERE / f"{name}.cfg").write_text(TEMPLATE.format(name=name, rows=rows, cols=cols, kib=kib, df=df,
-                                                          ifill=ifill, ffill=ffill, drain=drain))
+        (HERE / f"{name}.cfg").write_text(scalesim_cfg(name, rows, cols, df, kib, "USER", ifill, ffill, drain))
     pairs = [(c, t) for c in CONFIGS for t in sorted(HERE.glob("topo_*.csv"))
              if t.stem != "topo_resnet18" and (c, t.stem) not in SKIP]
     if "--with-resnet18" in sys.argv:
