@@ -98,10 +98,10 @@ def emit(text: str, args, summary: str) -> None:
         sys.stdout.write(text)
 
 
-def add_workload(p) -> None:
+def add_workload(p, required: bool = True) -> None:
     """--hw (and its --timing) and the network: a model name or a SCALE-Sim topology, at an input size and batch."""
-    p.add_argument("--hw", required=True, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
-    src = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--hw", required=required, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
+    src = p.add_mutually_exclusive_group(required=required)
     src.add_argument("--model", metavar="NAME",
                      help="architecture name (resnet18, resnet50, mobilenet_v2, regnet_x_600mf, digits-resnet)")
     src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_common, check_output_file, note
+from .common import add_common, add_workload, check_output_file, load_workload, note
 
 
 def add_parser(sub) -> None:
@@ -17,46 +17,58 @@ def add_parser(sub) -> None:
                    help="comma list of two or more of loss, cost and the problem's metrics (latency, size, energy "
                         "from 'hwsim problem'): print the Pareto set instead (ga: NSGA-II; exact: a budget sweep "
                         "through the MILP, two objectives with loss)")
+    p.add_argument("--resimulate", action="store_true",
+                   help="hardware in the loop: price every candidate by re-simulating the whole network given by "
+                        "--hw and --model/--topology (seeded with the exact answer on the additive table); the "
+                        "result reports the table's error on the chosen and the table-optimal assignments")
     p.add_argument("--format", choices=("table", "json"), default="table", help="what standard output shows")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="also write the result JSON here; its 'assignment' is a bits file for simulate/lut/quantize")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at FILE")
+    add_workload(p, required=False)
     add_common(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Solve, print the assignment, and write the result."""
-    import json
-    import sys
-
-    from hwsim.io import write_atomic
+    from hwsim.errors import HwsimError
     from search.exact import solve_exact
     from search.ga import solve_ga
     from search.problem import check_feasible, load_problem
 
     check_output_file(args)
     problem = load_problem(args.problem)
+    if args.resimulate:
+        return _resimulated(args, problem)
+    if args.hw or args.model or args.topology:
+        raise HwsimError("--hw, --model and --topology are for --resimulate")
     check_feasible(problem)
     if args.objectives:
         return _pareto(args, problem)
     sol = solve_ga(problem, args.seed) if args.solver == "ga" else solve_exact(problem)
-    doc = json.dumps(sol.to_json(), indent=1) + "\n"
+    return _emit(args, sol.table(problem), sol.to_json(),
+                 f"{args.solver}: objective {sol.objective:.6g}, cost {sol.cost:.6g} of budget {problem.budget:.6g} "
+                 f"{problem.cost_unit}, {'feasible' if sol.feasible else 'INFEASIBLE'}, {sol.seconds:.3f} s")
+
+
+def _emit(args, table: str, doc: dict, summary: str) -> int:
+    """The result document to -o (atomically, a note on stderr) and the table or the document on stdout."""
+    import json
+    import sys
+
+    from hwsim.io import write_atomic
+
+    text = json.dumps(doc, indent=1) + "\n"
     if args.output:
-        written = write_atomic(args.output, doc, args.force)
-        note(f"{args.solver}: objective {sol.objective:.6g}, cost {sol.cost:.6g} of budget {problem.budget:.6g} "
-             f"{problem.cost_unit}, {'feasible' if sol.feasible else 'INFEASIBLE'}, {sol.seconds:.3f} s -> {written}")
-    sys.stdout.write(sol.table(problem) if args.format == "table" else doc)
+        note(f"{summary} -> {write_atomic(args.output, text, args.force)}")
+    sys.stdout.write(table if args.format == "table" else text)
     return 0
 
 
 def _pareto(args, problem) -> int:
     """The multi-objective search: a front of non-dominated assignments."""
-    import json
-    import sys
-
     from hwsim.errors import HwsimError
-    from hwsim.io import write_atomic
     from search.multi import check_objectives, exact_front, pareto_nsga2
 
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
@@ -67,10 +79,42 @@ def _pareto(args, problem) -> int:
         front = exact_front(problem, objectives[1])
     else:
         front = pareto_nsga2(problem, objectives, args.seed)
-    doc = json.dumps(front.to_json(), indent=1) + "\n"
-    if args.output:
-        written = write_atomic(args.output, doc, args.force)
-        note(f"{front.solver}: {len(front.points)} non-dominated points of {', '.join(objectives)}, "
-             f"{front.seconds:.2f} s -> {written}")
-    sys.stdout.write(front.table() if args.format == "table" else doc)
-    return 0
+    return _emit(args, front.table(), front.to_json(),
+                 f"{front.solver}: {len(front.points)} non-dominated points of {', '.join(objectives)}, "
+                 f"{front.seconds:.2f} s")
+
+
+def _resimulated(args, problem) -> int:
+    """The GA with every candidate re-simulated as a whole network; the table's error reported."""
+    from codesign.resimulate import network_oracle, surrogate_gap
+    from hwsim.errors import HwsimError
+    from search.exact import solve_exact
+    from search.ga import solve_ga
+    from search.problem import check_feasible
+
+    if not args.hw or not (args.model or args.topology):
+        raise HwsimError("--resimulate needs the network: --hw CONFIG and --model NAME or --topology CSV")
+    if args.objectives or args.solver != "ga":
+        raise HwsimError("--resimulate runs the GA on one objective (the exact solver needs an additive cost)")
+    hw, layers, _ = load_workload(args)
+    oracle = network_oracle(layers, hw, problem)
+    seeds = []
+    try:
+        check_feasible(problem)
+        surrogate = solve_exact(problem)
+        seeds = [surrogate.assignment]
+    except HwsimError:  # over budget in the table; the whole network may still fit
+        surrogate = None
+    sol = solve_ga(problem, args.seed, oracle=oracle, seeds=seeds)
+    sol.details["resimulation"] = {"hardware": hw.name, "layers": len(layers),
+                                   "chosen": surrogate_gap(problem, oracle, sol.assignment),
+                                   "table_optimum": surrogate_gap(problem, oracle, surrogate.assignment)
+                                   if surrogate else None}
+    chosen = sol.details["resimulation"]["chosen"]
+    note(f"re-simulated: chosen {chosen['network_ms']:.6g} ms (table sum {chosen['table_ms']:.6g}, "
+         f"{chosen['error_pct']:+.2f}%)" + ("" if surrogate is None else
+                                           f"; the table's optimum re-simulates to "
+                                           f"{sol.details['resimulation']['table_optimum']['network_ms']:.6g} ms"))
+    return _emit(args, sol.table(problem), sol.to_json(),
+                 f"ga (re-simulated): objective {sol.objective:.6g}, {sol.cost:.6g} of budget {problem.budget:.6g} ms, "
+                 f"{sol.details['oracle_calls']} network simulations, {sol.seconds:.2f} s")

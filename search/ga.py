@@ -21,7 +21,8 @@ The default adds what makes it land on the optimum almost always (``benchmarks/s
 
 The cost is the problem's table sum, or, in hardware-in-the-loop mode, any callable ``oracle``
 (assignment -> cost, e.g. a whole-network simulation), which the exact solver cannot use: the
-table cost then only guides repair and screening, the oracle decides feasibility.
+table cost then only guides repair and the descent (its budget scaled by how much the table
+overestimates the oracle on the seeds), the oracle decides feasibility.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import time
 from typing import Callable
 
 import numpy as np
+
+from hwsim.errors import HwsimError
 
 from .moves import fill, lagrangian_seeds, local_search, repair
 from .problem import Problem, check_feasible
@@ -95,8 +98,12 @@ def _rejection(make, costs: _Costs, budget: float, need: int, cfg: GAConfig, fal
 
 
 def solve_ga(problem: Problem, seed: int = 0, config: GAConfig | None = None,
-             oracle: Callable[[dict], float] | None = None) -> Solution:
-    """Best assignment found by the genetic algorithm (feasible whenever any feasible one was found)."""
+             oracle: Callable[[dict], float] | None = None, seeds: list[dict[str, str]] | None = None) -> Solution:
+    """Best assignment found by the genetic algorithm (feasible whenever any feasible one was found).
+
+    ``seeds``: assignments (layer -> label) put into the first population, e.g. the exact solver's answer
+    on the additive surrogate when ``oracle`` prices candidates by re-simulation.
+    """
     cfg = config or GAConfig()
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -112,6 +119,17 @@ def solve_ga(problem: Problem, seed: int = 0, config: GAConfig | None = None,
     if oracle is None:
         check_feasible(problem)
     cheapest = units.unit_genes(problem.cheapest_genes())
+    if oracle is not None and costs(cheapest)[0] > budget:
+        raise HwsimError(f"budget {budget:g} {problem.cost_unit} is infeasible: the cheapest assignment costs "
+                         f"{costs(cheapest)[0]:g} {problem.cost_unit} (re-simulated); allowed: a budget of at least "
+                         f"{costs(cheapest)[0]:g}")
+    given = units.unit_genes(np.array([problem.genes_of(a) for a in seeds])) if seeds else \
+        np.empty((0, n_u), dtype=np.int64)
+    if oracle is not None:  # let the table steer towards what the oracle allows: scale its budget by the
+        probe = np.concatenate([cheapest, given])  # the table's overestimate seen on the seeds
+        table = units.evaluate(probe)[1] + problem.fixed_cost
+        ratio = max(1.0, float(np.max(table / np.maximum(costs(probe), 1e-300))))
+        units = build_units(problem.with_budget(budget * ratio))
     stats: list[float] = []
 
     def gaussian(n):
@@ -131,10 +149,12 @@ def solve_ga(problem: Problem, seed: int = 0, config: GAConfig | None = None,
         return np.where(rng.random((n, n_u)) < 0.5, pa, pb)
 
     if cfg.paper:
-        pop = _rejection(gaussian, costs, budget, cfg.population, cfg, cheapest, stats)
+        pop = _rejection(gaussian, costs, budget, cfg.population - len(given), cfg, cheapest, stats)
+        pop = np.concatenate([given, pop])
     else:
         seeds = fill(units, repair(units, lagrangian_seeds(units, min(cfg.seeds, cfg.population))))
         seeds = np.stack([local_search(units, g, cfg.polish_rounds) for g in np.unique(seeds, axis=0)])
+        seeds = np.concatenate([given, seeds])[:cfg.population]
         pop = np.concatenate([seeds, fill(units, repair(units, gaussian(cfg.population - len(seeds))))])
 
     top = np.empty((0, n_u), dtype=np.int64)

@@ -40,7 +40,11 @@ class Solution:
         if abs(pair_loss) > 0:
             out.append(line(("pair terms", "", "", "", f"{pair_loss:.6g}")))
         fixed = f" (fixed layers {problem.fixed_cost:.6g})" if problem.fixed_cost else ""
-        out.append(line(("total", "", "", f"{self.cost:.6g}", f"{self.objective:.6g}")))
+        table_sum = float(problem.evaluate(genes)[1][0])
+        out.append(line(("total", "", "", f"{table_sum:.6g}", f"{self.objective:.6g}")))
+        if "resimulation" in self.details:
+            out.append(f"whole network re-simulated: {self.cost:.6g} {problem.cost_unit} "
+                       f"(the table sum is {100 * (table_sum - self.cost) / self.cost:+.2f}% off)")
         out.append(f"budget {problem.budget:.6g} {problem.cost_unit}{fixed}; {self.solver}, "
                    f"{'feasible' if self.feasible else 'INFEASIBLE'}, {self.seconds:.3f} s")
         return "\n".join(out) + "\n"

@@ -223,23 +223,33 @@ def test_repair_ties_activation_bits_and_keeps_weight_bits(genes):
     assert np.array_equal(r[untied], g[untied])
 
 
-def test_search_to_bits_to_simulate_lut_and_quantize(model, cache_dir, tmp_path, monkeypatch, capsys):
-    """search -> result file -> simulate, lut and quantize take it as their --bits, with no hand editing."""
-    monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
-    hw = "hw_configs/bitfusion_16x32.yaml"
+def _digits_problem(tmp_path, budget: str, seed: int) -> list[str]:
+    """A problem file (tmp_path/P.json) from the digits model's real lookup table on the paper's accelerator
+    and seeded synthetic losses; returns the layer names."""
     lut = tmp_path / "L.json"
-    assert main(["lut", "--model", "digits-resnet", "--hw", hw, "--quiet", "-o", str(lut)]) == 0
+    assert main(["lut", "--model", "digits-resnet", "--hw", DIGITS_HW, "--quiet", "-o", str(lut)]) == 0
     table = json.loads(lut.read_text())
     names = [row["name"] for row in table["layers"]]
     choices = table["choices"]
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     sens = {"format": "hwsim-sensitivity/2", "choices": choices, "policy": "first-last-8bit",
             "pinned": {names[0]: "w8a8", names[-1]: "w8a8"},
             "layers": {n: {c: float(rng.uniform(0.1, 1.0) * (8 / int(c[1]) + 8 / int(c[3]) - 2)) for c in choices}
                        for n in names[1:-1]}}
     (tmp_path / "S.json").write_text(json.dumps(sens))
-    assert main(["problem", "--lut", str(lut), "--sensitivity", str(tmp_path / "S.json"), "--budget", "0.3",
+    assert main(["problem", "--lut", str(lut), "--sensitivity", str(tmp_path / "S.json"), "--budget", budget,
                  "-o", str(tmp_path / "P.json")]) == 0
+    return names
+
+
+DIGITS_HW = "hw_configs/bitfusion_16x32.yaml"
+
+
+def test_search_to_bits_to_simulate_lut_and_quantize(model, cache_dir, tmp_path, monkeypatch, capsys):
+    """search -> result file -> simulate, lut and quantize take it as their --bits, with no hand editing."""
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
+    hw = DIGITS_HW
+    names = _digits_problem(tmp_path, "0.3", 0)
     capsys.readouterr()
     result = tmp_path / "R.json"
     assert main(["search", "--problem", str(tmp_path / "P.json"), "-o", str(result)]) == 0
@@ -319,3 +329,33 @@ def test_cli_multi_objective_search(tmp_path, capsys):
     assert main(["search", "--problem", str(tmp_path / "P.json"), "--solver", "exact", "--objectives",
                  "loss,energy", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["solver"].startswith("exact")
+
+
+def test_resimulated_search_prices_candidates_by_the_whole_network(model, cache_dir, tmp_path, monkeypatch, capsys):
+    """--resimulate: the budget holds on the re-simulated latency, the table's error is reported."""
+    from hwsim.config import load_config
+    from hwsim.targets import simulate_network
+
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
+    hw_path = DIGITS_HW
+    _digits_problem(tmp_path, "0.2", 1)
+    capsys.readouterr()
+    out = tmp_path / "R.json"
+    assert main(["search", "--problem", str(tmp_path / "P.json"), "--resimulate", "--hw", hw_path, "--model",
+                 "digits-resnet", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "whole network re-simulated" in text
+    doc = json.loads(out.read_text())
+    budget = load_problem(tmp_path / "P.json").budget
+    bits = {n: (int(lab[1]), int(lab.split("a")[1])) for n, lab in doc["assignment"].items()}
+    from hwsim.workload import layers_from_module
+    from quant.digits_model import default_digits_model
+
+    layers = layers_from_module(default_digits_model(), (1, 1, 16, 16))
+    truth = simulate_network(layers, load_config(hw_path), bits, whole_network=True).latency_ms
+    assert truth == pytest.approx(doc["cost"]) and truth <= budget
+    rs = doc["resimulation"]
+    assert rs["chosen"]["network_ms"] == pytest.approx(truth) and rs["table_optimum"]["table_ms"] <= budget
+    assert doc["oracle_calls"] > 0
+    assert main(["search", "--problem", str(tmp_path / "P.json"), "--resimulate"]) == 2
+    assert "--resimulate needs the network" in capsys.readouterr().err
