@@ -2,7 +2,9 @@
 
 The networks defined here reproduce the structure of torchvision's
 ``resnet18``, ``resnet50`` and ``mobilenet_v2`` models, and ``regnet_x_600mf`` in the same style
-(torchvision has no 600MF RegNetX; this one follows pycls, as BRECQ used):
+(torchvision has no 600MF RegNetX; this one follows pycls, as BRECQ used), and ``mobilenet_v1``
+(torchvision has none either; this one is the MobileNet 1.0 224 of Howard et al. 2017, the graph of
+ncnn's and TensorFlow's benchmarks):
 the same module names, layer shapes and parameter counts. They are written
 independently so that no torchvision install is needed (torchvision can not
 always be installed next to a CPU-only torch). No pretrained weights are
@@ -23,6 +25,7 @@ __all__ = [
     "resnet50",
     "mobilenet_v2",
     "regnet_x_600mf",
+    "mobilenet_v1",
     "MODEL_BUILDERS",
     "build_model",
 ]
@@ -286,6 +289,39 @@ def mobilenet_v2(num_classes: int = 1000) -> MobileNetV2:
     return MobileNetV2(num_classes=num_classes)
 
 
+class MobileNetV1(nn.Module):
+    """MobileNet v1 1.0 (Howard et al. 2017): a 3x3 stem, 13 depthwise-separable blocks, pooling, one FC.
+
+    ``features.0`` is the stem; ``features.i`` (i = 1..13) holds ``0`` (3x3 depthwise + BN + ReLU) and ``1``
+    (1x1 pointwise + BN + ReLU).  4,231,976 parameters, 569 M multiply-accumulates at 224x224.
+    """
+
+    # (output channels, stride) of the 13 depthwise-separable blocks
+    BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
+              (512, 1), (1024, 2), (1024, 1))
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        features: List[nn.Module] = [_conv_bn_act(3, 32, 3, stride=2)]
+        in_ch = 32
+        for out_ch, stride in self.BLOCKS:
+            features.append(nn.Sequential(_conv_bn_act(in_ch, in_ch, 3, stride=stride, groups=in_ch),
+                                          _conv_bn_act(in_ch, out_ch, 1)))
+            in_ch = out_ch
+        self.features = nn.Sequential(*features)
+        self.classifier = nn.Linear(in_ch, num_classes)
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+def mobilenet_v1(num_classes: int = 1000) -> MobileNetV1:
+    """Build MobileNet v1, width 1.0 (4,231,976 params)."""
+    return MobileNetV1(num_classes=num_classes)
+
+
 # ---------------------------------------------------------------------------
 # RegNetX
 # ---------------------------------------------------------------------------
@@ -409,6 +445,7 @@ MODEL_BUILDERS: Dict[str, Callable[..., nn.Module]] = {
     "resnet50": resnet50,
     "mobilenet_v2": mobilenet_v2,
     "regnet_x_600mf": regnet_x_600mf,
+    "mobilenet_v1": mobilenet_v1,
 }
 
 

@@ -103,7 +103,7 @@ def add_workload(p, required: bool = True) -> None:
     p.add_argument("--hw", required=required, metavar="CONFIG", help="hardware config: hwsim YAML or SCALE-Sim .cfg")
     src = p.add_mutually_exclusive_group(required=required)
     src.add_argument("--model", metavar="NAME",
-                     help="architecture name (resnet18, resnet50, mobilenet_v2, regnet_x_600mf, digits-resnet)")
+                     help="architecture name (resnet18, resnet50, mobilenet_v1, mobilenet_v2, regnet_x_600mf, digits-resnet)")
     src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
     p.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
                    help="input height and width (default 224; 16 for digits-resnet)")

@@ -22,6 +22,7 @@ PUBLISHED = {
     "resnet50": (25_557_032, 4.09, 2),
     "mobilenet_v2": (3_504_872, 0.30, 2),
     "regnet_x_600mf": (6_196_040, 0.60, 2),
+    "mobilenet_v1": (4_231_976, 0.57, 2),  # Howard et al. 2017: 4.2 M params, 569 M mult-adds; Keras: 4,231,976
 }
 
 

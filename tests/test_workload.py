@@ -64,7 +64,7 @@ def test_untraceable_model_falls_back_to_hooks():
 
 
 def test_unknown_model_lists_allowed():
-    with pytest.raises(HwsimError, match="unknown model 'vgg99'; allowed: mobilenet_v2, regnet_x_600mf, resnet18"):
+    with pytest.raises(HwsimError, match="unknown model 'vgg99'; allowed: mobilenet_v1, mobilenet_v2, regnet_x_600mf, resnet18"):
         layers_from_model_name("vgg99")
 
 
