@@ -101,7 +101,7 @@ def test_directory_and_unknown_names(capsys, tmp_path):
     assert_one_error(*run(capsys, "simulate", "--hw", str(CONFIGS), "--topology", TOPO)[::2], "is a directory")
     assert_one_error(*run(capsys, "simulate", "--hw", HW, "--topology", str(tmp_path))[::2], "is a directory")
     assert_one_error(*run(capsys, "simulate", "--hw", HW, "--model", "resnet19")[::2],
-                     "unknown model 'resnet19'; allowed: mobilenet_v2, regnet_x_600mf, resnet18, resnet50")
+                     "unknown model 'resnet19'; allowed: mobilenet_v1, mobilenet_v2, regnet_x_600mf, resnet18, resnet50")
     assert_one_error(*run(capsys, "quantize", "--model", "resnet19", "--wbits", "4", "--abits", "4", "-o",
                           str(tmp_path / "q"))[::2], "unknown model 'resnet19'")
     assert_one_error(*run(capsys, "simulate", "--hw", HW, "--topology", TOPO, "--frobnicate")[::2],

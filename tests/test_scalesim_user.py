@@ -102,3 +102,12 @@ def test_user_mode_reads_three_rates(tmp_path):
     hw = load_config(path)
     assert hw.scalesim_user_bw == (4, 16, 2)
     assert hw.with_timing("hwsim").dram_bytes_per_cycle() == pytest.approx(2.0)
+
+
+def test_user_mode_refuses_a_batch():
+    import dataclasses
+
+    hw = load_config(USER / "scale_os.cfg")
+    layer = dataclasses.replace(layers_from_topology(USER / "topo_convs.csv")[0], batch=2)
+    with pytest.raises(HwsimError, match="USER bandwidth mode has no batch"):
+        simulate_layer(layer, hw)

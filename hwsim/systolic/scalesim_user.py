@@ -6,8 +6,8 @@ a fixed number of words per cycle, and the array stops whenever one of them is n
 module replays that accounting for one layer so that ``timing: scalesim`` with a USER ``.cfg`` gives
 SCALE-Sim's cycle counts, without its per-cycle Python loop or its trace files.
 
-The model, as SCALE-Sim runs it (read from its ``memory/`` and ``compute/`` packages; see
-``docs`` in the README and ``../shared/reference/scalesim_notes.md``):
+The model, as SCALE-Sim runs it (read from its ``memory/`` and ``compute/`` packages and written out
+here in our words; the README's *Exactness against SCALE-Sim* gives the checks):
 
 * **Demand.**  The layer is cut into folds (OS: output pixels x filters; WS: window x filters;
   IS: window x output pixels), fold after fold with the array's column folds outermost; within a
@@ -92,10 +92,10 @@ def _anti_diagonal(mat: np.ndarray) -> np.ndarray:
 
 
 def prefetch_orders(layer: Layer, dataflow: str, rows: int, cols: int, ifm: np.ndarray):
-    """(IFMAP order, FILTER order, IFMAP matrix size, FILTER matrix size) of SCALE-Sim's read buffers.
+    """(IFMAP order, FILTER order) of SCALE-Sim's read buffers, for one group.
 
     Orders hold dense addresses (input: as :func:`ifmap_addresses`; filter: ``filter * window + k``)
-    with -1 padding; the sizes count the padding, which SCALE-Sim's initial fill also counts.
+    with the -1 padding of partial folds kept: SCALE-Sim's initial fill counts it.
     """
     k = ifm.shape[1]
     filt = (np.arange(layer.gemm_n)[None, :] * k + np.arange(k)[:, None]).astype(np.int64)  # window x filters

@@ -9,6 +9,7 @@ from typing import Callable, NamedTuple
 
 from ..config import SystolicConfig
 from ..energy import layer_energy
+from ..errors import HwsimError
 from ..layers import Layer
 from ..precision import check_bits
 from ..resources import check_systolic_size
@@ -345,6 +346,9 @@ def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, p
                    out_bits: int, dataflow: str | None, reuse_folds: bool) -> LayerResult:
     """SCALE-Sim's USER mode: the kernel's counts with no DRAM limit, then SCALE-Sim's own buffer replay
     (:mod:`.scalesim_user`) for the cycles and stalls."""
+    if layer.batch != 1:
+        raise HwsimError(f"layer {layer.name}: SCALE-Sim's USER bandwidth mode has no batch; allowed: batch 1 "
+                         f"(or timing hwsim)")
     raw = _kernel(layer, dataclasses.replace(hw, dram_gb_per_s=None), m, kernel_tiles, plan, wbits, abits, out_bits,
                   False, reuse_folds).copy()
     user = user_mode_cycles(layer, hw.rows, hw.cols, dataflow or hw.dataflow, tuple(hw.sram_kib), hw.scalesim_user_bw)
