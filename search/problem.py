@@ -71,31 +71,6 @@ class Problem:
         """Activation bits of each choice."""
         return np.array([int(_LABEL.match(c).group(2)) for c in self.choices])
 
-    def repair(self, genes: np.ndarray) -> np.ndarray:
-        """Assignments with every activation group following its first layer's activation bits.
-
-        A follower keeps its weight bits when a choice with them and the leader's activation bits
-        exists, else takes the nearest weight bits (higher on a tie).
-        """
-        if not self.act_groups:
-            return genes
-        genes = np.array(genes, copy=True)
-        single = genes.ndim == 1
-        genes = np.atleast_2d(genes)
-        wb, ab = self.wbits, self.abits
-        # best[k_leader, k_member]: the choice a member at k_member moves to under a leader at k_leader
-        dist = np.abs(wb[None, :] - wb[:, None]) * 2 - (wb[None, :] > wb[:, None])  # [member k, candidate j]
-        move = np.empty((len(wb), len(wb)), dtype=np.int64)
-        for kl in range(len(wb)):
-            ok = ab == ab[kl]
-            d = np.where(ok[None, :], dist, np.iinfo(np.int64).max)
-            move[kl] = d.argmin(axis=1)
-        for group in self.act_groups:
-            lead = genes[:, group[0]]
-            for m in group[1:]:
-                genes[:, m] = move[lead, genes[:, m]]
-        return genes[0] if single else genes
-
     def cheapest_genes(self) -> np.ndarray:
         """The lowest-cost assignment that respects the activation groups."""
         genes = self.cost.argmin(axis=1)

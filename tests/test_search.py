@@ -212,15 +212,22 @@ def test_activation_groups_share_bits_and_solvers_are_optimal(seed):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.integers(0, 8), min_size=6, max_size=6))
-def test_repair_ties_activation_bits_and_keeps_weight_bits(genes):
+@given(st.data())
+def test_units_tie_activation_bits_and_cover_every_tied_assignment(data):
+    """The GA's unit view (search/units.py): every unit assignment is a tied layer assignment, and back."""
+    from search.units import build_units
+
     p = _tied_problem(0)
-    g = np.array(genes)
-    r = p.repair(g)
-    assert _tied(p, r) and np.array_equal(p.repair(r), r)
-    assert np.array_equal(p.wbits[r], p.wbits[g])  # all nine pairs exist: weight bits never change
-    untied = [0, 5] + [grp[0] for grp in p.act_groups]
-    assert np.array_equal(r[untied], g[untied])
+    units = build_units(p)
+    for mem, joint in zip(units.members, units.joint):  # a group's joint choices: every tied combination once
+        tied = [c for c in itertools.product(range(9), repeat=len(mem)) if len({p.abits[k] for k in c}) == 1]
+        assert sorted(map(tuple, joint.tolist())) == sorted(tied)
+    g = np.array([data.draw(st.integers(0, int(n) - 1)) for n in units.valid.sum(axis=1)])
+    layer = units.layer_genes(g)[0]
+    assert _tied(p, layer) and np.array_equal(units.unit_genes(layer)[0], g)
+    obj, cost = units.evaluate(g)
+    assert obj[0] == pytest.approx(p.evaluate(layer)[0][0]) and cost[0] + p.fixed_cost == pytest.approx(
+        p.evaluate(layer)[1][0])
 
 
 def _digits_problem(tmp_path, budget: str, seed: int) -> list[str]:
