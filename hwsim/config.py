@@ -422,23 +422,23 @@ def _cfg_words_per_cycle(cp, source: str, section: str, key: str, text: str | No
     return words
 
 
+def _cfg_refuse_on(cp, source: str, section: str, key: str, why: str) -> None:
+    """An error if a SCALE-Sim boolean key is switched on (a feature hwsim does not model)."""
+    if cp.has_option(section, key) and cp.get(section, key).strip().lower() in ("true", "1", "yes", "on"):
+        raise fail(source, f"{section}.{key}", cp.get(section, key).strip(), f"False ({why})")
+
+
 def _cfg_user_bandwidths(cp, source: str, arch: str) -> tuple[int, int, int]:
     """SCALE-Sim's USER-mode rates (words/cycle): IFMAP and FILTER fills from ``[layout]``, OFMAP drain
     from the first ``Bandwidth`` value, as SCALE-Sim 3.0.0 reads them."""
     drain = _cfg_words_per_cycle(cp, source, arch, "Bandwidth", _cfg_get(cp, source, arch, "Bandwidth").split(",")[0].strip())
     fills = []
     for op in ("Ifmap", "Filter"):
-        if cp.has_option("layout", f"{op}CustomLayout") and \
-                cp.get("layout", f"{op}CustomLayout").strip().lower() in ("true", "1", "yes", "on"):
-            raise fail(source, f"layout.{op}CustomLayout", cp.get("layout", f"{op}CustomLayout").strip(),
-                       "False (custom SRAM layouts are not modelled)")
+        _cfg_refuse_on(cp, source, "layout", f"{op}CustomLayout", "custom SRAM layouts are not modelled")
         # SCALE-Sim requires these keys; its built-in value, 10, stands in when the section is absent
         fills.append(_cfg_words_per_cycle(cp, source, "layout", f"{op}SRAMBankBandwidth")
                      if cp.has_option("layout", f"{op}SRAMBankBandwidth") else 10)
-    if cp.has_option("run_presets", "UseRamulatorTrace") and \
-            cp.get("run_presets", "UseRamulatorTrace").strip().lower() in ("true", "1", "yes", "on"):
-        raise fail(source, "run_presets.UseRamulatorTrace", cp.get("run_presets", "UseRamulatorTrace").strip(),
-                   "False (Ramulator DRAM traces are not modelled)")
+    _cfg_refuse_on(cp, source, "run_presets", "UseRamulatorTrace", "Ramulator DRAM traces are not modelled")
     return fills[0], fills[1], drain
 
 

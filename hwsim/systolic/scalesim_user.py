@@ -121,7 +121,8 @@ def _shift(count, order, eps, line, delta):
 
 @njit(cache=True)
 def _read_row(addrs, n, count, order, st, cycle):
-    """Serve one cycle's requests to a read buffer; returns the delay past the hit latency (-1 on error).
+    """Serve one cycle's requests to a read buffer; returns the delay past the hit latency (-2^60 if an
+    address is in no set of the prefetch order).
 
     ``st``: [eps, lines, active lines, prefetch lines, window start, last prefetch end, cycles per prefetch].
     """
@@ -275,8 +276,10 @@ def _replay(df, R, C, npx, k, nf, ifm, i_order, f_order, i_count, f_count, i_st,
     return last_out, stalls
 
 
-def _read_state(order: np.ndarray, matrix_elems: int, words: int, bandwidth: int, space: int):
-    """(valid order, per-address counts of the filled window, state vector, initial-fill lines)."""
+def _read_state(order: np.ndarray, words: int, bandwidth: int, space: int):
+    """(valid order, per-address counts of the filled window, state vector, initial-fill lines).
+
+    ``order`` keeps its -1 padding: SCALE-Sim's initial fill counts the whole padded matrix."""
     valid = order[order >= 0]
     active = math.ceil(words * 0.5)
     prefetch = words - active
@@ -287,7 +290,7 @@ def _read_state(order: np.ndarray, matrix_elems: int, words: int, bandwidth: int
     count = np.zeros(max(space, 1), np.int64)
     np.add.at(count, valid[:min(act * eps, len(valid))], 1)
     st = np.array([eps, lines, act, pre, 0, -1, math.ceil(prefetch / bandwidth) + 1], np.int64)
-    fill_lines = min(math.ceil(active / bandwidth), math.ceil(matrix_elems / bandwidth))
+    fill_lines = min(math.ceil(active / bandwidth), math.ceil(order.size / bandwidth))
     return valid, count, st, fill_lines
 
 
@@ -305,9 +308,9 @@ def user_mode_cycles(layer: Layer, rows: int, cols: int, dataflow: str, sram_kib
     i_mat, f_mat = prefetch_orders(layer, dataflow, rows, cols, ifm)
     words = [int(math.floor(kib * 1024)) for kib in sram_kib]
     ch = layer.in_channels // layer.groups
-    i_order, i_count, i_st, i_fill = _read_state(i_mat, i_mat.size, words[0], bandwidth[0],
+    i_order, i_count, i_st, i_fill = _read_state(i_mat, words[0], bandwidth[0],
                                                  layer.in_h * layer.in_w * ch)
-    f_order, f_count, f_st, f_fill = _read_state(f_mat, f_mat.size, words[1], bandwidth[1], k * nf)
+    f_order, f_count, f_st, f_fill = _read_state(f_mat, words[1], bandwidth[1], k * nf)
     total = words[2]
     active = math.ceil(total * 0.5)
     wb = np.array([total, active, total - active, bandwidth[2], total, 0, 0, 0, 0, -(1 << 60)], np.int64)
