@@ -13,9 +13,10 @@ from .units import Units
 _EPS = 1e-12
 
 
-def lagrangian(units: Units, lam: float) -> np.ndarray:
-    """Per unit the choice minimising loss + ``lam`` x cost (pair terms ignored)."""
-    score = np.where(units.valid, units.sens + lam * np.where(units.valid, units.cost, 0.0), np.inf)
+def lagrangian(units: Units, lam: float, table: np.ndarray | None = None) -> np.ndarray:
+    """Per unit the choice minimising loss + ``lam`` x cost, or x ``table`` (units x choices; pair terms ignored)."""
+    table = units.cost if table is None else table
+    score = np.where(units.valid, units.sens + lam * np.where(units.valid, table, 0.0), np.inf)
     return score.argmin(axis=1)
 
 

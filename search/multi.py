@@ -128,8 +128,7 @@ def pareto_nsga2(problem: Problem, objectives: list[str], seed: int = 0, populat
         scale = np.nanmax(np.where(units.valid, np.abs(units.sens), np.nan)) / max(
             np.nanmax(np.where(units.valid, table, np.nan)), 1e-300)
         for lam in np.geomspace(1e-4, 1e4, max(population // (2 * len(tables)), 2)) * scale:
-            score = np.where(units.valid, units.sens + lam * np.where(units.valid, table, 0.0), np.inf)
-            seeds.append(score.argmin(axis=1))
+            seeds.append(lagrangian(units, lam, table))
     seeds.append(lagrangian(units, 0.0))
     seeds = np.unique(np.array(seeds), axis=0)[:population]
     rand = np.floor(rng.random((population - len(seeds), n_u)) * (upper + 1)).astype(np.int64)
