@@ -39,8 +39,11 @@ def _reference(path) -> dict[str, list[int]]:
 
 
 def test_reference_set_is_complete():
+    """The set the README quotes: 39 runs, 203 SCALE-Sim report rows (a DP layer gives one row per channel)."""
     assert len(REFS) >= 39
     assert any(p.endswith("topo_resnet18") for p in REFS)
+    rows = sum(len(list(csv.DictReader(open(USER / f"ref_{pair}.csv", newline="")))) for pair in REFS)
+    assert rows >= 203
 
 
 @pytest.mark.parametrize("pair", REFS)
