@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean readme-demo fuzz
+.PHONY: demo test install bench clean readme-demo fuzz boards
 
 # torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build).
 $(STAMP): pyproject.toml
@@ -24,6 +24,15 @@ demo: $(STAMP)
 readme-demo: $(STAMP)
 	$(PY) scripts/readme_demo.py --update out/demo/summary.md
 
+# Refit the shipped ARM boards to the public measurements in hw_configs/measurements/ (hwsim calibrate),
+# share the core's constants with the Pi 3B+, derive the Pi 3B from the Pi 3B+, and print the validation table the README quotes.
+boards: $(STAMP)
+	$(VENV)/bin/hwsim calibrate --hw hw_configs/cortex_a53_sd410.yaml --measurements hw_configs/measurements/ncnn_sd410.csv -o hw_configs/cortex_a53_sd410.yaml
+	$(PY) scripts/boards.py share
+	$(VENV)/bin/hwsim calibrate --hw hw_configs/cortex_a53_rpi3bplus.yaml --measurements hw_configs/measurements/ncnn_rpi3bplus.csv -o hw_configs/cortex_a53_rpi3bplus.yaml
+	$(PY) scripts/boards.py derive
+	$(PY) benchmarks/arm_validation.py
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -40,6 +49,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/precision_table.py
 	$(PY) benchmarks/buffer_sweep.py
 	$(PY) benchmarks/monotonic_sweep.py
+	$(PY) benchmarks/arm_validation.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -39,7 +39,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from hwsim.config import load_config
+from hwsim.config import load_config, with_run_options
 from hwsim.errors import HwsimError
 from hwsim.io import check_output_dir, write_atomic
 from hwsim.lut import cached_lut
@@ -78,7 +78,9 @@ class PipelineConfig:
     out: str = "out/pipeline"
     accumulator_bits: int = 32
     policy: str = "first-last-8bit"
-    threads: int = 2  # torch threads: fixed, so results do not depend on the machine's core count
+    torch_threads: int = 2  # fixed, so results do not depend on the machine's core count
+    arm_threads: int | None = None  # cores every ARM target runs on (None: its config's)
+    arm_clock_mhz: float | None = None  # core clock of every ARM target (None: its config's)
     sensitivity_metric: str = "kl"
 
 
@@ -123,7 +125,9 @@ def _check(cfg: PipelineConfig):
     choices = [parse_label(c) for c in cfg.choices]
     if len(set(choices)) != len(choices) or not choices:
         raise HwsimError(f"choices {list(cfg.choices)}: give distinct labels such as w2a2,w4a4")
-    hws = [load_config(h) for h in cfg.hw]
+    hws = [with_run_options(load_config(h), cfg.arm_threads, cfg.arm_clock_mhz, strict=False) for h in cfg.hw]
+    if (cfg.arm_threads or cfg.arm_clock_mhz) and not any(hw.kind == "arm" for hw in hws):
+        raise HwsimError("--threads and --clock-mhz apply to ARM targets; none of the --hw configs is one")
     names = [hw.name for hw in hws]
     if len(set(names)) != len(names):
         raise HwsimError(f"hardware configs {names} share a name: give each target once")
@@ -135,8 +139,8 @@ def _check(cfg: PipelineConfig):
             raise HwsimError(f"budget {b} is not a fraction in [0, 1] of the latency range")
     if not cfg.budgets and cfg.gaps < 1:
         raise HwsimError(f"gaps {cfg.gaps}: allowed 1 or more (or give --budgets)")
-    if cfg.threads < 1:
-        raise HwsimError(f"threads {cfg.threads}: allowed 1 or more")
+    if cfg.torch_threads < 1:
+        raise HwsimError(f"torch threads {cfg.torch_threads}: allowed 1 or more")
     check_output_dir(cfg.out)
     return hws, choices, PrecisionPolicy(cfg.policy)
 
@@ -182,7 +186,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     out = Path(cfg.out)
     cache = _Cache(out / "cache")
     hws, choices, policy = _check(cfg)
-    seed_everything(cfg.seed, cfg.threads)
+    seed_everything(cfg.seed, cfg.torch_threads)
     cached = sorted((out / "cache").glob("*.json")) if (out / "cache").is_dir() else []
     if cached:
         _log(f"resuming: {len(cached)} cached step results in {out / 'cache'} are reused where their inputs match",
@@ -203,7 +207,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
 
     _log(f"[3/6] uniform BRECQ at {len(choices)} bit choices and sensitivities (held-out split)", progress)
     base_key = {"model": model_key, "iters": cfg.iters, "seed": cfg.seed, "data": data.name, "policy": cfg.policy,
-                "threads": cfg.threads}
+                "threads": cfg.torch_threads}
     sens = cache.get("sensitivity", {**base_key, "choices": cfg.choices, "metric": cfg.sensitivity_metric,
                                      "holdout": len(data.holdout_y)}, lambda: measure_sensitivity(
         model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
@@ -270,7 +274,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
             write_bits_file(out / c["bits_file"], c["assignment"])
         t["mixed_earns_place"] = any(c["earns_place"] for c in t["configs"])
     results = {"format": RESULTS_FORMAT, "model": cfg.model, "data": data.name, "seed": cfg.seed,
-               "iters": cfg.iters, "policy": cfg.policy, "threads": cfg.threads,
+               "iters": cfg.iters, "policy": cfg.policy, "torch_threads": cfg.torch_threads,
                "pinned": {n: reason for n, (_, reason) in pinned.items()},
                "fp_accuracy": fp_accuracy, "choices": list(cfg.choices), "targets": targets,
                "sensitivity": {"base_loss": sens["base_loss"], "holdout": sens["holdout"],

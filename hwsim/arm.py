@@ -1,32 +1,42 @@
-"""ARM Cortex-A53 latency model of the low-bit GEMM BRECQ measured on a Raspberry Pi 3B (appendix B.3, B.4.3).
+"""Latency model of int8 and low-bit convolutions on a multi-core Cortex-A53 (BRECQ appendix B.3, B.4.3).
 
-The kernel (Han et al. 2020) is not public, so this is a transparent instruction-count model of
-its idea.  ARM has no multiply below 8 bits; low-bit operands sit in 8-bit NEON lanes and the
-gain comes from accumulating several products in a narrow lane before widening it:
+Each layer can run several ways; the model costs each and takes the fastest, as a tuned library does:
 
-* A product of a-bit signed activations (zero-point shifted, as int8 kernels do) and w-bit
-  symmetric weights is at most ``P = 2^(a-1) * (2^(w-1) - 1)`` in magnitude.
-* If ``n8 = floor(127 / P) >= 2`` products fit an int8 lane, the inner loop is one
-  ``MUL/MLA.16B`` (16 MACs) per step and a widening ``SADALP.16B->8H`` every ``n8`` steps, then
-  ``SADALP.8H->4S`` every ``floor(32767 / (2 n8 P))`` of those.
-* Otherwise products go straight to int16 (``SMULL``/``SMLAL``, 8 MACs per op) and widen to
-  int32 every ``n16 = floor(32767 / P)`` products: at 8x8, 2 products, the XNNPACK
-  ``2x8c8 ... cortex-a53`` scheme (3 ops per 16 MACs).
-* Every 128-bit op issues alone (both 64-bit NEON halves, one per cycle); each 16-byte operand
-  vector load costs ``load_cycles_per_vector``; a micro-tile of ``mr x nr`` outputs loads
-  ``mr + nr`` vectors per 16 reduction steps.
+* **im2col GEMM at a (w, a) kernel precision** covering the data (Han et al. 2020's idea; their
+  kernel is not public).  ARM has no multiply below 8 bits: low-bit operands sit in 8-bit NEON
+  lanes and the gain comes from accumulating several products in a narrow lane before widening.
+  A product of a-bit signed activations and w-bit symmetric weights is at most
+  ``P = 2^(a-1) * (2^(w-1) - 1)``.  If ``n8 = floor(127 / P) >= 2``, the inner loop is one
+  ``MUL/MLA.16B`` (16 MACs) per step, a ``SADALP.16B->8H`` every ``n8`` steps and a
+  ``SADALP.8H->4S`` every ``floor(32767 / (2 n8 P))`` of those.  Otherwise products go to int16
+  (``SMULL/SMLAL``, 8 MACs per op) and widen every ``floor(32767 / P)`` products: at 8x8 the
+  XNNPACK ``2x8c8 ... cortex-a53`` scheme (3 ops per 16 MACs, 74 cycles per 256 MACs).
+* **Winograd F(m, 3)** for 3x3 stride-1 convolutions at up to 8 bits (``winograd_tile`` m; ncnn's
+  int8 path on ARM): ``(m+2)^2`` GEMMs of int16 transformed operands (``SMLAL`` by lane, 4 MACs
+  per op) replace ``9 m^2`` MACs per tile and channel pair; input and output transforms cost
+  ``winograd_transform_cycles`` per element; the transformed weights (int16, (m+2)^2 per 3x3
+  kernel) come from DRAM.  No low-bit gain: transformed values need int16.
+* **Per-group int8 GEMM** for grouped and depthwise convolutions, which the low-bit kernel does
+  not run (BRECQ B.4.3); marked in ``note``.
 
-Per layer (im2col GEMM: M = output channels, N = output pixels, K = Cin/groups x kh x kw):
-compute = kernel blocks on the padded GEMM + packing of the im2col panel + requantization of
-every output, spread over the cores at ``thread_efficiency``; memory = weights + input + output
-bytes (at their bit-widths, plus the im2col panel when it spills out of L2) over the DRAM
-bandwidth; latency = max(compute, memory) + a fixed per-layer overhead.
-Grouped and depthwise convolutions are not supported by the kernel (BRECQ B.4.3): they are
-costed as their fallback, one int8 GEMM per group (no low-bit gain), and marked in ``note``.
+Every way is a :class:`Work`: single-core cycles (kernel blocks on the padded tile grid, with
+one accumulator reload per extra L1D-sized slice of the reduction; packing; requantization),
+the number of independent pieces the threads split, and DRAM bytes (weights, input, output at
+their bit-widths, re-streamed when neither the packed weights nor the packed activations fit in
+half the shared L2; Winograd's transformed tensors when they do not fit).  On ``T`` threads:
+
+    compute = cycles x ceil(units / T) / units              (the busiest thread)
+    memory  = bytes / min(T x core_gb_per_s, dram_gb_per_s)  (one core's reach; the shared bus)
+    latency = max(compute, memory) + (1 - memory_overlap) x min(compute, memory)
+              + layer_overhead_us + fork_join_us (if T > 1)
+
+(a layer too small to pay for the fork/join runs on one thread), so thread scaling follows from the
+memory system and the fork/join cost, not a fitted efficiency.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from .config import ArmConfig
@@ -39,7 +49,7 @@ FALLBACK_NOTE = "unsupported by the low-bit kernel: costed as per-group int8 GEM
 
 
 # ----------------------------------------------------------------------------------------------
-# The inner kernel
+# The inner kernels
 # ----------------------------------------------------------------------------------------------
 
 
@@ -69,55 +79,166 @@ def kernel_block(hw: ArmConfig, wbits: int, abits: int) -> dict:
             "load_cycles": loads, "cycles": arith + loads + hw.loop_cycles_per_block}
 
 
-def _gemm_cycles(hw: ArmConfig, m: int, n: int, k: int, wbits: int, abits: int) -> tuple[float, float]:
-    """(single-core cycles, useful/padded MAC fraction) of an M x N x K GEMM on the padded tile grid."""
-    blk = kernel_block(hw, wbits, abits)
-    mp, np_, kp = math.ceil(m / blk["mr"]) * blk["mr"], math.ceil(n / blk["nr"]) * blk["nr"], math.ceil(k / LANES) * LANES
-    blocks = (mp // blk["mr"]) * (np_ // blk["nr"]) * (kp // LANES)
-    kernel = blocks * blk["cycles"]
-    pack = n * kp * hw.pack_cycles_per_byte  # im2col + pack activations into int8 lanes (weights packed offline)
-    requant = m * n * hw.requant_cycles_per_output
-    return kernel + pack + requant, (m * n * k) / (mp * np_ * kp)
+def _k_slices(hw: ArmConfig, k_bytes: int, mr: int, nr: int) -> int:
+    """Slices of the reduction a micro-kernel runs so that its operand slivers fit half the L1D."""
+    kc = max(LANES, (int(hw.l1d_kib * 1024 / 2) // (mr + nr)) // LANES * LANES)
+    return math.ceil(k_bytes / kc)
+
+
+def _block_grid(hw: ArmConfig, m: int, n: int, k: int, mr: int, nr: int, elem_bytes: int = 1) -> tuple[float, float]:
+    """(blocks, accumulator-reload cycles) of an m x n x k GEMM on the mr x nr tile, 16 reduction steps a block."""
+    tiles = math.ceil(m / mr) * math.ceil(n / nr)
+    blocks = tiles * math.ceil(k / LANES)
+    extra = _k_slices(hw, k * elem_bytes, mr, nr) - 1  # each extra slice reloads and stores int32 accumulators
+    reload = tiles * extra * 2 * math.ceil(mr * nr / 4) * hw.load_cycles_per_vector
+    return blocks, reload
+
+
+# ----------------------------------------------------------------------------------------------
+# Ways to run a layer
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """One way to run a layer: what it costs independent of threads, clock and bandwidth."""
+
+    kernel: str  # "im2col w4a4", "winograd F(4,3)", "per-group int8"
+    mode: tuple[int, int]  # the (w, a) precision the kernel computes at
+    cycles: float  # single-core cycles, Winograd transforms excluded
+    transform_elements: float  # elements through Winograd transforms (x winograd_transform_cycles)
+    units: int  # independent pieces the threads split
+    read_bytes: float
+    write_bytes: float
+    efficiency: float  # useful / padded MACs
+
+
+def _l2_half(hw: ArmConfig) -> float:
+    return hw.l2_kib * 1024 / 2
+
+
+def _dram_bytes(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: int) -> tuple[float, float, float]:
+    """(weights, input, output) DRAM bytes at their bit-widths.  When 4 bytes per output do not fit half the
+    L2: an output feeding a residual add pays the float path's traffic (``residual_bytes_per_output``), and
+    with ``int32_outputs`` the int32 accumulators go out and back before requantization."""
+    outputs = layer.gemm_m * layer.out_channels
+    inp, out = layer.ifmap_elements * abits / 8, outputs * out_bits / 8
+    if outputs * 4 > _l2_half(hw):  # a float32 / int32 copy of the outputs leaves the L2
+        if "@residual" in layer.consumers:
+            out += outputs * hw.residual_bytes_per_output
+        if hw.int32_outputs:  # accumulators written out, read back by a separate requantization pass
+            inp, out = inp + 4 * outputs, out + 4 * outputs
+    return layer.weight_count * wbits / 8, inp, out
+
+
+def im2col_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: int,
+                kernel: tuple[int, int]) -> Work:
+    """The layer as im2col GEMMs (one per group) on the ``kernel`` precision's micro-kernel."""
+    m, n, k = layer.gemm_n, layer.gemm_m, layer.gemm_k  # output channels, output pixels, reduction
+    blk = kernel_block(hw, *kernel)
+    mr, nr = blk["mr"], blk["nr"]
+    blocks, reload = _block_grid(hw, m, n, k, mr, nr)
+    kp = math.ceil(k / LANES) * LANES
+    per_group = blocks * blk["cycles"] + reload + n * kp * hw.pack_cycles_per_byte + m * n * hw.requant_cycles_per_output
+    w, i, o = _dram_bytes(hw, layer, wbits, abits, out_bits)
+    panel, packed_w = n * kp, m * kp  # one group's packed activations / weights, bytes (int8 lanes)
+    half = _l2_half(hw)
+    if min(panel, packed_w) > half:  # neither stays in L2: re-stream the cheaper operand per block of the other
+        w, i = min((w * math.ceil(panel / half), i), (w, i * math.ceil(packed_w / half)))
+    if panel > half:  # the panel is built whole before the GEMM (ncnn's im2col_sgemm): out to DRAM and back
+        i, o = i + panel * layer.groups, o + panel * layer.groups
+    tiles_m, tiles_n = math.ceil(m / mr), math.ceil(n / nr)
+    return Work(kernel=f"im2col w{kernel[0]}a{kernel[1]}", mode=kernel, cycles=per_group * layer.groups,
+                transform_elements=0.0, units=layer.groups * max(tiles_m, tiles_n), read_bytes=w + i,
+                write_bytes=o, efficiency=(m * n * k) / (tiles_m * mr * tiles_n * nr * kp))
+
+
+def winograd_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: int) -> Work | None:
+    """The layer as Winograd F(m, 3) on int16 transformed operands; None where it does not apply."""
+    tm = hw.winograd_tile
+    if not tm or layer.groups != 1 or (layer.kernel_h, layer.kernel_w, layer.stride) != (3, 3, 1):
+        return None
+    t = (tm + 2) ** 2  # transformed positions per tile
+    cin, m = layer.in_channels, layer.out_channels
+    tiles = layer.batch * math.ceil(layer.out_h / tm) * math.ceil(layer.out_w / tm)
+    mr, nr = hw.tile_int16
+    blocks, reload = _block_grid(hw, m, tiles, cin, mr, nr, elem_bytes=2)
+    # int16 x int16 -> int32 (SMLAL by lane): 4 MACs per op; operands are 2 bytes, so 2 vectors per 16 steps
+    block = mr * nr * LANES / 4 / hw.neon_q_ops_per_cycle + 2 * (mr + nr) * hw.load_cycles_per_vector \
+        + hw.loop_cycles_per_block
+    cycles = t * (blocks * block + reload) + layer.gemm_m * m * hw.requant_cycles_per_output
+    transforms = t * tiles * (cin + m)
+    _, i, o = _dram_bytes(hw, layer, wbits, abits, out_bits)
+    w = t * m * cin * 2  # pre-transformed int16 weights
+    read, write = w + i, o
+    for size in (t * tiles * cin * 2, t * tiles * m * 4):  # transformed input (int16), GEMM output (int32)
+        if size > _l2_half(hw):  # spills: written out and read back
+            read, write = read + size, write + size
+    useful = layer.macs / (9 * tm * tm) * t  # transformed-domain MACs the padding does not waste
+    return Work(kernel=f"winograd F({tm},3)", mode=(8, 8), cycles=cycles, transform_elements=transforms,
+                units=t * math.ceil(m / mr), read_bytes=read, write_bytes=write,
+                efficiency=min(1.0, useful / (t * tiles * cin * m)))
+
+
+def layer_works(layer: Layer, hw: ArmConfig, wbits: int, abits: int, out_bits: int) -> list[Work]:
+    """Every way the board can run the layer at ``wbits`` x ``abits`` (outputs requantized to ``out_bits``)."""
+    if layer.groups != 1:
+        return [im2col_work(hw, layer, 8, 8, out_bits, (8, 8))]
+    wino = winograd_work(hw, layer, wbits, abits, out_bits)
+    if wino and hw.winograd_always and (wbits, abits) == (8, 8):
+        return [wino]  # the int8 library's rule (ncnn: every 3x3 stride-1 int8 convolution)
+    works = [im2col_work(hw, layer, wbits, abits, out_bits, (w, a))
+             for w in hw.bits for a in hw.bits if w >= wbits and a >= abits]
+    return works + ([wino] if wino else [])
+
+
+def work_cycles(work: Work, hw: ArmConfig, threads: int | None = None) -> tuple[float, float, float]:
+    """(total, compute, memory) cycles of one way on up to ``threads`` cores (default: the config's).
+
+    A layer runs on all of them, or on one when forking and joining would cost more than they save.
+    """
+    most = hw.threads if threads is None else threads
+    best = None
+    for t in sorted({1, most}):
+        single = work.cycles + work.transform_elements * hw.winograd_transform_cycles
+        compute = single * math.ceil(work.units / t) / work.units
+        memory = (work.read_bytes + work.write_bytes) / hw.bytes_per_cycle(t)
+        fixed = (hw.layer_overhead_us + (hw.fork_join_us if t > 1 else 0.0)) * hw.clock_mhz
+        total = max(compute, memory) + (1 - hw.memory_overlap) * min(compute, memory) + fixed
+        if best is None or total < best[0]:
+            best = (total, compute, memory)
+    return best
 
 
 def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int = 8,
                        out_bits: int | None = None) -> LayerResult:
-    """Latency of one layer on the A53 at ``wbits`` x ``abits`` (cycles at the core clock, bytes, ms).
+    """Latency of one layer on the board at ``wbits`` x ``abits`` (cycles at the core clock, bytes, ms).
 
     ``out_bits``: precision the outputs are requantized to (the consumer's activation bits);
-    defaults to ``abits``.
+    defaults to ``abits``.  Runs on ``hw.threads`` cores at ``hw.clock_mhz``.
     """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
-    supported = layer.groups == 1
-    kw, ka = (wbits, abits) if supported else (8, 8)
-    # the fastest kernel whose precision covers the data (a wider one can win on a tiny GEMM: fewer padded tiles)
-    per_group, eff, mode = min(((*_gemm_cycles(hw, layer.gemm_n, layer.gemm_m, layer.gemm_k, w, a), (w, a))
-                                for w in hw.bits for a in hw.bits if w >= kw and a >= ka),
-                               key=lambda c: (c[0], c[2]))  # ties: the narrowest kernel, the data's own
-    work = per_group * layer.groups
-    compute = work / (hw.cores * hw.thread_efficiency)
-    panel = layer.gemm_m * math.ceil(layer.gemm_k / LANES) * LANES  # one group's im2col panel, bytes (int8 lanes)
-    read = layer.weight_count * kw / 8 + layer.ifmap_elements * ka / 8
-    write = layer.gemm_m * layer.out_channels * out_bits / 8
-    if panel > hw.l2_kib * 1024:  # the packed panel spills to DRAM and is read back
-        read += panel * layer.groups
-        write += panel * layer.groups
-    memory = (read + write) / hw.dram_bytes_per_cycle()
-    overhead = hw.layer_overhead_us * hw.clock_mhz
-    total = math.ceil(max(compute, memory) + overhead)
-    compute_i = math.ceil(compute)
-    peak_per_cycle = LANES * hw.cores  # MLA.16B: 16 MACs per cycle per core
+    # the fastest way; ties: the narrowest im2col kernel (the data's own), then Winograd
+    options = [(work_cycles(w, hw), w) for w in layer_works(layer, hw, wbits, abits, out_bits)]
+    (total_f, compute, memory), work = min(options, key=lambda o: (o[0][0], o[1].mode, o[1].kernel))
+    total, compute_i = math.ceil(total_f), math.ceil(compute)
+    peak_per_cycle = LANES * hw.threads  # MLA.16B: 16 MACs per cycle per core
+    if layer.groups != 1:
+        note = FALLBACK_NOTE
+    elif work.kernel == f"im2col w{wbits}a{abits}":
+        note = ""
+    elif work.kernel.startswith("winograd") and hw.winograd_always and (wbits, abits) == (8, 8):
+        note = f"runs {work.kernel} (the int8 library's rule)"
+    else:
+        note = f"runs {work.kernel} (faster here)"
     return LayerResult(
-        name=layer.name, wbits=wbits, abits=abits, dataflow="im2col-gemm", macs=layer.macs,
+        name=layer.name, wbits=wbits, abits=abits, dataflow=work.kernel, macs=layer.macs,
         total_cycles=total, compute_cycles=compute_i, stall_cycles=total - compute_i,
         onchip_stall_cycles=0, dram_stall_cycles=max(0, math.ceil(memory - compute)),
-        folds=0, utilization=layer.macs / (total * peak_per_cycle), mapping_efficiency=eff,
+        folds=0, utilization=layer.macs / (total * peak_per_cycle), mapping_efficiency=work.efficiency,
         compute_utilization=layer.macs / max(compute * peak_per_cycle, 1),
         sram_ifmap_bytes=0, sram_filter_bytes=0, sram_ofmap_bytes=0,
-        dram_read_bytes=int(read), dram_write_bytes=int(write),
-        latency_ms=total / (hw.clock_mhz * 1e3),
-        note=FALLBACK_NOTE if not supported else "" if mode == (kw, ka) else
-        f"runs the w{mode[0]}a{mode[1]} kernel (faster here)",
+        dram_read_bytes=int(work.read_bytes), dram_write_bytes=int(work.write_bytes),
+        latency_ms=total / (hw.clock_mhz * 1e3), note=note,
     )
-

@@ -126,7 +126,7 @@ class SystolicConfig:
 def content_hash(config: Any) -> str:
     """Hash of a config dataclass's numbers (name, description and source excluded)."""
     record = dataclasses.asdict(config)  # nested tables (energy) become mappings
-    for key in ("name", "description", "source"):
+    for key in ("name", "description", "source", "fitted", "calibration"):
         record.pop(key, None)
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -308,7 +308,11 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
 
 @dataclasses.dataclass(frozen=True)
 class ArmConfig:
-    """A multi-core Cortex-A53 running an im2col low-bit GEMM (see the module docstring)."""
+    """A multi-core Cortex-A53 board running int8 / low-bit GEMM kernels (see hwsim/arm.py).
+
+    ``threads`` is how many cores a run uses (1..cores; default all).  ``fitted`` names the constants
+    ``hwsim calibrate`` fits by default; ``calibration`` says what they were fitted to.
+    """
 
     name: str
     cores: int
@@ -322,10 +326,20 @@ class ArmConfig:
     l1d_kib: float
     l2_kib: float
     dram_gb_per_s: float
-    thread_efficiency: float
+    core_gb_per_s: float
+    memory_overlap: float
+    fork_join_us: float
     pack_cycles_per_byte: float
     requant_cycles_per_output: float
     layer_overhead_us: float
+    winograd_tile: int = 0
+    winograd_transform_cycles: float = 1.0
+    winograd_always: bool = False
+    int32_outputs: bool = False
+    residual_bytes_per_output: float = 0.0
+    threads: int = 0  # 0: all cores (set on load)
+    fitted: tuple[str, ...] = ()
+    calibration: str = ""
     description: str = ""
     source: str = ""
     kind: str = "arm"
@@ -334,48 +348,118 @@ class ArmConfig:
         """A stable hash of the numbers (not name/description/source)."""
         return content_hash(self)
 
-    def dram_bytes_per_cycle(self) -> float:
-        """DRAM bandwidth in bytes per core clock cycle."""
-        return self.dram_gb_per_s * 1e9 / (self.clock_mhz * 1e6)
+    def bytes_per_cycle(self, threads: int | None = None) -> float:
+        """DRAM bytes per core cycle that ``threads`` cores can stream (shared bus, per-core limit)."""
+        t = self.threads if threads is None else threads
+        return min(t * self.core_gb_per_s, self.dram_gb_per_s) * 1e9 / (self.clock_mhz * 1e6)
 
+    def with_threads(self, threads: int) -> "ArmConfig":
+        """The same board running on ``threads`` cores (1..cores)."""
+        if not (isinstance(threads, int) and 1 <= threads <= self.cores):
+            raise ConfigError(f"threads {threads}: {self.name} has {self.cores} cores; allowed: 1 to {self.cores}")
+        return dataclasses.replace(self, threads=threads)
 
-def _fraction(v: Any) -> bool:
-    return positive_number(v) and v <= 1
+    def with_clock(self, clock_mhz: float) -> "ArmConfig":
+        """The same board at another core clock (MHz, positive)."""
+        if not positive_number(clock_mhz):
+            raise ConfigError(f"clock {clock_mhz!r} MHz: allowed: a positive number of MHz")
+        return dataclasses.replace(self, clock_mhz=float(clock_mhz))
 
 
 def _tile(v: Any) -> bool:
     return isinstance(v, list) and len(v) == 2 and all(positive_int(x) for x in v)
 
 
+def with_run_options(hw: "HardwareConfig", threads: int | None = None, clock_mhz: float | None = None,
+                     strict: bool = True) -> "HardwareConfig":
+    """An ARM config on ``threads`` cores at ``clock_mhz`` (None keeps the config's).
+
+    A systolic config is returned unchanged when ``strict`` is false, refused when it is true.
+    """
+    if threads is None and clock_mhz is None:
+        return hw
+    if hw.kind != "arm":
+        if strict:
+            raise ConfigError(f"--threads and --clock-mhz apply to ARM targets; {hw.name} is of kind {hw.kind!r}")
+        return hw
+    if threads is not None:
+        hw = hw.with_threads(threads)
+    return hw if clock_mhz is None else hw.with_clock(clock_mhz)
+
+
+def _non_negative(v: Any) -> bool:
+    return positive_number(v) or v == 0
+
+
+#: The constants of the ARM model that ``hwsim calibrate`` may fit, with their physical ranges.
+ARM_FIT_BOUNDS: dict[str, tuple[float, float]] = {
+    "dram_gb_per_s": (0.2, 25.6),
+    "core_gb_per_s": (0.1, 25.6),
+    "memory_overlap": (0.0, 1.0),
+    "fork_join_us": (0.0, 200.0),
+    "residual_bytes_per_output": (0.0, 64.0),
+    "winograd_transform_cycles": (0.05, 50.0),
+    "layer_overhead_us": (0.0, 2000.0),
+    "load_cycles_per_vector": (1.0, 8.0),
+    "pack_cycles_per_byte": (0.0, 4.0),
+    "requant_cycles_per_output": (0.0, 16.0),
+}
+
 _ARM_SCHEMA = {
     **COMMON_SCHEMA,
     "kind": (lambda v: v == "arm", True, None, "'arm'"),
     "cores": (positive_int, True, None, "a positive integer"),
+    "threads": (positive_int, False, None, "a positive integer, at most cores (default: all cores)"),
     "neon_q_ops_per_cycle": (positive_number, True, None, "a positive number"),
     "load_cycles_per_vector": (positive_number, True, None, "a positive number (cycles per 16-byte load)"),
-    "loop_cycles_per_block": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
+    "loop_cycles_per_block": (_non_negative, True, None, "a number >= 0"),
     "tile_int16": (_tile, True, None, "[mr, nr], two positive integers"),
     "tile_int8": (_tile, True, None, "[mr, nr], two positive integers"),
     "l1d_kib": (positive_number, True, None, "a positive number (KiB)"),
     "l2_kib": (positive_number, True, None, "a positive number (KiB)"),
-    "dram_gb_per_s": (positive_number, True, None, "a positive number (GB/s)"),
-    "thread_efficiency": (_fraction, True, None, "a number in (0, 1]"),
-    "pack_cycles_per_byte": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
-    "requant_cycles_per_output": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0"),
-    "layer_overhead_us": (lambda v: positive_number(v) or v == 0, True, None, "a number >= 0 (microseconds)"),
+    "dram_gb_per_s": (positive_number, True, None, "a positive number (GB/s, all cores together)"),
+    "core_gb_per_s": (positive_number, True, None, "a positive number (GB/s one core can stream)"),
+    "memory_overlap": (lambda v: _non_negative(v) and v <= 1, True, None,
+                       "a number in [0, 1] (share of the shorter of compute and memory time hidden)"),
+    "fork_join_us": (_non_negative, True, None, "a number >= 0 (microseconds per layer on more than one thread)"),
+    "pack_cycles_per_byte": (_non_negative, True, None, "a number >= 0"),
+    "requant_cycles_per_output": (_non_negative, True, None, "a number >= 0"),
+    "layer_overhead_us": (_non_negative, True, None, "a number >= 0 (microseconds)"),
+    "winograd_tile": (lambda v: v in (0, 2, 4), False, 0,
+                      "0 (no Winograd), 2 or 4 (F(2,3) / F(4,3) for 3x3 stride-1 convolutions)"),
+    "winograd_always": (lambda v: isinstance(v, bool), False, False,
+                        "true (int8 3x3 stride-1 layers always run as Winograd, as ncnn does) or false (when "
+                        "faster)"),
+    "int32_outputs": (lambda v: isinstance(v, bool), False, False,
+                      "true (int32 accumulators are written out and requantized in a second pass, as ncnn does) "
+                      "or false (requantized in the kernel)"),
+    "winograd_transform_cycles": (positive_number, False, 1.0, "a positive number (cycles per transformed element)"),
+    "residual_bytes_per_output": (_non_negative, False, 0.0,
+                                  "a number >= 0 (DRAM bytes per output of a layer feeding a residual add: the float path)"),
+    "fitted": (lambda v: isinstance(v, list) and all(x in ARM_FIT_BOUNDS for x in v), False, [],
+               "a list drawn from " + ", ".join(ARM_FIT_BOUNDS)),
+    "calibration": (lambda v: isinstance(v, str), False, "", "a string"),
 }
 
 
 def arm_config_from_dict(raw: dict, source: str) -> ArmConfig:
     """Validate a ``kind: arm`` mapping and build the config; raises ConfigError."""
+    if "thread_efficiency" in raw:
+        raise fail(source, "thread_efficiency", raw["thread_efficiency"],
+                   "nothing: thread scaling now follows from core_gb_per_s, dram_gb_per_s and fork_join_us "
+                   "(see hw_configs/cortex_a53_*.yaml)")
     v = validated(raw, source, _ARM_SCHEMA)
     for tile in ("tile_int16", "tile_int8"):
         regs = _registers(tile, *v[tile])
         if regs > 32:
             raise fail(source, tile, v[tile], f"a tile needing at most 32 NEON registers (this one needs {regs})")
+    threads = v["threads"] if v["threads"] is not None else v["cores"]
+    if threads > v["cores"]:
+        raise fail(source, "threads", threads, f"1 to cores ({v['cores']})")
     fields = {f.name for f in dataclasses.fields(ArmConfig)}
     args = {k: (tuple(x) if isinstance(x, list) else x) for k, x in v.items() if k in fields}
     args["bits"] = tuple(sorted(set(v["bits"])))
+    args["threads"] = threads
     return ArmConfig(**args, source=source)
 
 

@@ -178,7 +178,8 @@ class NetworkResult:
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
         fmt_row = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
         area = "" if self.area_mm2 is None else f"  area={self.area_mm2:.3f} mm2"
-        lines = [f"{self.hardware}  dataflow={self.dataflow}  clock={self.clock_mhz:g} MHz{area}",
+        how = self.dataflow if self.dataflow.endswith("threads") else f"dataflow={self.dataflow}"  # ARM: "4 threads"
+        lines = [f"{self.hardware}  {how}  clock={self.clock_mhz:g} MHz{area}",
                  fmt_row(heads), "  ".join("-" * w for w in widths)]
         lines += [fmt_row(r) for r in rows[:-1]]
         lines.append("  ".join("-" * w for w in widths))

@@ -85,6 +85,6 @@ def simulate_network(layers: Iterable[Layer], hw: HardwareConfig, bits: Bits | M
                     and layer.ofmap_elements * (out_bits or a) <= room)
         results.append(simulate_layer(layer, hw, w, a, out_bits, ifmap_on_chip=input_on_chip, ofmap_on_chip=keep))
         input_on_chip = keep
-    return NetworkResult(hardware=hw.name, dataflow=getattr(hw, "dataflow", "im2col-gemm"),
+    return NetworkResult(hardware=hw.name, dataflow=getattr(hw, "dataflow", None) or f"{hw.threads} threads",
                          clock_mhz=hw.clock_mhz, layers=results,
                          area_mm2=hw.area_mm2() if hw.kind == "systolic" else None)

@@ -33,6 +33,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def bit_width(text: str) -> int:
     """An argparse type: a bit-width of 2 to 8 (the hardware then says which of them it runs)."""
     try:
@@ -111,14 +122,23 @@ def add_workload(p, required: bool = True) -> None:
     p.add_argument("--timing", choices=("hwsim", "scalesim"),
                    help="override the config's timing mode: hwsim (the best schedule, every cycle counted) or "
                         "scalesim (SCALE-Sim's schedule and counts)")
+    add_arm_options(p)
+
+
+def add_arm_options(p, what: str = "the ARM target") -> None:
+    """--threads and --clock-mhz: how an ARM board is run (overriding its config)."""
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help=f"cores {what} runs on, 1 to its core count (default: the config's, all cores)")
+    p.add_argument("--clock-mhz", type=positive_float, metavar="F",
+                   help=f"core clock of {what} in MHz (default: the config's)")
 
 
 def load_workload(args):
     """(hardware config, layers, input shape) from the workload arguments."""
-    from hwsim.config import load_config
+    from hwsim.config import load_config, with_run_options
     from hwsim.workload import layers_from_model_name, layers_from_topology
 
-    hw = load_config(args.hw)
+    hw = with_run_options(load_config(args.hw), args.threads, args.clock_mhz)
     if args.timing:
         if hw.kind != "systolic":
             raise HwsimError(f"--timing applies to systolic arrays; {hw.name} is of kind {hw.kind!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import POLICIES, add_common, check_output_folder, note, positive_int, progress
+from .common import POLICIES, add_arm_options, add_common, check_output_folder, note, positive_int, progress
 
 
 def add_parser(sub) -> None:
@@ -27,8 +27,10 @@ def add_parser(sub) -> None:
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit",
                    help="precision policy (default first-last-8bit: first and last layer pinned at w8a8)")
     p.add_argument("--iters", type=positive_int, default=200, help="reconstruction iterations per unit (default 200)")
-    p.add_argument("--threads", type=positive_int, default=2,
-                   help="torch threads (default 2; fixed so that results do not depend on the core count)")
+    add_arm_options(p, "every ARM target")
+    p.add_argument("--torch-threads", type=positive_int, default=2,
+                   help="torch threads of this machine (default 2; fixed so that results do not depend on its "
+                        "core count)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/pipeline", metavar="DIR")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at DIR")
@@ -49,7 +51,7 @@ def run(args) -> int:
     cfg = PipelineConfig(model=args.model, checkpoint=args.checkpoint, data=args.data,
                          hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or ()), gaps=args.gaps,
                          choices=choices, iters=args.iters, seed=args.seed, out=args.out, policy=args.policy,
-                         threads=args.threads)
+                         torch_threads=args.torch_threads, arm_threads=args.threads, arm_clock_mhz=args.clock_mhz)
     results = run_pipeline(cfg, progress=progress(args))
     write_report(results, Path(args.out))
     print(summary_line(results))
