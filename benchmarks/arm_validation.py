@@ -80,9 +80,33 @@ def table() -> str:
                 ratios.append(f"| {board} | {model} @ {clock:g} MHz | {r_meas:.2f}x | {r_pred:.2f}x | "
                               f"{_pct(r_pred / r_meas - 1)} |")
     fit_err, held_err = np.abs(errors["fit"]), np.abs(errors["held"])
+    precision = precision_table()
     summary = (f"Fitted figures: worst error {fit_err.max():.1%}, mean {fit_err.mean():.1%} ({len(fit_err)} figures). "
                f"Held-out figures: worst {held_err.max():.1%}, mean {held_err.mean():.1%} ({len(held_err)} figures).")
-    return "\n".join(lines) + "\n\n" + "\n".join(ratios) + "\n\n" + summary + "\n"
+    return "\n".join(lines) + "\n\n" + "\n".join(ratios) + "\n\n" + summary + "\n\n" + precision
+
+
+def precision_table(board: str = "cortex_a53_rpi3b") -> str:
+    """ResNet-18 and ResNet-50 on the Pi 3B (4 and 1 threads) at every uniform precision, and the speed-ups."""
+    from hwsim.arm import kernel_block
+    from hwsim.targets import simulate_network
+    from hwsim.workload import layers_from_model_name
+
+    hw = load_config(CONFIGS / f"{board}.yaml")
+    nets = {m: layers_from_model_name(m) for m in ("resnet18", "resnet50")}
+    pairs = [(w, a) for w in (8, 4, 2) for a in (8, 4, 2)]
+    ms = {(m, t, p): simulate_network(layers, hw.with_threads(t), p).latency_ms
+          for m, layers in nets.items() for t in (4, 1) for p in pairs}
+    lines = [f"{board} ({hw.clock_mhz:g} MHz), uniform precision: ms (speed-up over w8a8)", "",
+             "| w x a | im2col kernel path | cycles / 256 MAC (one core) | ResNet-18, 4 threads | ResNet-18, 1 thread "
+             "| ResNet-50, 4 threads | ResNet-50, 1 thread |", "|---|---|---|---|---|---|---|"]
+    for p in sorted(pairs, key=lambda p: -ms[("resnet18", 4, p)]):
+        blk = kernel_block(hw, *p)
+        cells = [f"{ms[(m, t, p)]:.1f} ({ms[(m, t, (8, 8))] / ms[(m, t, p)]:.2f}x)"
+                 for m in nets for t in (4, 1)]
+        lines.append(f"| w{p[0]}a{p[1]} | {blk['path']} ({blk['mr']}x{blk['nr']} tile) | "
+                     f"{blk['cycles'] * 256 / blk['macs']:.1f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def readme_block(readme: str) -> str:

@@ -185,10 +185,10 @@ def layer_works(layer: Layer, hw: ArmConfig, wbits: int, abits: int, out_bits: i
     if layer.groups != 1:
         return [im2col_work(hw, layer, 8, 8, out_bits, (8, 8))]
     wino = winograd_work(hw, layer, wbits, abits, out_bits)
-    if wino and hw.winograd_always and (wbits, abits) == (8, 8):
-        return [wino]  # the int8 library's rule (ncnn: every 3x3 stride-1 int8 convolution)
+    # the int8 library's rule (ncnn: every 3x3 stride-1 int8 convolution is Winograd): its int8 is Winograd
+    int8 = [] if wino and hw.winograd_always else [(8, 8)]
     works = [im2col_work(hw, layer, wbits, abits, out_bits, (w, a))
-             for w in hw.bits for a in hw.bits if w >= wbits and a >= abits]
+             for w in hw.bits for a in hw.bits if w >= wbits and a >= abits and ((w, a) != (8, 8) or int8)]
     return works + ([wino] if wino else [])
 
 

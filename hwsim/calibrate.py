@@ -288,39 +288,44 @@ def report(predictor: Predictor, names: list[str], full: Fit, loo: list[tuple[in
 
 def fitted_yaml(base_text: str, fit_result: Fit, names: list[str], csv_name: str, name: str | None = None) -> str:
     """The base YAML with the fitted constants replaced, each tagged (F) with the measurements' file name."""
-    lines = base_text.splitlines()
     errs = fit_result.errors
     tag = (f"# (F) fitted by hwsim calibrate to {csv_name} ({len(errs)} measurements; rms error "
            f"{float(np.sqrt(np.mean(errs ** 2))):.1%}, worst {float(np.max(np.abs(errs))):.1%}).")
-    updates = {n: fit_result.values[n] for n in names}
-    updates["fitted"] = "[" + ", ".join(names) + "]"
-    updates["calibration"] = f'"{csv_name}"'
+    fields = {n: ([f"# {MEANING[n]}", tag], _yaml_value(fit_result.values[n])) for n in names}
+    fields["fitted"] = (None, "[" + ", ".join(names) + "]")
+    fields["calibration"] = (None, f'"{csv_name}"')
     if name:
-        updates["name"] = name
+        fields["name"] = (None, name)
+    return replace_fields(base_text, fields)
+
+
+def replace_fields(text: str, fields: dict[str, tuple[list[str] | None, str]]) -> str:
+    """YAML text with top-level fields set: ``{key: (comment lines or None to keep the old ones, value)}``.
+
+    The rest of the file (other fields, their comments, the header) is kept as it is; a replaced value
+    written over several lines (a block list) is dropped with it; fields the text lacks are appended.
+    """
     out: list[str] = []
-    seen = set()
-    skipping = False
-    for line in lines:
+    seen, skipping = set(), False
+    for line in text.splitlines():
         key = re.match(r"^([a-z_0-9]+):", line)
-        if skipping and not key and (line.startswith((" ", "-", "\t"))):
-            continue  # the rest of a replaced value written over several lines (a block list)
-        skipping = False
-        if key and key.group(1) in updates:
-            skipping = True
-            k = key.group(1)
-            seen.add(k)
-            if k in names:
-                while out and out[-1].startswith("#"):
-                    out.pop()  # the constant's earlier comment: it is fitted now
-                out += [f"# {MEANING[k]}", tag]
-            out.append(f"{k}: {_yaml_value(updates[k])}")
-        else:
+        if skipping and not key and line.startswith((" ", "-", "\t")):
+            continue
+        skipping = bool(key) and key.group(1) in fields
+        if not skipping:
             out.append(line)
-    for k in updates:
+            continue
+        k = key.group(1)
+        seen.add(k)
+        comments, value = fields[k]
+        if comments is not None:
+            while out and out[-1].startswith("#"):
+                out.pop()  # the field's old comment
+            out += comments
+        out.append(f"{k}: {value}")
+    for k, (comments, value) in fields.items():
         if k not in seen:
-            if k in names:
-                out += [f"# {MEANING[k]}", tag]
-            out.append(f"{k}: {_yaml_value(updates[k])}")
+            out += (comments or []) + [f"{k}: {value}"]
     return "\n".join(out) + "\n"
 
 

@@ -374,7 +374,9 @@ def with_run_options(hw: "HardwareConfig", threads: int | None = None, clock_mhz
                      strict: bool = True) -> "HardwareConfig":
     """An ARM config on ``threads`` cores at ``clock_mhz`` (None keeps the config's).
 
-    A systolic config is returned unchanged when ``strict`` is false, refused when it is true.
+    An override that changes the config also changes its name (``cortex_a53_rpi3b_2t_1000mhz``), so
+    reports and tables keep runs apart.  A systolic config is returned unchanged when ``strict`` is false,
+    refused when it is true.
     """
     if threads is None and clock_mhz is None:
         return hw
@@ -382,9 +384,14 @@ def with_run_options(hw: "HardwareConfig", threads: int | None = None, clock_mhz
         if strict:
             raise ConfigError(f"--threads and --clock-mhz apply to ARM targets; {hw.name} is of kind {hw.kind!r}")
         return hw
-    if threads is not None:
-        hw = hw.with_threads(threads)
-    return hw if clock_mhz is None else hw.with_clock(clock_mhz)
+    name = hw.name
+    if threads is not None and threads != hw.threads:
+        hw, name = hw.with_threads(threads), f"{name}_{threads}t"
+    elif threads is not None:
+        hw = hw.with_threads(threads)  # validated all the same
+    if clock_mhz is not None and float(clock_mhz) != hw.clock_mhz:
+        hw, name = hw.with_clock(clock_mhz), f"{name}_{clock_mhz:g}mhz"
+    return dataclasses.replace(hw, name=name)
 
 
 def _non_negative(v: Any) -> bool:

@@ -22,6 +22,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwsim.calibrate import MEANING, replace_fields  # noqa: E402
 PHONE = ROOT / "hw_configs" / "cortex_a53_sd410.yaml"
 SOURCE = ROOT / "hw_configs" / "cortex_a53_rpi3bplus.yaml"
 TARGET = ROOT / "hw_configs" / "cortex_a53_rpi3b.yaml"
@@ -41,52 +44,28 @@ def derive(text: str) -> str:
     """The Pi 3B config text from the Pi 3B+ config text."""
     body = text[text.index("name:"):]
     values = {k: float(v) for k, v in re.findall(r"^(dram_gb_per_s|core_gb_per_s): ([0-9.eE+-]+)$", body, re.M)}
-    replace = {
-        "name": "cortex_a53_rpi3b",
-        "description": "Raspberry Pi 3 Model B, 4x Cortex-A53 @ 1.2 GHz, ncnn int8 + low-bit GEMM (derived from the 3B+)",
-        "clock_mhz": "1200",
-        **{k: f"{v * MEMORY_CLOCK_RATIO:.6g}" for k, v in values.items()},
+    dram, core = (f"{values[k] * MEMORY_CLOCK_RATIO:.6g}" for k in ("dram_gb_per_s", "core_gb_per_s"))
+    fields = {
+        "name": (None, "cortex_a53_rpi3b"),
+        "description": (None, "Raspberry Pi 3 Model B, 4x Cortex-A53 @ 1.2 GHz, ncnn int8 + low-bit GEMM "
+                              "(derived from the 3B+)"),
+        "clock_mhz": (["# (V) raspberrypi/documentation config_txt/overclocking.adoc: Pi 3 arm_freq 1200."], "1200"),
+        "dram_gb_per_s": ([f"# (D) the Pi 3B+'s fit ({values['dram_gb_per_s']:g} GB/s) x 450 / 500 (sdram_freq)."],
+                          dram),
+        "core_gb_per_s": ([f"# (D) the Pi 3B+'s fit ({values['core_gb_per_s']:g} GB/s) x 450 / 500 (sdram_freq)."],
+                          core),
+        "fitted": (None, "[dram_gb_per_s, core_gb_per_s]"),
+        "calibration": (None, '"derived from cortex_a53_rpi3bplus.yaml (ncnn_rpi3bplus.csv)"'),
     }
-    comments = {
-        "clock_mhz": "# (V) raspberrypi/documentation config_txt/overclocking.adoc: Pi 3 arm_freq 1200.",
-        "dram_gb_per_s": f"# (D) the Pi 3B+'s fit ({values['dram_gb_per_s']:g} GB/s) x 450 / 500 (sdram_freq).",
-        "core_gb_per_s": f"# (D) the Pi 3B+'s fit ({values['core_gb_per_s']:g} GB/s) x 450 / 500 (sdram_freq).",
-    }
-    out: list[str] = []
-    for line in body.splitlines():
-        key = re.match(r"^([a-z_0-9]+):", line)
-        k = key.group(1) if key else None
-        if k in comments:
-            while out and out[-1].startswith("#"):
-                out.pop()
-            out.append(comments[k])
-        if k == "fitted":
-            out.append("fitted: [dram_gb_per_s, core_gb_per_s]")
-        elif k == "calibration":
-            out.append('calibration: "derived from cortex_a53_rpi3bplus.yaml (ncnn_rpi3bplus.csv)"')
-        elif k in replace:
-            out.append(f"{k}: {replace[k]}")
-        else:
-            out.append(line)
-    return HEADER + "\n".join(out) + "\n"
+    return HEADER + replace_fields(body, fields)
 
 
 def share(phone_text: str, pi_text: str) -> str:
     """The Pi 3B+ config text with the phone's shared constants (and a tag saying where they come from)."""
-    values = {k: v for k, v in re.findall(r"^([a-z_0-9]+): (.*)$", phone_text, re.M) if k in SHARED}
-    out: list[str] = []
-    for line in pi_text.splitlines():
-        key = re.match(r"^([a-z_0-9]+):", line)
-        k = key.group(1) if key else None
-        if k in SHARED:
-            while out and out[-1].startswith("#"):
-                out.pop()
-            out += ["# share of the shorter of a layer's compute and memory time hidden under the longer",
-                    "# (F) fitted on the Snapdragon 410 (cortex_a53_sd410.yaml, ncnn_sd410.csv): the same cores and "
-                    "kernels; copied by scripts/boards.py share.", f"{k}: {values[k]}"]
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
+    values = dict(re.findall(r"^([a-z_0-9]+): (.*)$", phone_text, re.M))
+    tag = ("# (F) fitted on the Snapdragon 410 (cortex_a53_sd410.yaml, ncnn_sd410.csv): the same cores and kernels; "
+           "copied by scripts/boards.py share.")
+    return replace_fields(pi_text, {k: ([f"# {MEANING[k]}", tag], values[k]) for k in SHARED})
 
 
 def main(argv: list[str]) -> int:

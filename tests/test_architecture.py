@@ -77,7 +77,8 @@ def test_one_module_per_command():
     import hwsim_cli
 
     modules = {c.__name__.rpartition(".")[2] for c in hwsim_cli.COMMANDS}
-    assert modules == {"simulate", "lut", "quantize", "sensitivity", "problem", "search", "pareto", "pipeline"}
+    assert modules == {"simulate", "lut", "calibrate", "quantize", "sensitivity", "problem", "search", "pareto",
+                       "pipeline"}
     parser = hwsim_cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == modules

@@ -119,3 +119,13 @@ def test_bad_arguments_one_line_exit_2(tmp_path, capsys, args, expected):
     path.write_text(GOOD)
     assert main(["calibrate", "--measurements", str(path)] + args) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_readme_quotes_a_fresh_validation_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("arm_validation", CONFIGS.parent / "benchmarks" / "arm_validation.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    readme = (CONFIGS.parent / "README.md").read_text(encoding="utf-8")
+    assert bench.readme_block(readme) == bench.table(), "run: python benchmarks/arm_validation.py --update"

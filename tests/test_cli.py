@@ -108,3 +108,26 @@ def test_bad_config_from_a_real_process(tmp_path):
     assert proc.stderr.strip() == (f"hwsim: error: {cfg}: field 'dataflow': got 'diagonal'; "
                                    "allowed: one of os, ws, is")
     assert not out.exists()
+
+
+def test_arm_threads_and_clock_options(capsys, tmp_path):
+    arm = str(CONFIGS / "cortex_a53_rpi3b.yaml")
+    totals = {}
+    for extra in ([], ["--threads", "1"], ["--clock-mhz", "600"]):
+        assert main(["simulate", "--hw", arm, "--model", "resnet18", "--format", "json"] + extra) == 0
+        doc = json.loads(capsys.readouterr().out)
+        totals[tuple(extra)] = (doc["hardware"], doc["total"]["latency_ms"])
+    assert totals[()][0] == "cortex_a53_rpi3b" and totals[("--threads", "1")][0] == "cortex_a53_rpi3b_1t"
+    assert totals[("--threads", "1")][1] > 1.5 * totals[()][1]
+    assert totals[()][1] < totals[("--clock-mhz", "600")][1] < 2 * totals[()][1]
+    out = tmp_path / "lut.json"
+    assert main(["lut", "--hw", arm, "--topology", TOPO, "--threads", "2", "--quiet", "-o", str(out),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert json.loads(out.read_text())["hardware"]["name"] == "cortex_a53_rpi3b_2t"
+    for args, expected in ((["--threads", "5"], "threads 5: cortex_a53_rpi3b has 4 cores; allowed: 1 to 4"),
+                           (["--threads", "0"], "argument --threads: expected a positive integer"),
+                           (["--clock-mhz", "fast"], "argument --clock-mhz: expected a positive number")):
+        assert main(["simulate", "--hw", arm, "--model", "resnet18"] + args) == 2
+        assert expected in capsys.readouterr().err
+    assert main(["simulate", "--hw", HW, "--model", "resnet18", "--threads", "2"]) == 2
+    assert "apply to ARM targets" in capsys.readouterr().err

@@ -22,7 +22,7 @@ def test_shipped_configs_load(path):
     if hw.kind == "systolic":
         assert hw.rows > 0 and hw.cols > 0 and hw.dataflow in ("os", "ws", "is")
     else:
-        assert hw.kind == "arm" and hw.cores == 4 and hw.clock_mhz == 1200
+            assert hw.kind == "arm" and hw.cores == 4 and hw.threads == 4 and hw.clock_mhz in (1200, 1400)
     assert set(hw.bits) == {2, 4, 8}
 
 
@@ -106,7 +106,11 @@ def test_content_hash_ignores_names_but_not_numbers(paper_hw):
 
 @pytest.mark.parametrize("changes,expected", [
     ({"cores": 0}, "field 'cores': got 0; allowed: a positive integer"),
-    ({"thread_efficiency": 1.5}, "field 'thread_efficiency': got 1.5; allowed: a number in (0, 1]"),
+    ({"thread_efficiency": 0.95}, "field 'thread_efficiency': got 0.95; allowed: nothing: thread scaling now follows"),
+    ({"threads": 5}, "field 'threads': got 5; allowed: 1 to cores (4)"),
+    ({"memory_overlap": 1.5}, "field 'memory_overlap': got 1.5; allowed: a number in [0, 1]"),
+    ({"winograd_tile": 3}, "field 'winograd_tile': got 3; allowed: 0 (no Winograd), 2 or 4"),
+    ({"fitted": ["cores"]}, "field 'fitted': got ['cores']; allowed: a list drawn from dram_gb_per_s"),
     ({"tile_int8": [4, 4]}, "field 'tile_int8': got [4, 4]; allowed: a tile needing at most 32 NEON registers"),
     ({"tile_int16": [2]}, "field 'tile_int16': got [2]; allowed: [mr, nr]"),
     ({"dataflow": "os"}, "field 'dataflow': got 'os'; allowed: known fields are"),

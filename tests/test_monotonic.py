@@ -92,12 +92,21 @@ def test_arm_fewer_bits_never_slower(layer, w, a, w2, a2):
 
 
 @PROPS
-@given(layers(), BITS, BITS, st.sampled_from(["dram", "cores", "clock", "l2"]), st.sampled_from([1.25, 2.0, 8.0]))
-def test_arm_more_resources_never_slower(layer, w, a, which, factor):
-    field = {"dram": "dram_gb_per_s", "cores": "cores", "clock": "clock_mhz", "l2": "l2_kib"}[which]
-    value = getattr(A53, field) * factor
-    better = dataclasses.replace(A53, **{field: int(value) if which == "cores" else value})
-    base, fast = simulate_layer_arm(layer, A53, w, a), simulate_layer_arm(layer, better, w, a)
+@given(layers(), BITS, BITS, st.sampled_from(["dram", "core", "threads", "clock", "l1", "l2"]),
+       st.sampled_from([1.25, 2.0, 8.0]), st.sampled_from(["cortex_a53_rpi3b", "cortex_a53_sd410"]))
+def test_arm_more_resources_never_slower(layer, w, a, which, factor, board):
+    base_hw = ARM_BOARDS[board]
+    if which == "threads":
+        base_hw = base_hw.with_threads(1)
+        better = base_hw.with_threads(min(base_hw.cores, max(2, int(factor))))
+    else:
+        field = {"dram": "dram_gb_per_s", "core": "core_gb_per_s", "clock": "clock_mhz", "l1": "l1d_kib",
+                 "l2": "l2_kib"}[which]
+        better = dataclasses.replace(base_hw, **{field: getattr(base_hw, field) * factor})
+    base, fast = simulate_layer_arm(layer, base_hw, w, a), simulate_layer_arm(layer, better, w, a)
     # a faster clock does more cycles of waiting for DRAM in the same time: compare time, not cycles
-    assert fast.latency_ms <= base.latency_ms * (1 + 1e-12), _msg(layer, A53, which, factor)
-    assert fast.total_cycles >= layer.macs / (16 * better.cores)  # never above the NEON peak
+    assert fast.latency_ms <= base.latency_ms * (1 + 1e-12), _msg(layer, base_hw, which, factor)
+    assert fast.total_cycles >= layer.macs / (16 * better.threads)  # never above the NEON peak
+
+
+ARM_BOARDS = {name: load_config(CONFIGS / f"{name}.yaml") for name in ("cortex_a53_rpi3b", "cortex_a53_sd410")}
