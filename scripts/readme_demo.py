@@ -1,12 +1,14 @@
 """Keep the README's demo table equal to what `make demo` writes (out/demo/summary.md).
 
   python scripts/readme_demo.py --check  [SUMMARY]   exit 1 and show a diff if the README differs
-  python scripts/readme_demo.py --update [SUMMARY]   paste SUMMARY into the README between the markers
+  python scripts/readme_demo.py --update [SUMMARY]   paste SUMMARY into the README between the markers and
+                                                     copy the demo's plots next to it into docs/demo_*.png
 """
 
 from __future__ import annotations
 
 import difflib
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,6 +32,9 @@ def main(argv: list[str]) -> int:
     if mode == "--update":
         head, rest = readme.split(BEGIN, 1)
         readme_path.write_text(head + BEGIN + "\n" + fresh + END + rest.split(END, 1)[1], encoding="utf-8")
+        for plot in sorted(summary.parent.glob("pareto_*.png")) + [summary.parent / "bitwidths.png"]:
+            if plot.is_file():  # the README shows the demo's plots from docs/
+                shutil.copyfile(plot, ROOT / "docs" / f"demo_{plot.name}")
         return 0
     quoted = readme_block(readme)
     if quoted == fresh:
