@@ -129,3 +129,23 @@ def test_readme_quotes_a_fresh_validation_table():
     spec.loader.exec_module(bench)
     readme = (CONFIGS.parent / "README.md").read_text(encoding="utf-8")
     assert bench.readme_block(readme) == bench.table(), "run: python benchmarks/arm_validation.py --update"
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.floats(0.3, 8.0), st.floats(0.2, 8.0), st.floats(0.0, 1.0), st.sets(st.integers(0, 3), min_size=2))
+def test_a_fit_never_ends_worse_than_it_starts(dram, core, overlap, rows):
+    """Whatever the starting constants and whichever measurements: the fitted cost is at most the start's."""
+    import numpy as np
+
+    start = dataclasses.replace(load_config(CONFIGS / "cortex_a53_sd410.yaml"), dram_gb_per_s=dram,
+                                core_gb_per_s=core, memory_overlap=overlap)
+    p = Predictor(start, read_measurements(MEAS / "ncnn_sd410.csv"))
+    idx = sorted(rows)
+    measured = np.array([p.measurements[i].latency_ms for i in idx])
+    cost = lambda hw: float(np.sum(np.log(p.predict(hw, idx) / measured) ** 2))  # noqa: E731
+    result = fit(p, ["dram_gb_per_s", "core_gb_per_s", "memory_overlap"], idx)
+    assert cost(result.config) <= cost(start) + 1e-9
+    assert np.all(np.isfinite(result.predicted)) and np.all(result.predicted > 0)
