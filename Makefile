@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/buffer_sweep.py
 	$(PY) benchmarks/monotonic_sweep.py
 	$(PY) benchmarks/arm_validation.py
+	$(PY) benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -370,6 +370,16 @@ def _tile(v: Any) -> bool:
     return isinstance(v, list) and len(v) == 2 and all(positive_int(x) for x in v)
 
 
+def sweepable_fields(kind: str) -> list[str]:
+    """The config fields a sweep may vary for a ``kind`` of config, as YAML paths (``array.rows``, ``dram_gb_per_s``)."""
+    fixed = {"name", "description", "kind", "bits", "energy", "fitted", "calibration"}
+    if kind == "arm":
+        return [k for k in _ARM_SCHEMA if k not in fixed]
+    flat = [k for k in _SCHEMA if k not in fixed]
+    nested = [f"{outer}.{inner}" for outer, (inner_keys, _, _) in _NESTED.items() for inner in inner_keys]
+    return nested + flat
+
+
 def with_run_options(hw: "HardwareConfig", threads: int | None = None, clock_mhz: float | None = None,
                      strict: bool = True) -> "HardwareConfig":
     """An ARM config on ``threads`` cores at ``clock_mhz`` (None keeps the config's).

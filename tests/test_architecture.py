@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("hwsim", "quant", "search", "codesign", "hwsim_cli")
+PACKAGES = ("hwsim", "quant", "search", "codesign", "hwsim_cli", "explore")
 SIMULATOR = {"hwsim.config", "hwsim.systolic", "hwsim.arm", "hwsim.targets", "hwsim.lut", "hwsim.results",
              "hwsim.layers"}
 
@@ -67,8 +67,16 @@ def test_search_sees_numbers_only():
         assert not bad, f"{mod} imports {bad}"
 
 
+def test_exploration_uses_the_simulator_only():
+    for mod, names in _imports("explore").items():
+        bad = {n for n in names if _top(n) in ("torch", "quant", "search", "codesign", "hwsim_cli")}
+        assert not bad, f"{mod} imports {bad}"
+    for mod, names in _imports("hwsim").items():
+        assert not {n for n in names if _top(n) == "explore"}, mod
+
+
 def test_only_the_cli_imports_the_cli():
-    for package in ("hwsim", "quant", "search", "codesign"):
+    for package in ("hwsim", "quant", "search", "codesign", "explore"):
         for mod, names in _imports(package).items():
             assert not {n for n in names if _top(n) == "hwsim_cli"}, mod
 
@@ -77,8 +85,8 @@ def test_one_module_per_command():
     import hwsim_cli
 
     modules = {c.__name__.rpartition(".")[2] for c in hwsim_cli.COMMANDS}
-    assert modules == {"simulate", "lut", "calibrate", "quantize", "sensitivity", "problem", "search", "pareto",
-                       "pipeline"}
+    assert modules == {"simulate", "lut", "calibrate", "sweep", "quantize", "sensitivity", "problem", "search",
+                       "pareto", "pipeline"}
     parser = hwsim_cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == modules

@@ -1,0 +1,99 @@
+"""Design-space sweep throughput: a 10,000-point ResNet-50 sweep on this machine, beside SCALE-Sim's one point.
+
+  python benchmarks/bench_sweep.py [--points 10000] [--hwsim-points 200] [--jobs N]
+
+Each point is a whole ResNet-50 (54 layers) simulated as deployed on one accelerator configuration drawn by
+a Latin hypercube from array rows x cols x three buffer sizes x DRAM bandwidth x dataflow x nine
+precisions.  Two timings: `timing: scalesim` (SCALE-Sim's schedule and counts, the like-for-like
+comparison with SCALE-Sim) over all points, and `timing: hwsim` (every layer's best schedule searched) over
+a smaller sample, whose rate is what a full hwsim-timing sweep would run at.  Memory: the peak resident
+size of the driver and of the largest worker, at a tenth of the sweep and at all of it (flat means the
+sweep streams its records to disk).  The baseline is SCALE-Sim 3.0.0 on ONE point, ResNet-18 (21 layers)
+on a 32x32 OS array: 274.9 s and 3.6 GB through its API without traces (shared/reference/scalesim_notes.md,
+section 5, measured on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALESIM_ONE_POINT_S, SCALESIM_ONE_POINT_MB = 274.9, 3602
+
+SPEC = """\
+base: {base}
+axes:
+  array.rows: [8, 16, 24, 32, 48, 64, 96, 128]
+  array.cols: [8, 16, 24, 32, 48, 64, 96, 128]
+  sram_kib.ifmap: [16, 32, 64, 128]
+  sram_kib.filter: [16, 32, 64, 128]
+  sram_kib.ofmap: [8, 16, 32, 64]
+  dram_gb_per_s: [2, 4, 8, 16, 32]
+  dataflow: [os, ws, is]
+  timing: [{timing}]
+models: [resnet50]
+precisions: [w8a8, w8a4, w8a2, w4a8, w4a4, w4a2, w2a8, w2a4, w2a2]
+samples: {samples}
+sampling: lhs
+seed: 0
+"""
+
+
+def sweep(folder: Path, timing: str, samples: int, jobs: int) -> tuple[float, float, float]:
+    """(seconds, driver peak MB, largest worker peak MB) of one `hwsim sweep` in a fresh process."""
+    spec = folder / f"spec_{timing}_{samples}.yaml"
+    spec.write_text(SPEC.format(base=ROOT / "hw_configs" / "bitfusion_16x32.yaml", timing=timing, samples=samples))
+    out = folder / f"out_{timing}_{samples}"
+    code = (
+        "import resource, sys, time\n"
+        "from hwsim_cli import main\n"
+        "t = time.perf_counter()\n"
+        f"rc = main(['sweep', {str(spec)!r}, '-o', {str(out)!r}, '--jobs', '{jobs}', '--quiet', '--no-plots'])\n"
+        "dt = time.perf_counter() - t\n"
+        "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(f'RESULT {dt} {me} {kids}', file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode:
+        raise SystemExit(proc.stderr)
+    line = [x for x in proc.stderr.splitlines() if x.startswith("RESULT")][-1].split()
+    return float(line[1]), float(line[2]), float(line[3])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=10_000)
+    parser.add_argument("--hwsim-points", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    print(f"ResNet-50 (54 layers) per point, whole network as deployed; {args.jobs} worker processes")
+    print(f"baseline: SCALE-Sim 3.0.0, ONE point (ResNet-18, 32x32 OS, API without traces): "
+          f"{SCALESIM_ONE_POINT_S} s, {SCALESIM_ONE_POINT_MB / 1024:.1f} GB")
+    print(f"{'sweep':<34}{'points':>8}{'wall s':>9}{'points/s':>10}{'driver MB':>11}{'worker MB':>11}"
+          f"{'x SCALE-Sim per point':>23}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rows = [("timing scalesim, a tenth", "scalesim", max(1, args.points // 10)),
+                ("timing scalesim, all", "scalesim", args.points),
+                ("timing hwsim (best schedules)", "hwsim", args.hwsim_points)]
+        for label, timing, n in rows:
+            seconds, driver, worker = sweep(folder, timing, n, args.jobs)
+            rate = n / seconds
+            print(f"{label:<34}{n:>8,}{seconds:>9.1f}{rate:>10.1f}{driver:>11.0f}{worker:>11.0f}"
+                  f"{SCALESIM_ONE_POINT_S * rate:>22,.0f}x")
+    print("(x SCALE-Sim per point: how many points a sweep finishes in the time SCALE-Sim takes for one "
+          "ResNet-18 point; hwsim's points are ResNet-50, 2.3x the MACs.)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Map a function over chunks of points: in this process, on a process pool, or on Ray.
+
+No sweep logic here: an executor takes ``fn`` and a list of chunks and yields ``(chunk number, result)``
+as chunks finish (in any order; the store puts rows back in point order).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+from hwsim.errors import HwsimError
+
+
+def run_local(fn: Callable, chunks: Iterable, jobs: int) -> Iterator[tuple[int, object]]:
+    """``jobs == 1``: in this process, in order; otherwise a process pool of ``jobs`` workers.
+
+    At most ``4 x jobs`` chunks are in flight, so memory does not grow with the number of chunks.
+    """
+    if jobs <= 1:
+        for i, chunk in enumerate(chunks):
+            yield i, fn(chunk)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    source = enumerate(chunks)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending = {}
+        try:
+            for i, chunk in source:
+                pending[pool.submit(fn, chunk)] = i
+                if len(pending) >= 4 * jobs:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+                    nxt = next(source, None)
+                    if nxt is not None:
+                        pending[pool.submit(fn, nxt[1])] = nxt[0]
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def run_ray(fn: Callable, chunks: Iterable, address: str | None = None, jobs: int | None = None
+            ) -> Iterator[tuple[int, object]]:
+    """The same tasks on Ray: a local Ray (``address`` None, ``jobs`` CPUs) or a cluster at ``address``."""
+    try:
+        import ray
+    except ImportError:
+        raise HwsimError("--ray needs Ray: pip install 'hwsim[ray]' (or pip install ray)") from None
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": address} if address else {"num_cpus": jobs, "include_dashboard": False}
+        try:
+            ray.init(ignore_reinit_error=True, log_to_driver=False, logging_level="ERROR", **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise HwsimError(f"cannot start or reach Ray{' at ' + address if address else ''}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    try:
+        remote = ray.remote(fn)
+        window = 4 * int(ray.cluster_resources().get("CPU", jobs or 1))
+        source = enumerate(chunks)
+        pending = {}
+        for i, chunk in source:
+            pending[remote.remote(chunk)] = i
+            if len(pending) >= window:
+                break
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield pending.pop(ref), ray.get(ref)
+                nxt = next(source, None)
+                if nxt is not None:
+                    pending[remote.remote(nxt[1])] = nxt[0]
+    finally:
+        if started:
+            ray.shutdown()

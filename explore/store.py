@@ -1,0 +1,106 @@
+"""Sweep results on disk: one Parquet part per finished chunk, merged into ``sweep.parquet`` and ``sweep.csv``.
+
+Parts are written atomically as chunks finish, so an interrupted sweep loses at most the chunks in
+flight, and a rerun skips every point whose key is already in a part.  Parts live in
+``DIR/parts-<columns hash>/``: a spec with other axes starts a set of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from hwsim.io import replace_atomic
+
+from .run import METRICS
+from .spec import SweepSpec
+
+_FLOAT = ("latency_ms", "utilization", "energy_uj", "area_mm2")
+
+
+def schema(spec: SweepSpec) -> pa.Schema:
+    """Columns of a sweep's table: index, key, model, precision, one per axis, then the metrics."""
+    fields = [pa.field("index", pa.int64()), pa.field("key", pa.string()), pa.field("model", pa.string()),
+              pa.field("precision", pa.string())]
+    for axis in spec.axes:
+        fields.append(pa.field(axis.name, _axis_type(axis.values)))
+    fields += [pa.field(m, pa.float64() if m in _FLOAT else pa.int64()) for m in METRICS]
+    return pa.schema(fields)
+
+
+def _axis_type(values: tuple) -> pa.DataType:
+    if all(isinstance(v, bool) for v in values):
+        return pa.bool_()
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.int64()
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return pa.float64()
+    return pa.string()
+
+
+def parts_dir(out: Path, sch: pa.Schema) -> Path:
+    """Where this schema's parts go."""
+    sig = hashlib.sha256(str(sch).encode()).hexdigest()[:10]
+    return out / f"parts-{sig}"
+
+
+def _table(records: list[dict], sch: pa.Schema) -> pa.Table:
+    columns = {}
+    for f in sch:
+        col = [r.get(f.name) for r in records]
+        if pa.types.is_string(f.type):
+            col = [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in col]
+        elif pa.types.is_floating(f.type):
+            col = [None if v is None else float(v) for v in col]
+        columns[f.name] = pa.array(col, type=f.type)
+    return pa.table(columns, schema=sch)
+
+
+def done_keys(folder: Path) -> set[str]:
+    """Keys of the points already in this folder's parts (an unreadable part is ignored: its points rerun)."""
+    keys: set[str] = set()
+    for part in sorted(folder.glob("part-*.parquet")):
+        try:
+            keys.update(pq.read_table(part, columns=["key"]).column("key").to_pylist())
+        except (OSError, pa.ArrowException):
+            continue
+    return keys
+
+
+def write_part(folder: Path, number: int, records: list[dict], sch: pa.Schema) -> Path:
+    """Write one chunk's records as ``part-NNNNNN.parquet`` (atomically)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = _table(sorted(records, key=lambda r: r["index"]), sch)
+    return replace_atomic(folder / f"part-{number:06d}.parquet", lambda tmp: pq.write_table(table, tmp), force=True)
+
+
+def next_part_number(folder: Path) -> int:
+    """One more than the highest part number in the folder (0 when empty)."""
+    numbers = [int(p.stem.split("-")[1]) for p in folder.glob("part-*.parquet") if p.stem.split("-")[1].isdigit()]
+    return max(numbers, default=-1) + 1
+
+
+def merge(folder: Path, out: Path, wanted: dict[str, int], sch: pa.Schema) -> pa.Table:
+    """Write ``sweep.parquet`` and ``sweep.csv``: the wanted keys' rows, once each, by point index."""
+    tables = []
+    for part in sorted(folder.glob("part-*.parquet")):
+        try:
+            tables.append(pq.read_table(part, schema=sch))
+        except (OSError, pa.ArrowException):
+            continue
+    table = pa.concat_tables(tables) if tables else sch.empty_table()
+    keys = table.column("key").to_pylist()
+    keep, seen = [], set()
+    for i, k in enumerate(keys):
+        if k in wanted and k not in seen:
+            seen.add(k)
+            keep.append(i)
+    table = table.take(pa.array(keep, type=pa.int64())).sort_by("index")
+    replace_atomic(out / "sweep.parquet", lambda tmp: pq.write_table(table, tmp), force=True)
+    replace_atomic(out / "sweep.csv", lambda tmp: pacsv.write_csv(table, tmp), force=True)
+    return table

@@ -1,0 +1,77 @@
+"""``hwsim sweep``: simulate a design space (hardware axes x models x precisions) and write its table and plots."""
+
+from __future__ import annotations
+
+from .common import add_common, check_output_folder, note, positive_int, progress
+
+
+def add_parser(sub) -> None:
+    """Register the command."""
+    p = sub.add_parser("sweep", help="simulate hardware x models x precisions; table, Pareto fronts, heat map",
+                       description="Simulate every point of a sweep spec (a base config, axes over its fields, "
+                                   "models, precisions; a grid or a random / Latin-hypercube sample), on a process "
+                                   "pool or Ray; write DIR/sweep.parquet, DIR/sweep.csv and plots. An interrupted "
+                                   "sweep resumes: points already in DIR are skipped. Prints each model's "
+                                   "latency-area (or latency-energy) Pareto front.")
+    p.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (reused to resume)")
+    p.add_argument("--jobs", type=positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--ray", action="store_true", help="run the tasks on a local Ray (pip install 'hwsim[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR", help="run on the Ray cluster at ADDR (ray://host:10001)")
+    p.add_argument("--samples", type=positive_int, help="override the spec's samples (a random subset of the grid)")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument("--force", action="store_true", help="write through a symbolic link at DIR")
+    add_common(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Run the sweep, print the fronts, say where the files are."""
+    import dataclasses
+    import os
+    from pathlib import Path
+
+    from explore.frontier import pareto_mask
+    from explore.spec import load_spec
+    from explore.sweep import run_sweep
+
+    spec = load_spec(args.spec)
+    if args.samples:
+        spec = dataclasses.replace(spec, samples=args.samples,
+                                   sampling=spec.sampling if spec.sampling != "grid" else "random")
+    check_output_folder(args.output, args.force)
+    jobs = args.jobs or os.cpu_count() or 1
+    n = len(spec.indices())
+    note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), {jobs} "
+         f"{'Ray CPUs' if args.ray or args.ray_address else 'processes'}")
+    result = run_sweep(spec, Path(args.output), jobs=jobs, ray=args.ray, ray_address=args.ray_address,
+                       progress=progress(args), plots=not args.no_plots)
+    table = result.table
+    axes = [a.name for a in spec.axes]
+    has_area = table.num_rows and table.column("area_mm2").null_count < table.num_rows
+    x = "area_mm2" if has_area else "energy_uj"
+    has_x = table.num_rows and table.column(x).null_count < table.num_rows
+    cols = ["model", "precision"] + axes + ["latency_ms", "energy_uj", "area_mm2", "utilization"]
+    rows = table.select(cols).to_pylist()
+    print(f"Pareto front of latency vs {x} per model ({table.num_rows} points):" if has_x else
+          f"Fastest point per model ({table.num_rows} points; this target has no area or energy model):")
+    print("  ".join(cols))
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == model]
+        mask = pareto_mask([r[x] if has_x and r[x] is not None else 0.0 for r in mine],
+                           [r["latency_ms"] for r in mine])
+        for r, keep in sorted(zip(mine, mask), key=lambda t: t[0]["latency_ms"]):
+            if keep:
+                print("  ".join(_cell(r[c]) for c in cols))
+    rate = result.simulated / result.seconds if result.seconds > 0 else 0.0
+    note(f"wrote {args.output}/sweep.parquet, sweep.csv" + (f" and {len(result.plots)} plot files"
+                                                          if result.plots else "")
+         + f": {result.simulated:,} points simulated ({rate:,.0f}/s), {result.reused:,} found from an "
+           f"earlier run, {result.seconds:.1f} s")
+    return 0
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
