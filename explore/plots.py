@@ -47,18 +47,20 @@ def front_plot(table, x: str, y: str, stem: Path, title: str) -> list[Path] | No
     ax.grid(alpha=0.3, which="both")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
     return save_figure(fig, stem)
 
 
-def heatmap(table, x: str, y: str, value: str, stem: Path, title: str) -> list[Path]:
-    """The best (lowest) ``value`` for each (x, y) pair of axis values over every other axis, first model."""
+def heatmap(table, x: str, y: str, value: str, stem: Path, title: str, model: str | None = None) -> list[Path]:
+    """The best (lowest) ``value`` for each (x, y) pair of axis values over every other axis, for ``model``
+    (default: the table's first)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = table.column("model").to_pylist()
-    first = models[0]
+    first = model if model in models else models[0]
     xs, ys, vs = (table.column(c).to_pylist() for c in (x, y, value))
     best: dict[tuple, float] = {}
     for m, a, b, v in zip(models, xs, ys, vs):
@@ -70,16 +72,19 @@ def heatmap(table, x: str, y: str, value: str, stem: Path, title: str) -> list[P
         grid[yv.index(b), xv.index(a)] = v
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(xv), 1.2 + 0.6 * len(yv)))
     im = ax.imshow(grid, origin="lower", cmap="viridis_r", aspect="auto")
+    middle = np.nanmean(grid)
     for i in range(len(yv)):
         for j in range(len(xv)):
-            if np.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=7, color="white")
+            if np.isfinite(grid[i, j]):  # dark text on the light (low) end of viridis_r, light on the dark end
+                ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=7,
+                        color="black" if grid[i, j] <= middle else "white")
     ax.set_xticks(range(len(xv)), [str(v) for v in xv])
     ax.set_yticks(range(len(yv)), [str(v) for v in yv])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(im, ax=ax, label=f"best {LABELS.get(value, value)}")
     ax.set_title(f"{title}: {first}", fontsize=9)
+    fig.tight_layout()
     return save_figure(fig, stem)
 
 

@@ -19,8 +19,8 @@ def run_point(point: Point) -> dict:
     layers = model_layers(point.model, point.input_size)
     result = simulate_network(layers, hw, point_bits(point.precision, point.model, point.input_size), whole_network=True)
     total = result.total()
-    record = {"index": point.index, "key": point.key(), "model": _short(point.model),
-              "precision": _short(point.precision), **point.values}
+    record = {"index": point.index, "key": point.key(), "model": short_name(point.model),
+              "precision": short_name(point.precision), **point.values}
     record.update({
         "latency_ms": result.latency_ms, "total_cycles": total["total_cycles"],
         "compute_cycles": total["compute_cycles"], "onchip_stall_cycles": total["onchip_stall_cycles"],
@@ -36,7 +36,7 @@ def run_chunk(points: list[Point]) -> list[dict]:
     return [run_point(p) for p in points]
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
     """A model or bits file as a table shows it: the file's stem, or the name itself."""
     from pathlib import Path
 

@@ -67,5 +67,8 @@ def _plots(spec: SweepSpec, table, out: Path) -> list:
         paths = front_plot(table, x, y, out / f"{y}_vs_{x}", title)
         made += paths or []
     if spec.heatmap:
-        made += heatmap(table, *spec.heatmap, "latency_ms", out / "heatmap_latency_ms", title)
+        from .run import short_name
+
+        made += heatmap(table, *spec.heatmap, "latency_ms", out / "heatmap_latency_ms", title,
+                        model=short_name(spec.models[0]))
     return made
