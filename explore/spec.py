@@ -207,8 +207,12 @@ def _list(source: str, name: str, raw: Any) -> tuple:
     return tuple(raw)
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep spec; every point's config is checked by the config loader before any run."""
+def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
+    """Read and validate a sweep spec; every point's config is checked by the config loader before any run.
+
+    ``hardware_only``: a hardware space (``hwsim codesign --hw-space``): models and precisions are not
+    needed (the workload comes from elsewhere) and refused if given.
+    """
     p = Path(path)
     source = str(p)
     try:
@@ -220,6 +224,12 @@ def load_spec(path: str | Path) -> SweepSpec:
     unknown = [k for k in raw if k not in KNOWN]
     if unknown:
         raise _fail(source, str(unknown[0]), f"unknown field; allowed: {', '.join(KNOWN)}")
+    if hardware_only:
+        for k in ("models", "precisions"):
+            if k in raw:
+                raise _fail(source, k, "a hardware space has no workload field; allowed: base, axes, samples, "
+                                       "sampling, seed, heatmap")
+        raw = {**raw, "models": ["-"], "precisions": ["w8a8"]}
     for k in ("base", "models", "precisions"):
         if k not in raw:
             raise _fail(source, k, "missing")
@@ -280,7 +290,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     if spec.grid_size > MAX_POINTS and spec.samples is None:
         raise _fail(source, "axes", f"{spec.grid_size:,} points; allowed: at most {MAX_POINTS:,} (or give samples)")
     _check_axis_values(spec)
-    _check_precisions(spec)
+    if not hardware_only:
+        _check_precisions(spec)
     return spec
 
 

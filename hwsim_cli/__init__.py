@@ -13,10 +13,10 @@ import sys
 
 from hwsim.errors import HwsimError
 
-from . import calibrate, lut, pareto, pipeline, problem, quantize, search, sensitivity, simulate, sweep
+from . import calibrate, codesign, lut, pareto, pipeline, problem, quantize, search, sensitivity, simulate, sweep
 from .common import Parser
 
-COMMANDS = (simulate, lut, calibrate, sweep, quantize, sensitivity, problem, search, pareto, pipeline)
+COMMANDS = (simulate, lut, calibrate, sweep, quantize, sensitivity, problem, search, pareto, pipeline, codesign)
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not bad input
 
 

@@ -86,7 +86,7 @@ def test_one_module_per_command():
 
     modules = {c.__name__.rpartition(".")[2] for c in hwsim_cli.COMMANDS}
     assert modules == {"simulate", "lut", "calibrate", "sweep", "quantize", "sensitivity", "problem", "search",
-                       "pareto", "pipeline"}
+                       "pareto", "pipeline", "codesign"}
     parser = hwsim_cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == modules

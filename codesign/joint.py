@@ -1,0 +1,206 @@
+"""Joint hardware x bit-width co-design (``hwsim codesign``): which chip and which per-layer bits together.
+
+Nested search.  Outer: every point of a hardware space (a sweep spec's base and axes, all of its grid or
+a seeded sample), pruned by the hardware constraint that needs no simulation (area); inner: the exact
+mixed-precision search on that chip's lookup table under the latency budget, with the model's measured
+sensitivities.  Each surviving (chip, bits) pair is then simulated as a whole network (latency, energy;
+an energy budget is checked there).  The best pair is the lowest predicted loss (ties: smaller area,
+then lower latency).  The same inner search on the space's base chip is the fixed-hardware baseline.
+The best pair and the baseline are then quantized by block reconstruction, re-simulated and run in
+integers, as the pipeline validates its choices.
+
+``codesign.json`` (format ``hwsim-codesign/1``)::
+
+    {"format", "model", "latency_ms", "area_mm2", "energy_uj", "points": N, "area_feasible": n,
+     "candidates": [{"index", "values": {axis: value}, "area_mm2", "predicted_ms", "simulated_ms",
+                     "energy_uj", "predicted_loss", "feasible", "reason", "assignment": {layer: "w4a8"}}, ...],
+     "best": candidate + {"accuracy", "integer"}, "baseline": candidate + {"hardware", "accuracy", "integer"},
+     "seconds"}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from explore.executors import run_local
+from explore.spec import load_spec
+from hwsim.config import config_from_dict
+from hwsim.errors import HwsimError
+from hwsim.io import check_output_dir, write_atomic
+from hwsim.lut import build_lut
+from hwsim.precision import PrecisionPolicy, parse_label
+from hwsim.targets import simulate_network
+from search.build import problem_from_tables, read_json
+from search.exact import solve_exact
+from search.problem import check_feasible
+
+from .pipeline import _Cache, _log, seed_everything, write_bits_file
+
+FORMAT = "hwsim-codesign/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class JointConfig:
+    """What to search: a hardware space, the budgets, the model (default: the embedded digits task)."""
+
+    space: str
+    latency_ms: float
+    area_mm2: float | None = None
+    energy_uj: float | None = None
+    model: str = "digits-resnet"
+    checkpoint: str | None = None
+    data: str | None = None
+    sensitivity: str | None = None  # a hwsim sensitivity JSON; measured (and cached) when absent
+    iters: int = 200
+    seed: int = 0
+    jobs: int = 1
+    validate: bool = True
+    out: str = "out/codesign"
+    policy: str = "first-last-8bit"
+    torch_threads: int = 2
+
+
+def _lut_chunk(task: tuple) -> list:
+    """Build the lookup tables of a chunk of hardware points (one task of an executor)."""
+    points, layers, model, shape, policy = task
+    return [(index, build_lut(layers, config_from_dict(config, f"hardware point {index}"), model, shape, jobs=1,
+                              progress=False, policy=PrecisionPolicy(policy))) for index, config in points]
+
+
+def _inner(index: int, values: dict, config: dict, lut: dict, sens: dict, layers, cfg: JointConfig) -> dict:
+    """The best bits on one chip under the latency budget, and that assignment simulated as a whole network."""
+    hw = config_from_dict(config, f"hardware point {index}")
+    record = {"index": index, "values": values, "area_mm2": hw.area_mm2() if hw.kind == "systolic" else None}
+    problem = problem_from_tables(lut, sens, cfg.latency_ms, "ms", "latency")
+    try:
+        check_feasible(problem)
+    except HwsimError:
+        return {**record, "feasible": False, "reason": f"cheapest bits take {problem.cheapest_cost():.4g} ms"}
+    sol = solve_exact(problem)
+    bits = {n: parse_label(c) for n, c in sol.assignment.items()}
+    net = simulate_network(layers, hw, bits, whole_network=True)
+    record.update(predicted_ms=sol.cost, simulated_ms=net.latency_ms, energy_uj=net.energy_uj,
+                  predicted_loss=sol.objective, assignment=sol.assignment, feasible=True, reason="")
+    if cfg.energy_uj is not None and (net.energy_uj is None or net.energy_uj > cfg.energy_uj):
+        record.update(feasible=False, reason=f"energy {net.energy_uj} uJ over the budget")
+    return record
+
+
+def _check(cfg: JointConfig):
+    if not (cfg.latency_ms > 0):
+        raise HwsimError(f"--latency-ms {cfg.latency_ms}: allowed: a positive number of ms")
+    if (cfg.area_mm2 is None) == (cfg.energy_uj is None) and cfg.area_mm2 is None:
+        raise HwsimError("give a hardware budget: --area-mm2 A and/or --energy-uj E")
+    for name, v in (("--area-mm2", cfg.area_mm2), ("--energy-uj", cfg.energy_uj)):
+        if v is not None and not v > 0:
+            raise HwsimError(f"{name} {v}: allowed: a positive number")
+    space = load_spec(cfg.space, hardware_only=True)
+    if space.base.get("kind", "systolic") != "systolic":
+        raise HwsimError(f"{cfg.space}: a co-design space needs a systolic base (area and energy models); "
+                         f"allowed: kind systolic")
+    check_output_dir(cfg.out)
+    return space
+
+
+def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
+    """Search the space, validate the best pair and the fixed-hardware baseline, write OUT/codesign.json."""
+    from quant.api import quantize
+    from quant.integer import integer_execution
+    from quant.sensitivity import measure_sensitivity
+    from quant.sources import load_model_and_data
+    from hwsim.workload import layers_from_module
+
+    start = time.perf_counter()
+    space = _check(cfg)
+    out = Path(cfg.out)
+    cache = _Cache(out / "cache")
+    policy = PrecisionPolicy(cfg.policy)
+    seed_everything(cfg.seed, cfg.torch_threads)
+    _log("[1/5] model, data and sensitivities", progress)
+    model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
+    layers = layers_from_module(model, data.input_shape)
+    if cfg.sensitivity:
+        sens = read_json(cfg.sensitivity, "sensitivity")
+    else:
+        from quant.fingerprint import model_fingerprint
+
+        choices = [parse_label(f"w{w}a{a}") for w in (2, 4, 8) for a in (2, 4, 8)]
+        key = {"model": model_fingerprint(model), "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
+               "policy": cfg.policy, "holdout": len(data.holdout_y)}
+        sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
+            model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
+            iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
+
+    _log("[2/5] hardware points under the area budget", progress)
+    points = list(space.points())
+    kept = []
+    for p in points:
+        hw = config_from_dict(p.config, f"hardware point {p.index}")
+        if cfg.area_mm2 is None or hw.area_mm2() <= cfg.area_mm2:
+            kept.append(p)
+    _log(f"  {len(kept)} of {len(points)} points within {cfg.area_mm2} mm2", progress)
+
+    _log(f"[3/5] lookup tables of {len(kept)} chips ({cfg.jobs} processes) and the exact bit search on each",
+         progress)
+    shape = tuple(data.input_shape)
+    chunk = max(1, min(8, -(-len(kept) // (4 * max(1, cfg.jobs)))))
+    tasks = [([(p.index, p.config) for p in kept[i:i + chunk]], layers, cfg.model, shape, cfg.policy)
+             for i in range(0, len(kept), chunk)]
+    by_index = {p.index: p for p in kept}
+    candidates = []
+    for _, luts in run_local(_lut_chunk, tasks, cfg.jobs):
+        for index, lut in luts:
+            p = by_index[index]
+            candidates.append(_inner(index, p.values, p.config, lut, sens, layers, cfg))
+    candidates.sort(key=lambda c: (not c["feasible"], c.get("predicted_loss", 0.0), c["area_mm2"] or 0.0,
+                                   c.get("simulated_ms", 0.0), c["index"]))
+    feasible = [c for c in candidates if c["feasible"]]
+    if not feasible:
+        raise HwsimError(f"no chip of the space meets the budgets (latency {cfg.latency_ms} ms"
+                         f"{', area ' + str(cfg.area_mm2) + ' mm2' if cfg.area_mm2 else ''}"
+                         f"{', energy ' + str(cfg.energy_uj) + ' uJ' if cfg.energy_uj else ''}); allowed: looser "
+                         f"budgets or a larger space")
+
+    _log("[4/5] the fixed-hardware baseline: the same bit search on the space's base chip", progress)
+    base_hw = config_from_dict(space.base, space.source)
+    base_lut = build_lut(layers, base_hw, cfg.model, shape, jobs=1, progress=False, policy=policy)
+    baseline = {**_inner(-1, {}, space.base, base_lut, sens, layers, cfg), "hardware": base_hw.name}
+
+    best = dict(feasible[0])
+    if cfg.validate:
+        _log("[5/5] validate the best pair and the baseline: block reconstruction, integers, re-simulation",
+             progress)
+        for rec in (best, baseline):
+            if not rec["feasible"]:
+                continue
+            bits = {n: parse_label(c) for n, c in rec["assignment"].items()}
+
+            def run_q(bits=bits):
+                r = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=cfg.iters,
+                             seed=cfg.seed, policy=policy, progress=progress)
+                report = integer_execution(r.qmodel, data.calib_x, data.test_x, data.test_y)
+                return {"accuracy": 100 * r.quant_accuracy, "integer": report.to_json()}
+
+            q = cache.get("quantize", {"model": cfg.model, "iters": cfg.iters, "seed": cfg.seed,
+                                       "bits": sorted(bits.items())}, run_q)
+            rec["accuracy"], rec["integer"] = q["accuracy"], q["integer"]
+    doc = {"format": FORMAT, "model": cfg.model, "space": str(cfg.space), "latency_ms": cfg.latency_ms,
+           "area_mm2": cfg.area_mm2, "energy_uj": cfg.energy_uj, "points": len(points), "area_feasible": len(kept),
+           "feasible": len(feasible), "candidates": candidates, "best": best, "baseline": baseline,
+           "seconds": time.perf_counter() - start}
+    write_atomic(out / "codesign.json", json.dumps(doc, indent=1) + "\n")
+    best_config = json.loads(json.dumps(by_index[best["index"]].config))
+    best_config["name"] = f"codesign_best_{best['index']}"
+    write_atomic(out / "best_hw.yaml", yaml.safe_dump(best_config, sort_keys=False))
+    write_bits_file(out / "best_bits.yaml", {n: _wa(c) for n, c in best["assignment"].items()})
+    return doc
+
+
+def _wa(choice: str) -> dict:
+    w, a = parse_label(choice)
+    return {"w": w, "a": a}
