@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -85,22 +86,54 @@ def next_part_number(folder: Path) -> int:
     return max(numbers, default=-1) + 1
 
 
-def merge(folder: Path, out: Path, wanted: dict[str, int], sch: pa.Schema) -> pa.Table:
-    """Write ``sweep.parquet`` and ``sweep.csv``: the wanted keys' rows, once each, by point index."""
-    tables = []
+def merge(folder: Path, out: Path, wanted: dict[str, int], sch: pa.Schema) -> int:
+    """Write ``sweep.parquet`` and ``sweep.csv``: the wanted keys' rows, once each, by point index; returns rows.
+
+    Parts written by one spec cover disjoint index ranges, so they are streamed one at a time in order
+    (memory does not grow with the sweep); parts whose ranges overlap (runs of different samples into one
+    folder) are merged in memory instead.
+    """
+    spans = []
     for part in sorted(folder.glob("part-*.parquet")):
         try:
-            tables.append(pq.read_table(part, schema=sch))
+            idx = pq.read_table(part, columns=["index"]).column("index")
         except (OSError, pa.ArrowException):
             continue
-    table = pa.concat_tables(tables) if tables else sch.empty_table()
-    keys = table.column("key").to_pylist()
-    keep, seen = [], set()
-    for i, k in enumerate(keys):
-        if k in wanted and k not in seen:
-            seen.add(k)
-            keep.append(i)
-    table = table.take(pa.array(keep, type=pa.int64())).sort_by("index")
-    replace_atomic(out / "sweep.parquet", lambda tmp: pq.write_table(table, tmp), force=True)
-    replace_atomic(out / "sweep.csv", lambda tmp: pacsv.write_csv(table, tmp), force=True)
-    return table
+        if len(idx):
+            spans.append((pa.compute.min(idx).as_py(), pa.compute.max(idx).as_py(), part))
+    spans.sort(key=lambda s: s[0])
+    disjoint = all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
+    parts = [p for _, _, p in spans]
+
+    def tables():
+        seen: set[str] = set()
+        if disjoint:
+            sources = (pq.read_table(p, schema=sch) for p in parts)
+        else:
+            sources = iter([pa.concat_tables([pq.read_table(p, schema=sch) for p in parts]).sort_by("index")]
+                           if parts else [])
+        for table in sources:
+            keep = []
+            for i, k in enumerate(table.column("key").to_pylist()):
+                if k in wanted and k not in seen:
+                    seen.add(k)
+                    keep.append(i)
+            yield table.take(pa.array(keep, type=pa.int64()))
+
+    rows = 0
+
+    def write_parquet(tmp):
+        nonlocal rows
+        with pq.ParquetWriter(tmp, sch) as writer:
+            for t in tables():
+                writer.write_table(t)
+                rows += t.num_rows
+
+    def write_csv(tmp):
+        with pacsv.CSVWriter(tmp, sch) as writer:
+            for t in tables():
+                writer.write_table(t)
+
+    replace_atomic(out / "sweep.parquet", write_parquet, force=True)
+    replace_atomic(out / "sweep.csv", write_csv, force=True)
+    return rows

@@ -18,13 +18,25 @@ CHUNK = 25  # points per task: large enough to amortise shipping, small enough t
 
 @dataclasses.dataclass
 class SweepResult:
-    """What a run did: the merged table, how many points it simulated and how many it found on disk."""
+    """What a run did: where its table is, how many points it simulated and how many it found on disk."""
 
-    table: object  # pyarrow.Table
+    out: Path
+    rows: int
     simulated: int
     reused: int
     seconds: float
     plots: list
+
+    def read(self, columns: list[str] | None = None):
+        """The merged table (or some of its columns) as a pyarrow Table, read from ``sweep.parquet``."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.out / "sweep.parquet", columns=columns)
+
+    @property
+    def table(self):
+        """The whole merged table."""
+        return self.read()
 
 
 def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_address: str | None = None,
@@ -52,17 +64,22 @@ def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_
             write_part(folder, number, records, sch)
             number += 1
             bar.update(len(records))
-    table = merge(folder, out, wanted, sch)
-    made = _plots(spec, table, out) if plots and table.num_rows else []
-    return SweepResult(table=table, simulated=n_todo, reused=len(wanted) - n_todo,
-                       seconds=time.perf_counter() - start, plots=made)
+    rows = merge(folder, out, wanted, sch)
+    result = SweepResult(out=out, rows=rows, simulated=n_todo, reused=len(wanted) - n_todo, seconds=0.0, plots=[])
+    if plots and rows:
+        result.plots = _plots(spec, result.read(["model"] + _PLOTTED + [a for a in spec.heatmap or ()]), out)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+_PLOTTED = ["latency_ms", "energy_uj", "area_mm2"]
 
 
 def _plots(spec: SweepSpec, table, out: Path) -> list:
     from .plots import front_plot, heatmap
 
     made = []
-    title = f"{Path(spec.source).stem}: {table.num_rows} points"
+    title = f"{Path(spec.source).stem}: {table.num_rows} points"  # the plotted columns only
     for x, y in (("area_mm2", "latency_ms"), ("latency_ms", "energy_uj")):
         paths = front_plot(table, x, y, out / f"{y}_vs_{x}", title)
         made += paths or []

@@ -46,13 +46,13 @@ def run(args) -> int:
          f"{'Ray CPUs' if args.ray or args.ray_address else 'processes'}")
     result = run_sweep(spec, Path(args.output), jobs=jobs, ray=args.ray, ray_address=args.ray_address,
                        progress=progress(args), plots=not args.no_plots)
-    table = result.table
     axes = [a.name for a in spec.axes]
+    cols = ["model", "precision"] + axes + ["latency_ms", "energy_uj", "area_mm2", "utilization"]
+    table = result.read(cols)
     has_area = table.num_rows and table.column("area_mm2").null_count < table.num_rows
     x = "area_mm2" if has_area else "energy_uj"
     has_x = table.num_rows and table.column(x).null_count < table.num_rows
-    cols = ["model", "precision"] + axes + ["latency_ms", "energy_uj", "area_mm2", "utilization"]
-    rows = table.select(cols).to_pylist()
+    rows = table.to_pylist()
     print(f"Pareto front of latency vs {x} per model ({table.num_rows} points):" if has_x else
           f"Fastest point per model ({table.num_rows} points; this target has no area or energy model):")
     print("  ".join(cols))
