@@ -46,23 +46,26 @@ def run(args) -> int:
          f"{'Ray CPUs' if args.ray or args.ray_address else 'processes'}")
     result = run_sweep(spec, Path(args.output), jobs=jobs, ray=args.ray, ray_address=args.ray_address,
                        progress=progress(args), plots=not args.no_plots)
+    import numpy as np
+    import pyarrow as pa
+
     axes = [a.name for a in spec.axes]
     cols = ["model", "precision"] + axes + ["latency_ms", "energy_uj", "area_mm2", "utilization"]
     table = result.read(cols)
-    has_area = table.num_rows and table.column("area_mm2").null_count < table.num_rows
-    x = "area_mm2" if has_area else "energy_uj"
-    has_x = table.num_rows and table.column(x).null_count < table.num_rows
-    rows = table.to_pylist()
-    print(f"Pareto front of latency vs {x} per model ({table.num_rows} points):" if has_x else
-          f"Fastest point per model ({table.num_rows} points; this target has no area or energy model):")
+    n = table.num_rows
+    x = "area_mm2" if n and table.column("area_mm2").null_count < n else "energy_uj"
+    has_x = bool(n) and table.column(x).null_count < n
+    print(f"Pareto front of latency vs {x} per model ({n} points):" if has_x else
+          f"Fastest point per model ({n} points; this target has no area or energy model):")
     print("  ".join(cols))
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == model]
-        mask = pareto_mask([r[x] if has_x and r[x] is not None else 0.0 for r in mine],
-                           [r["latency_ms"] for r in mine])
-        for r, keep in sorted(zip(mine, mask), key=lambda t: t[0]["latency_ms"]):
-            if keep:
-                print("  ".join(_cell(r[c]) for c in cols))
+    models = np.array(table.column("model").to_pylist(), dtype=object)
+    lat = table.column("latency_ms").to_numpy(zero_copy_only=False).astype(float)
+    xs = table.column(x).to_numpy(zero_copy_only=False).astype(float) if has_x else np.zeros(n)
+    for model in dict.fromkeys(models.tolist()):
+        rows = np.flatnonzero(models == model)
+        front = rows[pareto_mask(xs[rows], lat[rows])]
+        for r in table.take(pa.array(front[np.argsort(lat[front], kind="stable")])).to_pylist():
+            print("  ".join(_cell(r[c]) for c in cols))
     rate = result.simulated / result.seconds if result.seconds > 0 else 0.0
     note(f"wrote {args.output}/sweep.parquet, sweep.csv" + (f" and {len(result.plots)} plot files"
                                                           if result.plots else "")
