@@ -39,7 +39,7 @@ from search.build import problem_from_tables, read_json
 from search.exact import solve_exact
 from search.problem import check_feasible
 
-from .pipeline import _Cache, _log, seed_everything, write_bits_file
+from .pipeline import _Cache, _log, _wa, seed_everything, write_bits_file
 
 FORMAT = "hwsim-codesign/1"
 
@@ -94,7 +94,7 @@ def _inner(index: int, values: dict, config: dict, lut: dict, sens: dict, layers
 def _check(cfg: JointConfig):
     if not (cfg.latency_ms > 0):
         raise HwsimError(f"--latency-ms {cfg.latency_ms}: allowed: a positive number of ms")
-    if (cfg.area_mm2 is None) == (cfg.energy_uj is None) and cfg.area_mm2 is None:
+    if cfg.area_mm2 is None and cfg.energy_uj is None:
         raise HwsimError("give a hardware budget: --area-mm2 A and/or --energy-uj E")
     for name, v in (("--area-mm2", cfg.area_mm2), ("--energy-uj", cfg.energy_uj)):
         if v is not None and not v > 0:
@@ -129,7 +129,7 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     else:
         from quant.fingerprint import model_fingerprint
 
-        choices = [parse_label(f"w{w}a{a}") for w in (2, 4, 8) for a in (2, 4, 8)]
+        choices = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
         key = {"model": model_fingerprint(model), "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
                "policy": cfg.policy, "holdout": len(data.holdout_y)}
         sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
@@ -197,10 +197,5 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     best_config = json.loads(json.dumps(by_index[best["index"]].config))
     best_config["name"] = f"codesign_best_{best['index']}"
     write_atomic(out / "best_hw.yaml", yaml.safe_dump(best_config, sort_keys=False))
-    write_bits_file(out / "best_bits.yaml", {n: _wa(c) for n, c in best["assignment"].items()})
+    write_bits_file(out / "best_bits.yaml", {n: _wa(parse_label(c)) for n, c in best["assignment"].items()})
     return doc
-
-
-def _wa(choice: str) -> dict:
-    w, a = parse_label(choice)
-    return {"w": w, "a": a}

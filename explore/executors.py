@@ -11,6 +11,25 @@ from typing import Callable, Iterable, Iterator
 from hwsim.errors import HwsimError
 
 
+def _windowed(chunks: Iterable, submit: Callable, wait_any: Callable, result: Callable, window: int,
+              pending: dict) -> Iterator[tuple[int, object]]:
+    """Keep at most ``window`` chunks in flight: submit, wait for any to finish, yield it, submit the next.
+
+    ``pending`` maps a handle to its chunk number (the caller may cancel what is left in it).
+    """
+    source = enumerate(chunks)
+    for i, chunk in source:
+        pending[submit(chunk)] = i
+        if len(pending) >= window:
+            break
+    while pending:
+        for handle in wait_any(list(pending)):
+            yield pending.pop(handle), result(handle)
+            nxt = next(source, None)
+            if nxt is not None:
+                pending[submit(nxt[1])] = nxt[0]
+
+
 def run_local(fn: Callable, chunks: Iterable, jobs: int) -> Iterator[tuple[int, object]]:
     """``jobs == 1``: in this process, in order; otherwise a process pool of ``jobs`` workers.
 
@@ -22,21 +41,12 @@ def run_local(fn: Callable, chunks: Iterable, jobs: int) -> Iterator[tuple[int, 
         return
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    source = enumerate(chunks)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending = {}
+        pending: dict = {}
         try:
-            for i, chunk in source:
-                pending[pool.submit(fn, chunk)] = i
-                if len(pending) >= 4 * jobs:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield pending.pop(fut), fut.result()
-                    nxt = next(source, None)
-                    if nxt is not None:
-                        pending[pool.submit(fn, nxt[1])] = nxt[0]
+            yield from _windowed(chunks, lambda chunk: pool.submit(fn, chunk),
+                                 lambda handles: wait(handles, return_when=FIRST_COMPLETED)[0],
+                                 lambda fut: fut.result(), 4 * jobs, pending)
         except BaseException:
             for fut in pending:
                 fut.cancel()
@@ -61,19 +71,8 @@ def run_ray(fn: Callable, chunks: Iterable, address: str | None = None, jobs: in
     try:
         remote = ray.remote(fn)
         window = 4 * int(ray.cluster_resources().get("CPU", jobs or 1))
-        source = enumerate(chunks)
-        pending = {}
-        for i, chunk in source:
-            pending[remote.remote(chunk)] = i
-            if len(pending) >= window:
-                break
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                yield pending.pop(ref), ray.get(ref)
-                nxt = next(source, None)
-                if nxt is not None:
-                    pending[remote.remote(nxt[1])] = nxt[0]
+        yield from _windowed(chunks, remote.remote, lambda refs: ray.wait(refs, num_returns=1)[0], ray.get,
+                             window, {})
     finally:
         if started:
             ray.shutdown()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hwsim.config import config_from_dict
 from hwsim.targets import simulate_network
 
 from .spec import Point
-from .workload import model_layers, point_bits
+from .workload import BITS_SUFFIXES, model_layers, point_bits
 
 #: the numeric columns every record has, after the point's own columns
 METRICS = ("latency_ms", "total_cycles", "compute_cycles", "onchip_stall_cycles", "dram_stall_cycles",
@@ -38,6 +40,4 @@ def run_chunk(points: list[Point]) -> list[dict]:
 
 def short_name(name: str) -> str:
     """A model or bits file as a table shows it: the file's stem, or the name itself."""
-    from pathlib import Path
-
-    return Path(name).stem if "/" in name or name.endswith((".csv", ".yaml", ".yml", ".json")) else name
+    return Path(name).stem if "/" in name or name.endswith((".csv",) + BITS_SUFFIXES) else name

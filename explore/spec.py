@@ -36,7 +36,9 @@ import yaml
 from hwsim.config import config_from_dict, sweepable_fields
 from hwsim.errors import ConfigError, HwsimError
 from hwsim.io import read_text
-from hwsim.precision import parse_label
+from hwsim.precision import check_bits, parse_label
+
+from .workload import BITS_SUFFIXES, point_bits
 
 SAMPLINGS = ("grid", "random", "lhs")
 KNOWN = ("base", "axes", "models", "precisions", "input_size", "samples", "sampling", "seed", "heatmap")
@@ -249,19 +251,17 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
             raise _fail(source, f"axes.{name}", f"unknown axis; allowed: {', '.join(allowed)}")
         values = _range(source, name, spec) if isinstance(spec, dict) else _list(source, name, spec)
         axes.append(Axis(str(name), values))
-    models = _names(source, "models", raw["models"])
-    for m in models:
-        if m.endswith(".csv"):
-            if not (p.parent / m).is_file() and not Path(m).is_file():
-                raise _fail(source, "models", f"topology file {m!r} not found")
-    precisions = _names(source, "precisions", raw["precisions"])
+    beside = lambda name: str(p.parent / name)  # noqa: E731  (files are relative to the spec; absolute stays)
+    given = _names(source, "models", raw["models"])
+    models = tuple(beside(m) if m.endswith(".csv") else m for m in given)
+    for name, m in zip(given, models):
+        if m.endswith(".csv") and not Path(m).is_file():
+            raise _fail(source, "models", f"topology file {name!r} not found")
+    precisions = tuple(beside(x) if x.endswith(BITS_SUFFIXES) else x
+                       for x in _names(source, "precisions", raw["precisions"]))
     for prec in precisions:
-        if not prec.endswith((".yaml", ".yml", ".json")):
+        if not prec.endswith(BITS_SUFFIXES):
             parse_label(prec)
-    resolved = tuple(str(p.parent / m) if m.endswith((".csv", ".yaml", ".yml", ".json")) and not Path(m).is_absolute()
-                     else m for m in models)
-    resolved_prec = tuple(str(p.parent / m) if m.endswith((".yaml", ".yml", ".json")) and not Path(m).is_absolute()
-                          else m for m in precisions)
     sampling = raw.get("sampling", "grid")
     if sampling not in SAMPLINGS:
         raise _fail(source, "sampling", f"{sampling!r}; allowed: {', '.join(SAMPLINGS)}")
@@ -285,7 +285,7 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
         heatmap = tuple(heatmap)
     elif len(names) >= 2:
         heatmap = (names[0], names[1])
-    spec = SweepSpec(source=source, base=base, axes=tuple(axes), models=resolved, precisions=resolved_prec,
+    spec = SweepSpec(source=source, base=base, axes=tuple(axes), models=models, precisions=precisions,
                      input_size=size, samples=samples, sampling=sampling, seed=seed, heatmap=heatmap)
     if spec.grid_size > MAX_POINTS and spec.samples is None:
         raise _fail(source, "axes", f"{spec.grid_size:,} points; allowed: at most {MAX_POINTS:,} (or give samples)")
@@ -297,18 +297,13 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
 
 def _check_precisions(spec: SweepSpec) -> None:
     """Every precision (a label, or a bits file for every model) uses bit-widths the base config supports."""
-    from hwsim.precision import check_bits, load_bits_file
-
-    from .workload import model_layers
-
     hw = config_from_dict(spec.base, spec.source)
     for prec in spec.precisions:
-        if not prec.endswith((".yaml", ".yml", ".json")):
+        if not prec.endswith(BITS_SUFFIXES):
             check_bits(hw, *parse_label(prec), f"{spec.source}: precisions: {prec}: ")
             continue
         for model in spec.models:
-            names = [layer.name for layer in model_layers(model, spec.input_size)]
-            for w, a in set(load_bits_file(prec, names).values()):
+            for w, a in set(point_bits(prec, model, spec.input_size).values()):
                 check_bits(hw, w, a, f"{spec.source}: precisions: {prec}: ")
 
 

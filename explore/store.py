@@ -129,10 +129,10 @@ def merge(folder: Path, out: Path, wanted: dict[str, int], sch: pa.Schema) -> in
                 writer.write_table(t)
                 rows += t.num_rows
 
-    def write_csv(tmp):
+    def write_csv(tmp):  # the same rows, read back from the Parquet file one row group at a time
         with pacsv.CSVWriter(tmp, sch) as writer:
-            for t in tables():
-                writer.write_table(t)
+            for batch in pq.ParquetFile(out / "sweep.parquet").iter_batches():
+                writer.write_batch(batch)
 
     replace_atomic(out / "sweep.parquet", write_parquet, force=True)
     replace_atomic(out / "sweep.csv", write_csv, force=True)

@@ -49,11 +49,10 @@ def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_
     sch = schema(spec)
     folder = parts_dir(out, sch)
     have = done_keys(folder)
-    wanted = {}
-    for point in spec.points():
-        wanted[point.key()] = point.index
-    todo = (p for p in spec.points() if p.key() not in have)
-    n_todo = sum(1 for k in wanted if k not in have)
+    wanted = {point.key(): point.index for point in spec.points()}
+    todo_indices = [index for key, index in wanted.items() if key not in have]
+    todo = (spec.point(index) for index in todo_indices)
+    n_todo = len(todo_indices)
     chunk = max(1, min(chunk, -(-n_todo // (4 * jobs))))  # at least four tasks per worker when points are few
     chunks = iter(lambda: list(itertools.islice(todo, chunk)), [])
     runner = run_ray(run_chunk, chunks, ray_address, jobs) if (ray or ray_address) else \

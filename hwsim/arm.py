@@ -198,9 +198,9 @@ def work_cycles(work: Work, hw: ArmConfig, threads: int | None = None) -> tuple[
     A layer runs on all of them, or on one when forking and joining would cost more than they save.
     """
     most = hw.threads if threads is None else threads
+    single = work.cycles + work.transform_elements * hw.winograd_transform_cycles
     best = None
     for t in sorted({1, most}):
-        single = work.cycles + work.transform_elements * hw.winograd_transform_cycles
         compute = single * math.ceil(work.units / t) / work.units
         memory = (work.read_bytes + work.write_bytes) / hw.bytes_per_cycle(t)
         fixed = (hw.layer_overhead_us + (hw.fork_join_us if t > 1 else 0.0)) * hw.clock_mhz

@@ -122,12 +122,9 @@ def _measurement(row: dict, where: str, folder: Path) -> Measurement:
 
 
 def _layers(m: Measurement) -> list:
-    from .workload import layers_from_model_name, layers_from_topology
+    from .workload import layers_of
 
-    if m.model.endswith(".csv"):
-        layers = layers_from_topology(m.model)
-    else:
-        layers = layers_from_model_name(m.model, (1, 3, m.input_size, m.input_size))
+    layers = layers_of(m.model, m.input_size)
     if m.layer:
         chosen = [layer for layer in layers if layer.name == m.layer]
         if not chosen:

@@ -251,6 +251,15 @@ ZOO_LAYERS = Path(__file__).parent / "zoo_layers"  # scripts/ship_zoo_layers.py 
 ZOO_SHAPE = (1, 3, 224, 224)
 
 
+def layers_of(model: str, input_size: int | None = None) -> list[Layer]:
+    """Layers of a built-in architecture at ``input_size`` x ``input_size`` (default 224), or of a SCALE-Sim
+    topology CSV when ``model`` ends in ``.csv``."""
+    if model.endswith(".csv"):
+        return layers_from_topology(model)
+    size = input_size or 224
+    return layers_from_model_name(model, (1, 3, size, size))
+
+
 def layers_json(layers: list[Layer]) -> str:
     """A layer list as JSON (one object per layer, the dataclass fields)."""
     return json.dumps([dataclasses.asdict(layer) for layer in layers], indent=0)
