@@ -7,8 +7,8 @@ a Latin hypercube from array rows x cols x three buffer sizes x DRAM bandwidth x
 precisions.  Two timings: `timing: scalesim` (SCALE-Sim's schedule and counts, the like-for-like
 comparison with SCALE-Sim) over all points, and `timing: hwsim` (every layer's best schedule searched) over
 a smaller sample, whose rate is what a full hwsim-timing sweep would run at.  Memory: the peak resident
-size of the driver and of the largest worker, at a tenth of the sweep and at all of it (flat means the
-sweep streams its records to disk).  The baseline is SCALE-Sim 3.0.0 on ONE point, ResNet-18 (21 layers)
+size of the driver and of the largest worker, at a tenth, a half and all of the sweep (flat means the
+sweep streams its records to disk).  ``--hwsim-points 0`` skips the hwsim-timing row.  The baseline is SCALE-Sim 3.0.0 on ONE point, ResNet-18 (21 layers)
 on a 32x32 OS array: 274.9 s and 3.6 GB through its API without traces (shared/reference/scalesim_notes.md,
 section 5, measured on this machine).
 """
@@ -83,9 +83,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = [("timing scalesim, a tenth", "scalesim", max(1, args.points // 10)),
+                ("timing scalesim, half", "scalesim", max(1, args.points // 2)),
                 ("timing scalesim, all", "scalesim", args.points),
                 ("timing hwsim (best schedules)", "hwsim", args.hwsim_points)]
         for label, timing, n in rows:
+            if n <= 0:
+                continue
             seconds, driver, worker = sweep(folder, timing, n, args.jobs)
             rate = n / seconds
             print(f"{label:<34}{n:>8,}{seconds:>9.1f}{rate:>10.1f}{driver:>11.0f}{worker:>11.0f}"

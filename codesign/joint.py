@@ -1,19 +1,23 @@
 """Joint hardware x bit-width co-design (``hwsim codesign``): which chip and which per-layer bits together.
 
-Nested search.  Outer: every point of a hardware space (a sweep spec's base and axes, all of its grid or
-a seeded sample), pruned by the hardware constraint that needs no simulation (area); inner: the exact
-mixed-precision search on that chip's lookup table under the latency budget, with the model's measured
-sensitivities.  Each surviving (chip, bits) pair is then simulated as a whole network (latency, energy;
-an energy budget is checked there).  The best pair is the lowest predicted loss (ties: smaller area,
-then lower latency).  The same inner search on the space's base chip is the fixed-hardware baseline.
-The best pair and the baseline are then quantized by block reconstruction, re-simulated and run in
-integers, as the pipeline validates its choices.
+Nested search.  Outer (:mod:`codesign.outer`): every point of a hardware space (a sweep spec's base and
+axes, all of its grid or a seeded sample) within the area budget, or NSGA-II over the axes for spaces too
+large to enumerate; area needs no simulation, so chips over it are never searched.  Inner: the exact
+mixed-precision search on that chip's lookup table under the latency budget (and the energy budget, a
+second row of the same MILP), with the model's measured sensitivities.  Each chip's pick is then
+simulated as a whole network (latency, energy; both budgets are checked again there).  The best pair is
+the lowest predicted loss (ties: smaller area, then lower latency); the feasible pairs no other beats on
+predicted loss, area and energy together are marked ``pareto``.  The same inner search on the space's
+base chip is the fixed-hardware baseline.  The best pair and the baseline are then quantized by block
+reconstruction, re-simulated and run in integers, as the pipeline validates its choices.
 
 ``codesign.json`` (format ``hwsim-codesign/1``)::
 
-    {"format", "model", "latency_ms", "area_mm2", "energy_uj", "points": N, "area_feasible": n,
-     "candidates": [{"index", "values": {axis: value}, "area_mm2", "predicted_ms", "simulated_ms",
-                     "energy_uj", "predicted_loss", "feasible", "reason", "assignment": {layer: "w4a8"}}, ...],
+    {"format", "model", "latency_ms", "area_mm2", "energy_uj", "outer": "all" | "nsga2", "points": N,
+     "searched": n, "feasible": f,
+     "candidates": [{"index", "values": {axis: value}, "area_mm2", "predicted_ms", "predicted_uj",
+                     "simulated_ms", "energy_uj", "predicted_loss", "feasible", "violation", "reason", "pareto",
+                     "assignment": {layer: "w4a8"}}, ...],
      "best": candidate + {"accuracy", "integer"}, "baseline": candidate + {"hardware", "accuracy", "integer"},
      "seconds"}
 """
@@ -25,6 +29,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from explore.executors import run_local
@@ -37,7 +42,10 @@ from hwsim.precision import PrecisionPolicy, parse_label
 from hwsim.targets import simulate_network
 from search.build import problem_from_tables, read_json
 from search.exact import solve_exact
+from search.multi import nondominated
 from search.problem import check_feasible
+
+from .outer import every_chip, nsga2_chips
 
 from .pipeline import _Cache, _log, _wa, seed_everything, write_bits_file
 
@@ -60,6 +68,9 @@ class JointConfig:
     seed: int = 0
     jobs: int = 1
     validate: bool = True
+    outer: str = "all"  # or "nsga2"
+    population: int = 24
+    generations: int = 10
     out: str = "out/codesign"
     policy: str = "first-last-8bit"
     torch_threads: int = 2
@@ -73,21 +84,37 @@ def _lut_chunk(task: tuple) -> list:
 
 
 def _inner(index: int, values: dict, config: dict, lut: dict, sens: dict, layers, cfg: JointConfig) -> dict:
-    """The best bits on one chip under the latency budget, and that assignment simulated as a whole network."""
+    """The best bits on one chip under the latency (and energy) budget, simulated as a whole network.
+
+    ``violation`` is 0 for a feasible pair, else how far over a budget it is (a fraction of that budget).
+    """
     hw = config_from_dict(config, f"hardware point {index}")
     record = {"index": index, "values": values, "area_mm2": hw.area_mm2() if hw.kind == "systolic" else None}
     problem = problem_from_tables(lut, sens, cfg.latency_ms, "ms", "latency")
     try:
         check_feasible(problem)
     except HwsimError:
-        return {**record, "feasible": False, "reason": f"cheapest bits take {problem.cheapest_cost():.4g} ms"}
-    sol = solve_exact(problem)
+        cheapest = problem.cheapest_cost()
+        return {**record, "feasible": False, "violation": cheapest / cfg.latency_ms - 1.0,
+                "reason": f"cheapest bits take {cheapest:.4g} ms"}
+    limits = {} if cfg.energy_uj is None else {"energy": cfg.energy_uj}
+    try:
+        sol = solve_exact(problem, limits=limits)
+    except HwsimError:
+        least = float(problem.as_cost("energy").cheapest_cost())
+        return {**record, "feasible": False, "violation": max(least / cfg.energy_uj - 1.0, 1e-6),
+                "reason": f"no bits within {cfg.latency_ms} ms use at most {cfg.energy_uj} uJ "
+                          f"(least energy {least:.4g} uJ)"}
     bits = {n: parse_label(c) for n, c in sol.assignment.items()}
     net = simulate_network(layers, hw, bits, whole_network=True)
+    genes = problem.genes_of(sol.assignment)
     record.update(predicted_ms=sol.cost, simulated_ms=net.latency_ms, energy_uj=net.energy_uj,
-                  predicted_loss=sol.objective, assignment=sol.assignment, feasible=True, reason="")
+                  predicted_uj=float(problem.measure(genes, "energy")[0]) if "energy" in problem.metrics else None,
+                  predicted_loss=sol.objective, assignment=sol.assignment, feasible=True, violation=0.0, reason="")
     if cfg.energy_uj is not None and (net.energy_uj is None or net.energy_uj > cfg.energy_uj):
-        record.update(feasible=False, reason=f"energy {net.energy_uj} uJ over the budget")
+        over = 1.0 if net.energy_uj is None else net.energy_uj / cfg.energy_uj - 1.0
+        record.update(feasible=False, violation=over, reason=f"energy {net.energy_uj} uJ over the budget "
+                                                             f"as a whole network")
     return record
 
 
@@ -96,6 +123,8 @@ def _check(cfg: JointConfig):
         raise HwsimError(f"--latency-ms {cfg.latency_ms}: allowed: a positive number of ms")
     if cfg.area_mm2 is None and cfg.energy_uj is None:
         raise HwsimError("give a hardware budget: --area-mm2 A and/or --energy-uj E")
+    if cfg.outer not in ("all", "nsga2"):
+        raise HwsimError(f"--outer {cfg.outer}: allowed: all, nsga2")
     for name, v in (("--area-mm2", cfg.area_mm2), ("--energy-uj", cfg.energy_uj)):
         if v is not None and not v > 0:
             raise HwsimError(f"{name} {v}: allowed: a positive number")
@@ -136,27 +165,33 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
             model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
             iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
 
-    _log("[2/5] hardware points under the area budget", progress)
-    points = list(space.points())
-    kept = []
-    for p in points:
-        hw = config_from_dict(p.config, f"hardware point {p.index}")
-        if cfg.area_mm2 is None or hw.area_mm2() <= cfg.area_mm2:
-            kept.append(p)
-    _log(f"  {len(kept)} of {len(points)} points within {cfg.area_mm2} mm2", progress)
-
-    _log(f"[3/5] lookup tables of {len(kept)} chips ({cfg.jobs} processes) and the exact bit search on each",
-         progress)
     shape = tuple(data.input_shape)
-    chunk = max(1, min(8, -(-len(kept) // (4 * max(1, cfg.jobs)))))
-    tasks = [([(p.index, p.config) for p in kept[i:i + chunk]], layers, cfg.model, shape, cfg.policy)
-             for i in range(0, len(kept), chunk)]
-    by_index = {p.index: p for p in kept}
-    candidates = []
-    for _, luts in run_local(_lut_chunk, tasks, cfg.jobs):
-        for index, lut in luts:
-            p = by_index[index]
-            candidates.append(_inner(index, p.values, p.config, lut, sens, layers, cfg))
+
+    def evaluate(points: list) -> list[dict]:
+        """The inner search on each of ``points``; the tables are built on the process pool."""
+        chunk = max(1, min(8, -(-len(points) // (4 * max(1, cfg.jobs)))))
+        tasks = [([(p.index, p.config) for p in points[i:i + chunk]], layers, cfg.model, shape, cfg.policy)
+                 for i in range(0, len(points), chunk)]
+        by_index = {p.index: p for p in points}
+        records = []
+        for _, luts in run_local(_lut_chunk, tasks, cfg.jobs):
+            for index, lut in luts:
+                p = by_index[index]
+                records.append(_inner(index, p.values, p.config, lut, sens, layers, cfg))
+        return records
+
+    area_of = lambda p: config_from_dict(p.config, f"hardware point {p.index}").area_mm2()  # noqa: E731
+    n_points = len(space.indices()) if cfg.outer == "all" else space.grid_size  # NSGA-II: the whole grid
+    if cfg.outer == "all":
+        _log(f"[2/5] the inner bit search on every chip of {n_points} within the area budget "
+             f"({cfg.jobs} processes build the tables)", progress)
+        candidates = every_chip(space, evaluate, area_of, cfg.area_mm2)
+    else:
+        _log(f"[2/5] NSGA-II over the space's {n_points} chips ({cfg.population} x {cfg.generations} "
+             f"generations), the inner bit search on each chip it visits", progress)
+        candidates = nsga2_chips(space, evaluate, area_of, cfg.area_mm2, cfg.population, cfg.generations,
+                                 cfg.seed, log=lambda m: _log(m, progress))
+    _log(f"[3/5] {len(candidates)} chips searched", progress)
     candidates.sort(key=lambda c: (not c["feasible"], c.get("predicted_loss", 0.0), c["area_mm2"] or 0.0,
                                    c.get("simulated_ms", 0.0), c["index"]))
     feasible = [c for c in candidates if c["feasible"]]
@@ -165,6 +200,13 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
                          f"{', area ' + str(cfg.area_mm2) + ' mm2' if cfg.area_mm2 else ''}"
                          f"{', energy ' + str(cfg.energy_uj) + ' uJ' if cfg.energy_uj else ''}); allowed: looser "
                          f"budgets or a larger space")
+    objectives = np.array([[c["predicted_loss"], c["area_mm2"], c["energy_uj"] if c["energy_uj"] is not None
+                            else 0.0] for c in feasible])
+    front = set(int(i) for i in nondominated(objectives))
+    for c in candidates:
+        c["pareto"] = False
+    for i in front:
+        feasible[i]["pareto"] = True
 
     _log("[4/5] the fixed-hardware baseline: the same bit search on the space's base chip", progress)
     base_hw = config_from_dict(space.base, space.source)
@@ -190,11 +232,11 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
                                        "bits": sorted(bits.items())}, run_q)
             rec["accuracy"], rec["integer"] = q["accuracy"], q["integer"]
     doc = {"format": FORMAT, "model": cfg.model, "space": str(cfg.space), "latency_ms": cfg.latency_ms,
-           "area_mm2": cfg.area_mm2, "energy_uj": cfg.energy_uj, "points": len(points), "area_feasible": len(kept),
-           "feasible": len(feasible), "candidates": candidates, "best": best, "baseline": baseline,
+           "area_mm2": cfg.area_mm2, "energy_uj": cfg.energy_uj, "outer": cfg.outer, "points": n_points,
+           "searched": len(candidates), "feasible": len(feasible), "candidates": candidates, "best": best, "baseline": baseline,
            "seconds": time.perf_counter() - start}
     write_atomic(out / "codesign.json", json.dumps(doc, indent=1) + "\n")
-    best_config = json.loads(json.dumps(by_index[best["index"]].config))
+    best_config = space.point(best["index"]).config
     best_config["name"] = f"codesign_best_{best['index']}"
     write_atomic(out / "best_hw.yaml", yaml.safe_dump(best_config, sort_keys=False))
     write_bits_file(out / "best_bits.yaml", {n: _wa(parse_label(c)) for n, c in best["assignment"].items()})

@@ -111,7 +111,7 @@ class SweepSpec:
             u = qmc.LatinHypercube(d=len(sizes), seed=rng).random(self.samples)
             for row in u:
                 digits = [min(int(x * s), s - 1) for x, s in zip(row, sizes)]
-                chosen.add(self._index_of(digits))
+                chosen.add(self.index_of(digits))
                 if len(chosen) == self.samples:
                     break
             draws += 1
@@ -120,7 +120,8 @@ class SweepSpec:
     def _radices(self) -> list[int]:
         return [len(a.values) for a in self.axes] + [len(self.models), len(self.precisions)]
 
-    def _index_of(self, digits: list[int]) -> int:
+    def index_of(self, digits: list[int]) -> int:
+        """The index in the full product of one value index per axis, then model and precision indices."""
         index = 0
         for d, s in zip(digits, self._radices()):
             index = index * s + d
@@ -137,7 +138,7 @@ class SweepSpec:
         config = json.loads(json.dumps(self.base))  # a deep copy
         for name, value in values.items():
             _set(config, name, value)
-        return Point(index=self._index_of(digits), values=values, config=config, model=self.models[digits[-2]],
+        return Point(index=self.index_of(digits), values=values, config=config, model=self.models[digits[-2]],
                      precision=self.precisions[digits[-1]], input_size=self.input_size)
 
     def points(self) -> Iterator[Point]:

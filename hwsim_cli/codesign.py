@@ -17,7 +17,13 @@ def add_parser(sub) -> None:
                                                                           "without models and precisions)")
     p.add_argument("--latency-ms", type=float, required=True, help="latency budget (ms, whole network)")
     p.add_argument("--area-mm2", type=float, help="area budget (mm2, PE array and buffers)")
-    p.add_argument("--energy-uj", type=float, help="energy budget of one inference (uJ), checked on each chip's pick")
+    p.add_argument("--energy-uj", type=float, help="energy budget of one inference (uJ): a constraint of each chip's "
+                                                   "bit search, checked again on the whole network")
+    p.add_argument("--outer", choices=("all", "nsga2"), default="all",
+                   help="which chips get the bit search: all (every chip of the space, or its sample, within the "
+                        "area budget; default) or nsga2 (NSGA-II over the axes, for spaces too large to enumerate)")
+    p.add_argument("--population", type=positive_int, default=24, help="NSGA-II population (default 24)")
+    p.add_argument("--generations", type=positive_int, default=10, help="NSGA-II generations (default 10)")
     p.add_argument("--model", default="digits-resnet")
     p.add_argument("--checkpoint", metavar="FILE")
     p.add_argument("--data", metavar="DIR")
@@ -45,15 +51,17 @@ def run(args) -> int:
                       energy_uj=args.energy_uj, model=args.model, checkpoint=args.checkpoint, data=args.data,
                       sensitivity=args.sensitivity, iters=args.iters, seed=args.seed,
                       jobs=args.jobs or os.cpu_count() or 1, validate=not args.no_validate, out=args.out,
-                      policy=args.policy)
+                      policy=args.policy, outer=args.outer, population=args.population,
+                      generations=args.generations)
     doc = run_joint(cfg, progress=progress(args))
     axes = list(doc["best"]["values"])
     print(f"{doc['feasible']} of {doc['points']} chips meet the budgets (latency {doc['latency_ms']:g} ms"
           + (f", area {doc['area_mm2']:g} mm2" if doc["area_mm2"] else "")
-          + (f", energy {doc['energy_uj']:g} uJ" if doc["energy_uj"] else "") + "); best first:")
+          + (f", energy {doc['energy_uj']:g} uJ" if doc["energy_uj"] else "")
+          + f"; {doc['searched']} searched by {doc['outer']}); best first (*: on the Pareto front of predicted loss, area and energy):")
     print("  ".join(["rank"] + axes + ["area_mm2", "simulated_ms", "energy_uj", "predicted_loss"]))
     for rank, c in enumerate([c for c in doc["candidates"] if c["feasible"]][:args.top], start=1):
-        print("  ".join([str(rank)] + [str(c["values"][a]) for a in axes]
+        print("  ".join([f"{rank}{'*' if c['pareto'] else ''}"] + [str(c["values"][a]) for a in axes]
                         + [f"{c['area_mm2']:.3f}", f"{c['simulated_ms']:.4g}", _num(c["energy_uj"]),
                            f"{c['predicted_loss']:.4g}"]))
     base, best = doc["baseline"], doc["best"]

@@ -72,7 +72,7 @@ def _unit_tables(units: Units, problem: Problem, objectives: list[str]) -> dict[
     return tables
 
 
-def _nondominated(points: np.ndarray) -> np.ndarray:
+def nondominated(points: np.ndarray) -> np.ndarray:
     """Indices of the points no other point dominates (duplicates kept once)."""
     keep = []
     for i, p in enumerate(points):
@@ -143,7 +143,7 @@ def pareto_nsga2(problem: Problem, objectives: list[str], seed: int = 0, populat
     if not len(genes):
         raise HwsimError(f"no assignment within budget {problem.budget:g} was found")
     points = measure(genes)
-    keep = _nondominated(points)
+    keep = nondominated(points)
     order = keep[np.lexsort(points[keep].T[::-1])]
     layer = units.layer_genes(genes[order])
     return Front(list(objectives), points[order], [problem.assignment(g) for g in layer],
@@ -168,7 +168,7 @@ def exact_front(problem: Problem, metric: str = "cost", points: int = 40) -> Fro
         genes.append(problem.genes_of(sol.assignment))
     genes = np.array(genes)
     pts = np.stack([problem.measure(genes, "loss"), problem.measure(genes, metric)], axis=1)
-    keep = _nondominated(pts)
+    keep = nondominated(pts)
     order = keep[np.argsort(pts[keep, 1])]
     return Front(["loss", metric], pts[order], [problem.assignment(g) for g in genes[order]],
                  time.perf_counter() - start, f"exact ({points} budgets)")

@@ -38,6 +38,7 @@ def sens_file(tmp_path_factory):
 
 
 def _run(tmp_path, sens_file, *extra):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     space = tmp_path / "space.yaml"
     space.write_text(SPACE.format(base=CONFIGS / "bitfusion_16x32.yaml"))
     out = tmp_path / "out"
@@ -100,3 +101,42 @@ def test_a_space_with_a_workload_or_an_arm_base_is_refused(tmp_path, capsys):
     space.write_text(yaml.safe_dump({"base": str(CONFIGS / "cortex_a53_rpi3b.yaml"), "axes": {"threads": [1, 2]}}))
     assert main(["codesign", "--hw-space", str(space), "--latency-ms", "1", "--area-mm2", "2"]) == 2
     assert "needs a systolic base" in capsys.readouterr().err
+
+
+def test_nsga2_outer_never_beats_every_chip_and_finds_it_on_a_small_space(tmp_path, sens_file):
+    """NSGA-II visits a subset of the chips, so its best is never better than the exhaustive best; on 12 chips
+    with 6 x 6 evaluations it finds that best.  Pareto marks: non-dominated in loss, area and energy."""
+    budgets = ["--area-mm2", "2.0", "--latency-ms", "0.0045", "--no-validate"]
+    code, out = _run(tmp_path / "all", sens_file, *budgets)
+    assert code == 0
+    every = json.loads((out / "codesign.json").read_text())
+    code, out = _run(tmp_path / "ga", sens_file, *budgets, "--outer", "nsga2", "--population", "6",
+                     "--generations", "6")
+    assert code == 0
+    ga = json.loads((out / "codesign.json").read_text())
+    assert ga["outer"] == "nsga2" and ga["searched"] <= 12
+    assert ga["best"]["predicted_loss"] >= every["best"]["predicted_loss"] - 1e-12
+    assert ga["best"]["predicted_loss"] == pytest.approx(every["best"]["predicted_loss"], abs=1e-12)
+    feasible = [c for c in every["candidates"] if c["feasible"]]
+    key = lambda c: (c["predicted_loss"], c["area_mm2"], c["energy_uj"])  # noqa: E731
+    for c in feasible:
+        dominated = any(all(x <= y for x, y in zip(key(d), key(c))) and key(d) != key(c) for d in feasible)
+        assert c["pareto"] == (not dominated or any(key(d) == key(c) and d["pareto"] for d in feasible if d is not c))
+    assert every["best"]["pareto"]
+
+
+def test_an_energy_budget_steers_each_chips_bit_search(tmp_path, sens_file):
+    """With --energy-uj the MILP picks bits within it: a chip whose latency-only pick spends more energy than
+    the budget is still feasible, with other bits, and every pick is within the budget."""
+    budgets = ["--area-mm2", "2.0", "--latency-ms", "0.0045", "--no-validate"]
+    code, out = _run(tmp_path / "free", sens_file, *budgets)
+    assert code == 0
+    free = {c["index"]: c for c in json.loads((out / "codesign.json").read_text())["candidates"] if c["feasible"]}
+    energies = sorted(c["energy_uj"] for c in free.values())
+    limit = energies[len(energies) // 2] * 0.98
+    code, out = _run(tmp_path / "capped", sens_file, *budgets, "--energy-uj", f"{limit:.6f}")
+    assert code == 0
+    capped = [c for c in json.loads((out / "codesign.json").read_text())["candidates"] if c["feasible"]]
+    assert capped and all(c["energy_uj"] <= limit and c["predicted_uj"] <= limit for c in capped)
+    steered = [c for c in capped if free[c["index"]]["energy_uj"] > limit]
+    assert steered and all(c["predicted_loss"] >= free[c["index"]]["predicted_loss"] - 1e-12 for c in steered)

@@ -366,3 +366,31 @@ def test_resimulated_search_prices_candidates_by_the_whole_network(model, cache_
     assert doc["oracle_calls"] > 0
     assert main(["search", "--problem", str(tmp_path / "P.json"), "--resimulate"]) == 2
     assert "--resimulate needs the network" in capsys.readouterr().err
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), cost_frac=st.floats(0.2, 1.0), energy_frac=st.floats(0.0, 1.0))
+def test_exact_with_an_energy_limit_is_the_brute_force_optimum(seed, cost_frac, energy_frac):
+    """A second budget (on energy) is a constraint of the MILP: its answer is the best assignment within
+    both budgets, found by enumerating all of them, and infeasible limits raise."""
+    p = pipeline_like(5, 3, cost_frac, seed, energy=True)
+    grid = np.array(list(itertools.product(range(3), repeat=p.n_layers)))
+    obj, cost = p.evaluate(grid)
+    energy = p.measure(grid, "energy")
+    lo, hi = energy.min(), energy.max()
+    limit = lo + energy_frac * (hi - lo)
+    ok = (cost <= p.budget * (1 + 1e-12)) & (energy <= limit * (1 + 1e-12))
+    if not ok.any():
+        with pytest.raises(HwsimError, match="energy"):
+            solve_exact(p, limits={"energy": limit})
+        return
+    sol = solve_exact(p, limits={"energy": limit})
+    genes = p.genes_of(sol.assignment)
+    assert sol.feasible and p.measure(genes, "energy")[0] <= limit * (1 + 1e-9)
+    assert sol.objective == pytest.approx(obj[ok].min(), abs=1e-9)
+    assert sol.objective >= solve_exact(p).objective - 1e-9  # a further budget never lowers the loss
+
+
+def test_a_limit_on_a_metric_the_problem_lacks_is_refused():
+    with pytest.raises(HwsimError, match="prices only"):
+        solve_exact(paper_like(4, 0), limits={"energy": 1.0})
