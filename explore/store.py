@@ -22,6 +22,8 @@ from .run import METRICS
 from .spec import SweepSpec
 
 _FLOAT = ("latency_ms", "utilization", "energy_uj", "area_mm2")
+ROW_GROUP = 8_192  # rows per row group of sweep.parquet (what the merge holds in memory at most)
+CSV_BATCH = 2_048  # rows converted to text at a time
 
 
 def schema(spec: SweepSpec) -> pa.Schema:
@@ -89,8 +91,9 @@ def next_part_number(folder: Path) -> int:
 def merge(folder: Path, out: Path, wanted: dict[str, int], sch: pa.Schema) -> int:
     """Write ``sweep.parquet`` and ``sweep.csv``: the wanted keys' rows, once each, by point index; returns rows.
 
-    Parts written by one spec cover disjoint index ranges, so they are streamed one at a time in order
-    (memory does not grow with the sweep); parts whose ranges overlap (runs of different samples into one
+    Parts written by one spec cover disjoint index ranges, so they are streamed one at a time in order and
+    written in row groups of ROW_GROUP rows (memory does not grow with the sweep: a footer entry per part
+    did, before the parts were gathered); parts whose ranges overlap (runs of different samples into one
     folder) are merged in memory instead.
     """
     spans = []
@@ -123,17 +126,30 @@ def merge(folder: Path, out: Path, wanted: dict[str, int], sch: pa.Schema) -> in
     rows = 0
 
     def write_parquet(tmp):
+        # parts are small (a chunk each): gather them into row groups of ROW_GROUP rows, so the writer's
+        # footer (metadata per row group and column, held in memory until close) stays small
         nonlocal rows
         with pq.ParquetWriter(tmp, sch) as writer:
+            held, n_held = [], 0
             for t in tables():
-                writer.write_table(t)
-                rows += t.num_rows
+                held.append(t)
+                n_held += t.num_rows
+                if n_held >= ROW_GROUP:
+                    whole = pa.concat_tables(held)
+                    writer.write_table(whole.slice(0, ROW_GROUP))
+                    held, n_held = [whole.slice(ROW_GROUP)], n_held - ROW_GROUP
+                    rows += ROW_GROUP
+            if n_held:
+                writer.write_table(pa.concat_tables(held))
+                rows += n_held
 
     def write_csv(tmp):  # the same rows, read back from the Parquet file one row group at a time
         with pacsv.CSVWriter(tmp, sch) as writer:
-            for batch in pq.ParquetFile(out / "sweep.parquet").iter_batches():
+            for batch in pq.ParquetFile(out / "sweep.parquet").iter_batches(batch_size=CSV_BATCH):
                 writer.write_batch(batch)
 
     replace_atomic(out / "sweep.parquet", write_parquet, force=True)
+    pa.default_memory_pool().release_unused()  # the allocator keeps freed pages otherwise
     replace_atomic(out / "sweep.csv", write_csv, force=True)
+    pa.default_memory_pool().release_unused()
     return rows
