@@ -64,6 +64,8 @@ class JointConfig:
     checkpoint: str | None = None
     data: str | None = None
     sensitivity: str | None = None  # a hwsim sensitivity JSON; measured (and cached) when absent
+    sensitivity_method: str = "brecq"  # how it is measured (quant.sensitivity.METHODS)
+    first_order_k: float = 0.001
     iters: int = 200
     seed: int = 0
     jobs: int = 1
@@ -140,7 +142,7 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     """Search the space, validate the best pair and the fixed-hardware baseline, write OUT/codesign.json."""
     from quant.api import quantize
     from quant.integer import integer_execution
-    from quant.sensitivity import measure_sensitivity
+    from quant.sensitivity import measure, measure_sensitivity
     from quant.sources import load_model_and_data
     from hwsim.workload import layers_from_module
 
@@ -161,9 +163,14 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
         choices = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
         key = {"model": model_fingerprint(model), "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
                "policy": cfg.policy, "holdout": len(data.holdout_y)}
-        sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
-            model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
-            iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
+        if cfg.sensitivity_method == "brecq":
+            sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
+                model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
+                iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
+        else:
+            options = {"k": cfg.first_order_k} if cfg.sensitivity_method == "first_order" else {}
+            sens = cache.get("sensitivity", {**key, "method": cfg.sensitivity_method, **options}, lambda: measure(
+                cfg.sensitivity_method, model, data, choices, policy, cfg.model, cfg.seed, progress, **options))
 
     shape = tuple(data.input_shape)
 

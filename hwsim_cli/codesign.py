@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import POLICIES, add_common, check_output_folder, note, positive_int, progress
+from .common import POLICIES, add_common, add_sensitivity_method, check_output_folder, note, positive_int, progress
 
 
 def add_parser(sub) -> None:
@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", metavar="FILE")
     p.add_argument("--data", metavar="DIR")
     p.add_argument("--sensitivity", metavar="FILE", help="a hwsim sensitivity JSON (default: measured and cached)")
+    add_sensitivity_method(p, "--sensitivity-method")
     p.add_argument("--iters", type=positive_int, default=200, help="reconstruction iterations per unit (default 200)")
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit")
     p.add_argument("--seed", type=int, default=0)
@@ -52,7 +53,8 @@ def run(args) -> int:
                       sensitivity=args.sensitivity, iters=args.iters, seed=args.seed,
                       jobs=args.jobs or os.cpu_count() or 1, validate=not args.no_validate, out=args.out,
                       policy=args.policy, outer=args.outer, population=args.population,
-                      generations=args.generations)
+                      generations=args.generations, sensitivity_method=args.sensitivity_method,
+                      first_order_k=args.k)
     doc = run_joint(cfg, progress=progress(args))
     axes = list(doc["best"]["values"])
     print(f"{doc['feasible']} of {doc['points']} chips meet the budgets (latency {doc['latency_ms']:g} ms"

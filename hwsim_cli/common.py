@@ -157,14 +157,29 @@ def load_workload(args):
     return hw, layers_from_model_name(args.model, shape), shape
 
 
-def add_model_source(p) -> None:
-    """Where a model and its data come from (quantize, sensitivity)."""
+# quant.sensitivity.METHODS, written out so that building the parser does not import torch (a test checks)
+SENSITIVITY_METHODS = ("brecq", "first_order", "hawq")
+
+
+def add_sensitivity_method(p, flag: str) -> None:
+    """The sensitivity method (``flag``: --method or --sensitivity-method) and its options."""
+    p.add_argument(flag, dest="sensitivity_method", choices=SENSITIVITY_METHODS, default="brecq",
+                   help="which sensitivity the search reads: brecq (default: block reconstruction, then each "
+                        "layer's cost measured on held-out data), first_order (expected gradient norm under a "
+                        "weight perturbation k, Chauhan et al.) or hawq (Hutchinson Hessian traces)")
+    p.add_argument("--k", type=float, default=0.001,
+                   help="first_order: the weight perturbation (default 0.001, the paper's; 0 = plain gradient norm)")
+
+
+def add_model_source(p, recon_flag: str = "--method") -> None:
+    """Where a model and its data come from (quantize, sensitivity); ``recon_flag`` names the reconstruction
+    method's option (``hwsim sensitivity`` uses --method for the sensitivity method)."""
     p.add_argument("--model", default="digits-resnet",
                    help="digits-resnet (default: the embedded noisy-digits task, trained once and cached) or an "
                         "architecture name used with --checkpoint and --data")
     p.add_argument("--checkpoint", metavar="FILE", help="state dict of the model's FP weights")
     p.add_argument("--data", metavar="DIR", help="ImageFolder root with train/ (calibration, held-out) and val/ (test)")
-    p.add_argument("--method", choices=("brecq", "adaround", "rtn"), default="brecq",
+    p.add_argument(recon_flag, dest="method", choices=("brecq", "adaround", "rtn"), default="brecq",
                    help="brecq (default), adaround (layer-wise AdaRound) or rtn (round to nearest)")
     p.add_argument("--granularity", choices=("layer", "block", "stage", "net"), default="block")
     p.add_argument("--objective", choices=("fisher", "mse"), default="fisher")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import POLICIES, add_arm_options, add_common, check_output_folder, note, positive_int, progress
+from .common import (POLICIES, add_arm_options, add_common, add_sensitivity_method, check_output_folder, note,
+                     positive_int, progress)
 
 
 def add_parser(sub) -> None:
@@ -27,6 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit",
                    help="precision policy (default first-last-8bit: first and last layer pinned at w8a8)")
     p.add_argument("--iters", type=positive_int, default=200, help="reconstruction iterations per unit (default 200)")
+    add_sensitivity_method(p, "--sensitivity-method")
     add_arm_options(p, "every ARM target")
     p.add_argument("--torch-threads", type=positive_int, default=2,
                    help="torch threads of this machine (default 2; fixed so that results do not depend on its "
@@ -51,7 +53,8 @@ def run(args) -> int:
     cfg = PipelineConfig(model=args.model, checkpoint=args.checkpoint, data=args.data,
                          hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or ()), gaps=args.gaps,
                          choices=choices, iters=args.iters, seed=args.seed, out=args.out, policy=args.policy,
-                         torch_threads=args.torch_threads, arm_threads=args.threads, arm_clock_mhz=args.clock_mhz)
+                         torch_threads=args.torch_threads, arm_threads=args.threads, arm_clock_mhz=args.clock_mhz,
+                         sensitivity_method=args.sensitivity_method, first_order_k=args.k)
     results = run_pipeline(cfg, progress=progress(args))
     write_report(results, Path(args.out))
     print(summary_line(results))

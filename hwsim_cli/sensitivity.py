@@ -1,24 +1,28 @@
-"""``hwsim sensitivity``: per-layer (and intra-block pair) sensitivities for the search, on held-out data."""
+"""``hwsim sensitivity``: the per-layer sensitivity table the search reads, by one of several methods."""
 
 from __future__ import annotations
 
 from hwsim.errors import HwsimError
 
-from .common import add_common, add_model_source, check_output_file, note, progress
+from .common import add_common, add_model_source, add_sensitivity_method, check_output_file, note, progress
 
 ALL_CHOICES = "w2a2,w2a4,w2a8,w4a2,w4a4,w4a8,w8a2,w8a4,w8a8"
 
 
 def add_parser(sub) -> None:
     """Register the command."""
-    p = sub.add_parser("sensitivity", help="per-layer and intra-block pair sensitivities for the search",
-                       description="Reconstruct uniformly at each choice, then measure on held-out data what "
-                                   "quantizing each layer alone costs (and each 2-bit pair inside a block), with "
-                                   "95% intervals.")
-    add_model_source(p)
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity table for the search (brecq, first_order, hawq)",
+                       description="Predict, per layer and bit choice, the loss quantizing that layer adds. brecq "
+                                   "(default): reconstruct uniformly at each choice, then measure on held-out data "
+                                   "what quantizing each layer alone costs (and each 2-bit pair inside a block), "
+                                   "with 95% intervals. first_order: expected gradient norm under a weight "
+                                   "perturbation --k times the quantization error. hawq: Hutchinson Hessian traces "
+                                   "times the squared quantization error.")
+    add_sensitivity_method(p, "--method")
+    add_model_source(p, recon_flag="--recon-method")
     p.add_argument("--choices", default=ALL_CHOICES, help="comma-separated bit choices (default: all nine of w2..8 x a2..8)")
     p.add_argument("--metric", choices=("kl", "loss"), default="kl",
-                   help="kl (default): KL divergence to the FP output; loss: task-loss increase (the paper's)")
+                   help="brecq: kl (default): KL divergence to the FP output; loss: task-loss increase (the paper's)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="sensitivity JSON to write")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at FILE")
     add_common(p)
@@ -28,10 +32,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Measure and write the table."""
     import json
+    import time
 
     from hwsim.io import write_atomic
     from hwsim.precision import PrecisionPolicy, parse_label
-    from quant.sensitivity import measure_sensitivity
+    from quant.sensitivity import measure
     from quant.sources import load_model_and_data
 
     choices = [parse_label(c) for c in args.choices.split(",") if c.strip()]
@@ -40,16 +45,26 @@ def run(args) -> int:
     for w, a in choices:
         if not (2 <= w <= 8 and 2 <= a <= 8):
             raise HwsimError(f"choice w{w}a{a}: bits must be 2..8")
+    if not args.k >= 0:
+        raise HwsimError(f"--k {args.k}: allowed: a perturbation >= 0")
     check_output_file(args)
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=progress(args))
-    table = measure_sensitivity(model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x,
-                                data.test_y, choices, args.method, args.granularity, args.objective, args.iters,
-                                args.seed, args.model, progress(args), PrecisionPolicy(args.policy),
-                                metric=args.metric)
+    options = {"brecq": dict(iters=args.iters, recon_method=args.method, granularity=args.granularity,
+                             objective=args.objective, metric=args.metric),
+               "first_order": dict(k=args.k), "hawq": {}}[args.sensitivity_method]
+    start = time.perf_counter()
+    table = measure(args.sensitivity_method, model, data, choices, PrecisionPolicy(args.policy), args.model, args.seed,
+                    progress(args), **options)
+    table.setdefault("seconds", time.perf_counter() - start)
     written = write_atomic(args.output, json.dumps(table, indent=1) + "\n", args.force)
     proj = table["projection"]
-    note(f"wrote {written}: {len(table['layers'])} layers x {len(choices)} choices ({len(table['pinned'])} pinned by "
-         f"policy {table['policy']}), {len(table['pairs'])} significant pairs ({table['pairs_dropped']} within noise "
-         f"dropped); projection fixed {proj['negative']} negative entries and {proj['order_violations']} order "
-         f"violations")
+    if args.sensitivity_method == "brecq":
+        note(f"wrote {written}: {len(table['layers'])} layers x {len(choices)} choices ({len(table['pinned'])} pinned "
+             f"by policy {table['policy']}), {len(table['pairs'])} significant pairs ({table['pairs_dropped']} within "
+             f"noise dropped); projection fixed {proj['negative']} negative entries and {proj['order_violations']} "
+             f"order violations")
+    else:
+        note(f"wrote {written}: {args.sensitivity_method}, {len(table['layers'])} layers x {len(choices)} choices "
+             f"({len(table['pinned'])} pinned by policy {table['policy']}); the monotone projection moved "
+             f"{proj['moved']} entries; {table['seconds']:.1f} s")
     return 0

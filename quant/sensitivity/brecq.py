@@ -58,9 +58,9 @@ from tqdm import tqdm
 
 from hwsim.precision import PrecisionPolicy, label
 
-from .api import quantize
-from .qmodel import activation_groups, quant_layers, set_mode
-from .units import find_units
+from ..api import quantize
+from ..qmodel import activation_groups, quant_layers, set_mode
+from ..units import find_units
 
 SENSITIVITY_FORMAT = "hwsim-sensitivity/2"
 Z95 = 1.959964

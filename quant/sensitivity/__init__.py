@@ -1,0 +1,71 @@
+"""Per-layer sensitivity tables for the mixed-precision search, one module per method, one interface.
+
+Every method takes a model, calibration data and the bit choices and returns the same
+``hwsim-sensitivity/2`` document (per layer, per choice, a predicted loss increase; optional block pair
+terms), which ``hwsim problem``, ``hwsim search``, the pipeline and the co-design read unchanged:
+
+- ``brecq`` (:mod:`.brecq`): quantize uniformly at each choice by block reconstruction, then measure on
+  held-out data what quantizing each layer alone costs (with 95% intervals and block pair terms);
+- ``first_order`` (:mod:`.first_order`): the expected gradient norm under a weight perturbation k
+  (Chauhan et al.) times each choice's quantization error;
+- ``hawq`` (:mod:`.hawq`): Hutchinson estimates of the Hessian traces (HAWQ-V2/V3) times each choice's
+  squared quantization error.
+
+:func:`measure` picks a method by name; :data:`METHODS` lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from hwsim.errors import HwsimError
+from hwsim.precision import PrecisionPolicy
+
+from .brecq import _covering_pairs, measure_sensitivity, project_monotone  # noqa: F401  (public names)
+from .first_order import first_order_sensitivity
+from .hawq import hawq_sensitivity
+
+METHODS = ("brecq", "first_order", "hawq")
+
+
+class Sensitivity(Protocol):
+    """A sensitivity method: model, calibration data, choices -> the ``hwsim-sensitivity/2`` document."""
+
+    def __call__(self, model: nn.Module, data, choices: list[tuple[int, int]], policy: PrecisionPolicy,
+                 model_name: str, seed: int, progress: bool, **options) -> dict: ...
+
+
+def _brecq(model, data, choices, policy, model_name, seed, progress, iters=500, recon_method="brecq",
+           granularity="block", objective="fisher", metric="kl", **_):
+    return measure_sensitivity(model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x,
+                               data.test_y, choices, recon_method, granularity, objective, iters, seed, model_name,
+                               progress, policy, metric=metric)
+
+
+def _first_order(model, data, choices, policy, model_name, seed, progress, k=0.001, **_):
+    return first_order_sensitivity(model, data.calib_x, data.calib_y, choices, policy, model_name, seed, k=k,
+                                   progress=progress)
+
+
+def _hawq(model, data, choices, policy, model_name, seed, progress, samples=512, draws=64, **_):
+    return hawq_sensitivity(model, data.calib_x, data.calib_y, choices, policy, model_name, seed, draws=draws,
+                            samples=samples, progress=progress)
+
+
+_REGISTRY: dict[str, Sensitivity] = {"brecq": _brecq, "first_order": _first_order, "hawq": _hawq}
+
+
+def measure(method: str, model: nn.Module, data, choices, policy: PrecisionPolicy | None = None, model_name: str = "",
+            seed: int = 0, progress: bool = False, **options) -> dict:
+    """The sensitivity table of ``method`` (one of :data:`METHODS`); ``options`` are the method's own
+    (brecq: iters, recon_method, granularity, objective, metric; first_order: k; hawq: samples, draws)."""
+    if method not in _REGISTRY:
+        raise HwsimError(f"sensitivity method {method!r}; allowed: {', '.join(METHODS)}")
+    torch.manual_seed(seed)
+    table = _REGISTRY[method](model, data, [tuple(c) for c in choices], policy or PrecisionPolicy(), model_name, seed,
+                              progress, **options)
+    table.setdefault("method", method)
+    return table

@@ -1,0 +1,147 @@
+"""The sensitivity methods behind one interface: hawq's Hutchinson traces against exact Hessians, first_order's
+k = 0 case against the plain expected gradient norm, tables the search reads, and the CLI."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from hwsim.precision import PrecisionPolicy
+from hwsim_cli import main
+from quant.sensitivity import METHODS
+from quant.sensitivity.first_order import gradient_norms
+from quant.sensitivity.hawq import hutchinson_traces
+from quant.sensitivity.probes import prepare, table_document
+
+from conftest import CONFIGS
+
+
+def _tiny(seed=0):
+    """A conv -> ReLU -> linear network on 1x4x4 inputs, its data, and the same forward pass by hand."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+    x = torch.randn(24, 1, 4, 4)
+    y = torch.randint(0, 3, (24,))
+    return model, x, y
+
+
+def _exact(model, x, y):
+    """Exact traces: of the weight Hessians, and of the input Hessians (mean over samples) of both layers."""
+    conv, lin = model[0], model[3]
+    w1, b1, w2, b2 = (t.detach().clone() for t in (conv.weight, conv.bias, lin.weight, lin.bias))
+
+    def loss_w(a, b):
+        return F.cross_entropy(F.linear(F.relu(F.conv2d(x, a, b1)).flatten(1), b, b2), y)
+
+    h = torch.autograd.functional.hessian(loss_w, (w1, w2))
+    tw = [float(torch.diagonal(h[i][i].reshape(t.numel(), t.numel())).sum()) for i, t in enumerate((w1, w2))]
+    z = F.relu(F.conv2d(x, w1, b1)).flatten(1)
+    hx = torch.autograd.functional.hessian(lambda v: F.cross_entropy(
+        F.linear(F.relu(F.conv2d(v, w1, b1)).flatten(1), w2, b2), y), x)
+    hz = torch.autograd.functional.hessian(lambda v: F.cross_entropy(F.linear(v, w2, b2), y), z)
+    tx = [float(torch.diagonal(hx.reshape(x.numel(), x.numel())).sum()),
+          float(torch.diagonal(hz.reshape(z.numel(), z.numel())).sum())]
+    return np.array(tw), np.array(tx)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hutchinson_traces_match_the_exact_hessian_traces_within_5_percent(seed):
+    model, x, y = _tiny(seed)
+    exact_w, exact_x = _exact(model, x, y)
+    prep = prepare(model, x, PrecisionPolicy("none"))
+    tw, tx, draws = hutchinson_traces(prep, x, y, draws=3000, batch=len(x), seed=seed, tol=0.0, min_draws=250)
+    assert draws == 4 * 3000  # two weight blocks and two input blocks, each probed on its own
+    assert np.all(np.abs(tw / exact_w - 1) < 0.05), (tw, exact_w)
+    assert np.all(np.abs(tx / exact_x - 1) < 0.05), (tx, exact_x)
+
+
+def test_first_order_with_k_zero_is_the_plain_expected_gradient_norm():
+    model, x, y = _tiny(2)
+    prep = prepare(model, x, PrecisionPolicy("none"))
+    before = [m.weight.detach().clone() for _, m in prep.layers]
+    sw, sx = gradient_norms(prep, x, y, k=0.0, batch=8)
+    conv, lin = model[0], model[3]
+    plain_w, plain_x = np.zeros(2), np.zeros(2)
+    for i in range(0, len(x), 8):
+        xb, yb = x[i:i + 8].clone().requires_grad_(True), y[i:i + 8]
+        h = F.relu(conv(xb)).flatten(1)
+        h.retain_grad()
+        loss = F.cross_entropy(lin(h), yb, reduction="none")
+        gw = torch.autograd.grad(loss.mean(), (conv.weight, lin.weight), retain_graph=True)
+        plain_w += [float(g.norm()) for g in gw]
+        gx = torch.autograd.grad(loss.sum(), (xb, h))
+        plain_x += [float(g.flatten(1).norm(dim=1).sum()) for g in gx]
+    assert sw == pytest.approx(plain_w / 3, rel=1e-5) and sx == pytest.approx(plain_x / len(x), rel=1e-5)
+    # a perturbation changes the estimate (k matters), and the weights are put back afterwards
+    sw_k, _ = gradient_norms(prep, x, y, k=0.5, batch=8)
+    assert not np.allclose(sw_k, sw, rtol=1e-3)
+    assert all(torch.equal(b, m.weight) for b, (_, m) in zip(before, prep.layers))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1.0, 10.0, allow_nan=False), min_size=9, max_size=9))
+def test_every_method_table_is_nonnegative_and_monotone_in_bits(values):
+    """Whatever the raw entries (noise can make them negative or out of order), the table the search reads
+    never predicts less loss for fewer weight or activation bits, and never a negative loss."""
+    model, x, _ = _tiny(0)
+    prep = prepare(model, x, PrecisionPolicy("none"))
+    choices = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
+    doc = table_document(prep, "test", "tiny", choices, PrecisionPolicy("none"),
+                         {n: np.array(values) for n in prep.free}, {})
+    for row in doc["layers"].values():
+        for (w1, a1) in choices:
+            for (w2, a2) in choices:
+                if w1 <= w2 and a1 <= a2:
+                    assert row[f"w{w1}a{a1}"] >= row[f"w{w2}a{a2}"] - 1e-9
+        assert min(row.values()) >= 0
+
+
+@pytest.mark.parametrize("method", ["first_order"])
+def test_cli_table_feeds_the_exact_search_within_budget(tmp_path, capsys, method):
+    """`hwsim sensitivity --method M` writes a table that `hwsim problem` + `hwsim search` use unchanged
+    (hawq takes the same path through the registry; a full hawq run is minutes, see the next test)."""
+    sens, lut, prob, res = (tmp_path / f for f in ("sens.json", "lut.json", "problem.json", "result.json"))
+    assert main(["sensitivity", "--method", method, "--choices", "w2a8,w4a8,w8a8,w4a4", "-o", str(sens),
+                 "--quiet"]) == 0
+    doc = json.loads(sens.read_text())
+    assert doc["method"] == method and doc["format"] == "hwsim-sensitivity/2" and len(doc["layers"]) >= 10
+    assert all(row["w2a8"] >= row["w4a8"] >= row["w8a8"] >= 0 for row in doc["layers"].values())
+    assert main(["lut", "--model", "digits-resnet", "--hw", str(CONFIGS / "bitfusion_16x32.yaml"), "-o", str(lut),
+                 "--quiet"]) == 0
+    assert main(["problem", "--lut", str(lut), "--sensitivity", str(sens), "--budget", "0.4", "-o", str(prob),
+                 "--quiet"]) == 0
+    assert main(["search", "--problem", str(prob), "--solver", "exact", "-o", str(res), "--quiet"]) == 0
+    result = json.loads(res.read_text())
+    assert result["feasible"] and result["cost"] <= json.loads(prob.read_text())["budget"] * (1 + 1e-9)
+
+
+def test_hawq_table_on_the_digits_model():
+    """hawq on a few samples of the embedded task: one entry per free layer and choice, traces positive for the
+    weights (a trained network sits near a minimum), 2-bit weights predicted costlier than 8-bit."""
+    from quant.sensitivity import measure
+    from quant.sources import load_model_and_data
+
+    model, data = load_model_and_data("digits-resnet", None, None, seed=0, progress=False)
+    data = dataclasses.replace(data, calib_x=data.calib_x[:64], calib_y=data.calib_y[:64])
+    doc = measure("hawq", model, data, [(2, 8), (8, 8), (8, 2)], PrecisionPolicy("first-last-8bit"), "digits-resnet",
+                  samples=64, draws=16)
+    assert doc["method"] == "hawq" and set(doc["choices"]) == {"w2a8", "w8a8", "w8a2"}
+    assert len(doc["layers"]) == len(doc["traces"]) - len(doc["pinned"])
+    assert all(t["weight"] > 0 for t in doc["traces"].values())
+    assert all(row["w2a8"] > row["w8a8"] and row["w8a2"] > row["w8a8"] for row in doc["layers"].values())
+
+
+def test_cli_methods_match_the_registry_and_bad_k_is_one_line(tmp_path, capsys):
+    from hwsim_cli.common import SENSITIVITY_METHODS
+
+    assert SENSITIVITY_METHODS == METHODS
+    assert main(["sensitivity", "--method", "first_order", "--k", "-1", "-o", str(tmp_path / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--k -1.0: allowed: a perturbation >= 0" in err and err.count("\n") == 1
+    assert not (tmp_path / "s.json").exists()
