@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .executors import run_local, run_ray
 from .run import run_chunk
 from .spec import SweepSpec
-from .store import done_keys, merge, next_part_number, parts_dir, schema, write_part
+from .store import done_codes, key_code, merge, next_part_number, parts_dir, schema, write_part
 
 CHUNK = 25  # points per task: large enough to amortise shipping, small enough to lose little on interruption
 
@@ -48,10 +50,11 @@ def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_
     out.mkdir(parents=True, exist_ok=True)
     sch = schema(spec)
     folder = parts_dir(out, sch)
-    have = done_keys(folder)
-    wanted = {point.key(): point.index for point in spec.points()}
-    todo_indices = [index for key, index in wanted.items() if key not in have]
-    todo = (spec.point(index) for index in todo_indices)
+    indices = spec.indices()
+    # 8 bytes a point for the keys (no object per point: the driver's memory stays flat as sweeps grow)
+    wanted = np.fromiter((key_code(spec.point(int(i)).key()) for i in indices), dtype=np.int64, count=len(indices))
+    todo_indices = indices[~np.isin(wanted, done_codes(folder))]
+    todo = (spec.point(int(index)) for index in todo_indices)
     n_todo = len(todo_indices)
     chunk = max(1, min(chunk, -(-n_todo // (4 * jobs))))  # at least four tasks per worker when points are few
     chunks = iter(lambda: list(itertools.islice(todo, chunk)), [])
