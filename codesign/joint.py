@@ -65,7 +65,7 @@ class JointConfig:
     data: str | None = None
     sensitivity: str | None = None  # a hwsim sensitivity JSON; measured (and cached) when absent
     sensitivity_method: str = "brecq"  # how it is measured (quant.sensitivity.METHODS)
-    first_order_k: float = 0.001
+    sensitivity_options: tuple = ()  # (name, value) pairs of the method's own options
     iters: int = 200
     seed: int = 0
     jobs: int = 1
@@ -168,7 +168,7 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
                 model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
                 iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
         else:
-            options = {"k": cfg.first_order_k} if cfg.sensitivity_method == "first_order" else {}
+            options = dict(cfg.sensitivity_options)
             sens = cache.get("sensitivity", {**key, "method": cfg.sensitivity_method, **options}, lambda: measure(
                 cfg.sensitivity_method, model, data, choices, policy, cfg.model, cfg.seed, progress, **options))
 

@@ -83,7 +83,7 @@ class PipelineConfig:
     arm_clock_mhz: float | None = None  # core clock of every ARM target (None: its config's)
     sensitivity_metric: str = "kl"
     sensitivity_method: str = "brecq"  # which table the search reads (quant.sensitivity.METHODS)
-    first_order_k: float = 0.001  # first_order's weight perturbation
+    sensitivity_options: tuple = ()  # (name, value) pairs of the method's own options (e.g. ("k", 0.001))
 
 
 class _Cache:
@@ -147,8 +147,6 @@ def _check(cfg: PipelineConfig):
 
     if cfg.sensitivity_method not in METHODS:
         raise HwsimError(f"sensitivity method {cfg.sensitivity_method!r}; allowed: {', '.join(METHODS)}")
-    if not cfg.first_order_k >= 0:
-        raise HwsimError(f"--k {cfg.first_order_k}: allowed: a perturbation >= 0")
     check_output_dir(cfg.out)
     return hws, choices, PrecisionPolicy(cfg.policy)
 
@@ -225,7 +223,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     uniform_accuracy = {c: 100 * sens["reconstruction"]["accuracy"][c] for c in cfg.choices}
     if cfg.sensitivity_method != "brecq":  # the uniform reconstructions above still give the uniform accuracies
         _log(f"  the search reads the {cfg.sensitivity_method} table", progress)
-        options = {"k": cfg.first_order_k} if cfg.sensitivity_method == "first_order" else {}
+        options = dict(cfg.sensitivity_options)
         sens = cache.get("sensitivity", {**base_key, "choices": cfg.choices, "method": cfg.sensitivity_method,
                                          **options}, lambda: measure(
             cfg.sensitivity_method, model, data, choices, policy, cfg.model, cfg.seed, progress, **options))

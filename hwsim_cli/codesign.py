@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import POLICIES, add_common, add_sensitivity_method, check_output_folder, note, positive_int, progress
+from .common import (POLICIES, add_common, add_sensitivity_method, check_output_folder, note, positive_int, progress,
+                     sensitivity_options)
 
 
 def add_parser(sub) -> None:
@@ -54,7 +55,7 @@ def run(args) -> int:
                       jobs=args.jobs or os.cpu_count() or 1, validate=not args.no_validate, out=args.out,
                       policy=args.policy, outer=args.outer, population=args.population,
                       generations=args.generations, sensitivity_method=args.sensitivity_method,
-                      first_order_k=args.k)
+                      sensitivity_options=tuple(sorted(sensitivity_options(args).items())))
     doc = run_joint(cfg, progress=progress(args))
     axes = list(doc["best"]["values"])
     print(f"{doc['feasible']} of {doc['points']} chips meet the budgets (latency {doc['latency_ms']:g} ms"

@@ -158,7 +158,7 @@ def load_workload(args):
 
 
 # quant.sensitivity.METHODS, written out so that building the parser does not import torch (a test checks)
-SENSITIVITY_METHODS = ("brecq", "first_order", "hawq")
+SENSITIVITY_METHODS = ("brecq", "first_order", "hawq", "limpq")
 
 
 def add_sensitivity_method(p, flag: str) -> None:
@@ -166,9 +166,25 @@ def add_sensitivity_method(p, flag: str) -> None:
     p.add_argument(flag, dest="sensitivity_method", choices=SENSITIVITY_METHODS, default="brecq",
                    help="which sensitivity the search reads: brecq (default: block reconstruction, then each "
                         "layer's cost measured on held-out data), first_order (expected gradient norm under a "
-                        "weight perturbation k, Chauhan et al.) or hawq (Hutchinson Hessian traces)")
+                        "weight perturbation k, Chauhan et al.), hawq (Hutchinson Hessian traces) or limpq "
+                        "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.)")
     p.add_argument("--k", type=float, default=0.001,
                    help="first_order: the weight perturbation (default 0.001, the paper's; 0 = plain gradient norm)")
+    p.add_argument("--limpq-epochs", type=positive_int, default=10,
+                   help="limpq: epochs of the one-time training (default 10)")
+    p.add_argument("--alpha", type=float, default=3.0,
+                   help="limpq: weight of the weight indicators against the activation ones (default 3.0, the "
+                        "paper's for ResNet-18)")
+
+
+def sensitivity_options(args) -> dict:
+    """The chosen method's own options, checked (one error line for a bad value)."""
+    if not args.k >= 0:
+        raise HwsimError(f"--k {args.k}: allowed: a perturbation >= 0")
+    if not args.alpha > 0:
+        raise HwsimError(f"--alpha {args.alpha}: allowed: a positive weight")
+    return {"first_order": {"k": args.k}, "limpq": {"epochs": args.limpq_epochs, "alpha": args.alpha}}.get(
+        args.sensitivity_method, {})
 
 
 def add_model_source(p, recon_flag: str = "--method") -> None:

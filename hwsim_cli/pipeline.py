@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import (POLICIES, add_arm_options, add_common, add_sensitivity_method, check_output_folder, note,
-                     positive_int, progress)
+                     positive_int, progress, sensitivity_options)
 
 
 def add_parser(sub) -> None:
@@ -54,7 +54,8 @@ def run(args) -> int:
                          hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or ()), gaps=args.gaps,
                          choices=choices, iters=args.iters, seed=args.seed, out=args.out, policy=args.policy,
                          torch_threads=args.torch_threads, arm_threads=args.threads, arm_clock_mhz=args.clock_mhz,
-                         sensitivity_method=args.sensitivity_method, first_order_k=args.k)
+                         sensitivity_method=args.sensitivity_method,
+                         sensitivity_options=tuple(sorted(sensitivity_options(args).items())))
     results = run_pipeline(cfg, progress=progress(args))
     write_report(results, Path(args.out))
     print(summary_line(results))

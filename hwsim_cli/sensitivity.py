@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from hwsim.errors import HwsimError
 
-from .common import add_common, add_model_source, add_sensitivity_method, check_output_file, note, progress
+from .common import (add_common, add_model_source, add_sensitivity_method, check_output_file, note, progress,
+                     sensitivity_options)
 
 ALL_CHOICES = "w2a2,w2a4,w2a8,w4a2,w4a4,w4a8,w8a2,w8a4,w8a8"
 
 
 def add_parser(sub) -> None:
     """Register the command."""
-    p = sub.add_parser("sensitivity", help="per-layer sensitivity table for the search (brecq, first_order, hawq)",
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity table for the search (brecq, first_order, hawq, "
+                                           "limpq)",
                        description="Predict, per layer and bit choice, the loss quantizing that layer adds. brecq "
                                    "(default): reconstruct uniformly at each choice, then measure on held-out data "
                                    "what quantizing each layer alone costs (and each 2-bit pair inside a block), "
                                    "with 95% intervals. first_order: expected gradient norm under a weight "
                                    "perturbation --k times the quantization error. hawq: Hutchinson Hessian traces "
-                                   "times the squared quantization error.")
+                                   "times the squared quantization error. limpq: learned per-bit step sizes of a "
+                                   "one-time quantization-aware training.")
     add_sensitivity_method(p, "--method")
     add_model_source(p, recon_flag="--recon-method")
     p.add_argument("--choices", default=ALL_CHOICES, help="comma-separated bit choices (default: all nine of w2..8 x a2..8)")
@@ -45,13 +48,11 @@ def run(args) -> int:
     for w, a in choices:
         if not (2 <= w <= 8 and 2 <= a <= 8):
             raise HwsimError(f"choice w{w}a{a}: bits must be 2..8")
-    if not args.k >= 0:
-        raise HwsimError(f"--k {args.k}: allowed: a perturbation >= 0")
+    own = sensitivity_options(args)
     check_output_file(args)
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=progress(args))
-    options = {"brecq": dict(iters=args.iters, recon_method=args.method, granularity=args.granularity,
-                             objective=args.objective, metric=args.metric),
-               "first_order": dict(k=args.k), "hawq": {}}[args.sensitivity_method]
+    options = dict(iters=args.iters, recon_method=args.method, granularity=args.granularity, objective=args.objective,
+                   metric=args.metric) if args.sensitivity_method == "brecq" else own
     start = time.perf_counter()
     table = measure(args.sensitivity_method, model, data, choices, PrecisionPolicy(args.policy), args.model, args.seed,
                     progress(args), **options)

@@ -145,3 +145,43 @@ def test_cli_methods_match_the_registry_and_bad_k_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--k -1.0: allowed: a perturbation >= 0" in err and err.count("\n") == 1
     assert not (tmp_path / "s.json").exists()
+
+
+def test_limpq_trains_key_and_random_policies_and_its_ilp_meets_the_budget(tmp_path):
+    """Algorithm 1: every step trains the n key policies (all layers at one bit-width) and one random policy;
+    one weight and one activation indicator per layer and bit; the exact search on them meets a budget."""
+    import math
+
+    from quant.sensitivity.limpq import limpq_sensitivity, train_indicators
+    from quant.sources import load_model_and_data
+    from search.build import problem_from_tables
+    from search.exact import solve_exact
+
+    model, data = load_model_and_data("digits-resnet", None, None, seed=0, progress=False)
+    policy = PrecisionPolicy("first-last-8bit")
+    prep = prepare(model, data.calib_x, policy)
+    seen = []
+    train_indicators(prep, data, [2, 4, 8], epochs=1, batch=256, on_policy=lambda p: seen.append(dict(p)))
+    steps = math.ceil(len(data.train_x) / 256)
+    assert len(seen) == steps * 4
+    for s in range(steps):
+        key, drawn = seen[4 * s:4 * s + 3], seen[4 * s + 3]
+        for b, pol in zip((2, 4, 8), key):
+            assert all(pol[n] == (b, b) for n in prep.free) and all(pol[n] == (8, 8) for n in prep.pinned)
+        assert all(w in (2, 4, 8) and a in (2, 4, 8) for w, a in drawn.values())
+    assert len({tuple(sorted(p.items())) for p in seen[3::4]}) > 1  # the random policies differ
+
+    choices = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
+    doc = limpq_sensitivity(model, data, choices, policy, "digits-resnet", epochs=1)
+    assert set(doc["indicators"]) == {n for n, _ in prep.layers}
+    for n in prep.free:
+        assert set(doc["indicators"][n]["weight"]) == set(doc["indicators"][n]["activation"]) == {"2", "4", "8"}
+        assert doc["layers"][n]["w4a8"] == pytest.approx(
+            doc["indicators"][n]["activation"]["8"] + doc["alpha"] * doc["indicators"][n]["weight"]["4"])
+    lut = tmp_path / "lut.json"
+    assert main(["lut", "--model", "digits-resnet", "--hw", str(CONFIGS / "bitfusion_16x32.yaml"), "-o", str(lut),
+                 "--quiet"]) == 0
+    for fraction in (0.1, 0.5):
+        problem = problem_from_tables(json.loads(lut.read_text()), doc, fraction, "fraction", "latency")
+        sol = solve_exact(problem)
+        assert sol.feasible and sol.cost <= problem.budget * (1 + 1e-9)

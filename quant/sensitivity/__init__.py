@@ -9,7 +9,9 @@ terms), which ``hwsim problem``, ``hwsim search``, the pipeline and the co-desig
 - ``first_order`` (:mod:`.first_order`): the expected gradient norm under a weight perturbation k
   (Chauhan et al.) times each choice's quantization error;
 - ``hawq`` (:mod:`.hawq`): Hutchinson estimates of the Hessian traces (HAWQ-V2/V3) times each choice's
-  squared quantization error.
+  squared quantization error;
+- ``limpq`` (:mod:`.limpq`): the learned per-bit quantizer step sizes of a one-time quantization-aware
+  training over the bit list (Tang et al.), weights and activations balanced by ``alpha``.
 
 :func:`measure` picks a method by name; :data:`METHODS` lists them.
 """
@@ -27,8 +29,9 @@ from hwsim.precision import PrecisionPolicy
 from .brecq import _covering_pairs, measure_sensitivity, project_monotone  # noqa: F401  (public names)
 from .first_order import first_order_sensitivity
 from .hawq import hawq_sensitivity
+from .limpq import limpq_sensitivity
 
-METHODS = ("brecq", "first_order", "hawq")
+METHODS = ("brecq", "first_order", "hawq", "limpq")
 
 
 class Sensitivity(Protocol):
@@ -55,13 +58,18 @@ def _hawq(model, data, choices, policy, model_name, seed, progress, samples=512,
                             samples=samples, progress=progress)
 
 
-_REGISTRY: dict[str, Sensitivity] = {"brecq": _brecq, "first_order": _first_order, "hawq": _hawq}
+def _limpq(model, data, choices, policy, model_name, seed, progress, epochs=10, lr=0.01, alpha=3.0, **_):
+    return limpq_sensitivity(model, data, choices, policy, model_name, seed, epochs=epochs, lr=lr, alpha=alpha,
+                             progress=progress)
+
+
+_REGISTRY: dict[str, Sensitivity] = {"brecq": _brecq, "first_order": _first_order, "hawq": _hawq, "limpq": _limpq}
 
 
 def measure(method: str, model: nn.Module, data, choices, policy: PrecisionPolicy | None = None, model_name: str = "",
             seed: int = 0, progress: bool = False, **options) -> dict:
     """The sensitivity table of ``method`` (one of :data:`METHODS`); ``options`` are the method's own
-    (brecq: iters, recon_method, granularity, objective, metric; first_order: k; hawq: samples, draws)."""
+    (brecq: iters, recon_method, granularity, objective, metric; first_order: k; hawq: samples, draws; limpq: epochs, lr, alpha)."""
     if method not in _REGISTRY:
         raise HwsimError(f"sensitivity method {method!r}; allowed: {', '.join(METHODS)}")
     torch.manual_seed(seed)
