@@ -158,7 +158,7 @@ def load_workload(args):
 
 
 # quant.sensitivity.METHODS, written out so that building the parser does not import torch (a test checks)
-SENSITIVITY_METHODS = ("brecq", "first_order", "hawq", "limpq")
+SENSITIVITY_METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq")
 
 
 def add_sensitivity_method(p, flag: str) -> None:
@@ -166,8 +166,9 @@ def add_sensitivity_method(p, flag: str) -> None:
     p.add_argument(flag, dest="sensitivity_method", choices=SENSITIVITY_METHODS, default="brecq",
                    help="which sensitivity the search reads: brecq (default: block reconstruction, then each "
                         "layer's cost measured on held-out data), first_order (expected gradient norm under a "
-                        "weight perturbation k, Chauhan et al.), hawq (Hutchinson Hessian traces) or limpq "
-                        "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.)")
+                        "weight perturbation k, Chauhan et al.), hawq (Hutchinson Hessian traces), limpq "
+                        "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.) or "
+                        "gmpq (loss and attribution-rank preservation on a proxy set, Wang et al.)")
     p.add_argument("--k", type=float, default=0.001,
                    help="first_order: the weight perturbation (default 0.001, the paper's; 0 = plain gradient norm)")
     p.add_argument("--limpq-epochs", type=positive_int, default=10,
@@ -175,6 +176,10 @@ def add_sensitivity_method(p, flag: str) -> None:
     p.add_argument("--alpha", type=float, default=3.0,
                    help="limpq: weight of the weight indicators against the activation ones (default 3.0, the "
                         "paper's for ResNet-18)")
+    p.add_argument("--proxy", type=positive_int, default=256,
+                   help="gmpq: images of the proxy set (default 256, from the calibration set)")
+    p.add_argument("--lam", type=float, default=1.0,
+                   help="gmpq: weight of attribution-rank loss against the task-loss increase (default 1.0)")
 
 
 def sensitivity_options(args) -> dict:
@@ -183,8 +188,10 @@ def sensitivity_options(args) -> dict:
         raise HwsimError(f"--k {args.k}: allowed: a perturbation >= 0")
     if not args.alpha > 0:
         raise HwsimError(f"--alpha {args.alpha}: allowed: a positive weight")
-    return {"first_order": {"k": args.k}, "limpq": {"epochs": args.limpq_epochs, "alpha": args.alpha}}.get(
-        args.sensitivity_method, {})
+    if not args.lam >= 0:
+        raise HwsimError(f"--lam {args.lam}: allowed: a weight >= 0")
+    return {"first_order": {"k": args.k}, "limpq": {"epochs": args.limpq_epochs, "alpha": args.alpha},
+            "gmpq": {"proxy": args.proxy, "lam": args.lam}}.get(args.sensitivity_method, {})
 
 
 def add_model_source(p, recon_flag: str = "--method") -> None:

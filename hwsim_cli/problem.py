@@ -11,11 +11,12 @@ def add_parser(sub) -> None:
                        description="Combine a hwsim-lut/2 table and a hwsim-sensitivity/2 table into a problem file.")
     p.add_argument("--lut", required=True, metavar="FILE", help="lookup table JSON (hwsim lut -o)")
     p.add_argument("--sensitivity", required=True, metavar="FILE", help="sensitivity JSON (hwsim sensitivity -o)")
-    p.add_argument("--metric", choices=("latency", "size", "energy"), default="latency",
-                   help="what the budget limits: latency (ms), size (weight bytes) or energy (uJ, systolic targets)")
+    p.add_argument("--metric", choices=("latency", "size", "energy", "bops"), default="latency",
+                   help="what the budget limits: latency (ms), size (weight bytes), energy (uJ, systolic targets) or "
+                        "bops (bit operations, MACs x w x a, hardware-independent)")
     p.add_argument("--budget", type=float, required=True, help="the budget, in --budget-unit")
-    p.add_argument("--budget-unit", choices=("fraction", "ms", "bytes", "uJ"), default="fraction",
-                   help="fraction of the way from the cheapest to the dearest cost (default), ms, bytes or uJ")
+    p.add_argument("--budget-unit", choices=("fraction", "ms", "bytes", "uJ", "BOPs"), default="fraction",
+                   help="fraction of the way from the cheapest to the dearest cost (default), ms, bytes, uJ or BOPs")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at FILE")
     add_common(p)

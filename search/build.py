@@ -12,8 +12,18 @@ from hwsim.io import read_text
 
 from .problem import Problem
 
-METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes"), "energy": ("energy_uj", "uJ")}
-BUDGET_UNITS = ("ms", "bytes", "uJ", "fraction")
+METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes"), "energy": ("energy_uj", "uJ"),
+           "bops": ("bops", "BOPs")}
+BUDGET_UNITS = ("ms", "bytes", "uJ", "BOPs", "fraction")
+
+
+def _with_bops(row: dict) -> dict:
+    """A lookup-table row with its bit operations per choice, MACs x w x a (hardware-independent, as GMPQ and
+    LIMPQ budget them)."""
+    if "bops" in row or "macs" not in row:
+        return row
+    return {**row, "bops": {c: float(row["macs"]) * int(c[1:].split("a")[0]) * int(c.split("a")[1])
+                            for c in row["latency_ms"]}}
 
 
 def read_json(path: str | Path, what: str) -> dict:
@@ -54,7 +64,7 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     if not choices:
         raise HwsimError(f"the tables share no bit choice: sensitivity has {sensitivity['choices']}, "
                          f"the lookup table {lut['choices']}")
-    rows = {r["name"]: r for r in lut["layers"]}
+    rows = {r["name"]: _with_bops(r) for r in lut["layers"]}
     if any(field not in r for r in rows.values()):
         raise HwsimError(f"the lookup table has no {field} for {lut.get('hardware', {}).get('name', 'this target')}; "
                          f"allowed metrics for it: " + ", ".join(m for m, (f, _) in METRICS.items()

@@ -394,3 +394,17 @@ def test_exact_with_an_energy_limit_is_the_brute_force_optimum(seed, cost_frac, 
 def test_a_limit_on_a_metric_the_problem_lacks_is_refused():
     with pytest.raises(HwsimError, match="prices only"):
         solve_exact(paper_like(4, 0), limits={"energy": 1.0})
+
+
+def test_a_bops_budget_is_macs_times_bits_from_any_lookup_table(tmp_path):
+    """The hardware-independent budget of GMPQ and LIMPQ: bit operations (MACs x w x a), from the table's MACs."""
+    from search.build import problem_from_tables
+
+    lut = {"format": "hwsim-lut/2", "choices": ["w2a8", "w8a8"], "policy": "none",
+           "layers": [{"name": "a", "macs": 100, "latency_ms": {"w2a8": 1.0, "w8a8": 2.0}},
+                      {"name": "b", "macs": 10, "latency_ms": {"w2a8": 1.0, "w8a8": 2.0}}]}
+    sens = {"format": "hwsim-sensitivity/2", "choices": ["w2a8", "w8a8"], "policy": "none",
+            "layers": {"a": {"w2a8": 1.0, "w8a8": 0.0}, "b": {"w2a8": 1.0, "w8a8": 0.0}}, "pairs": []}
+    p = problem_from_tables(lut, sens, 100 * 16 + 10 * 64, "BOPs", "bops")
+    assert p.cost_unit == "BOPs" and p.cost[:, 0].tolist() == [1600, 160] and p.cost[:, 1].tolist() == [6400, 640]
+    assert solve_exact(p).assignment == {"a": "w2a8", "b": "w8a8"}  # the 8-bit layer that fits is the small one

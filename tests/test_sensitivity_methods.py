@@ -185,3 +185,36 @@ def test_limpq_trains_key_and_random_policies_and_its_ilp_meets_the_budget(tmp_p
         problem = problem_from_tables(json.loads(lut.read_text()), doc, fraction, "fraction", "latency")
         sol = solve_exact(problem)
         assert sol.feasible and sol.cost <= problem.budget * (1 + 1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(3, 40))
+def test_gmpq_rank_correlation_is_spearmans_and_blind_to_monotone_maps(seed, pixels):
+    """gmpq scores attribution maps by rank only: its correlation is scipy's Spearman (no ties), 1 for a map
+    against any strictly increasing function of itself, -1 against a decreasing one."""
+    from scipy.stats import spearmanr
+
+    from quant.sensitivity.gmpq import spearman
+
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(4, pixels, generator=gen, dtype=torch.float64), torch.randn(4, pixels, generator=gen,
+                                                                                 dtype=torch.float64)
+    rho = spearman(a, b)
+    assert rho.numpy() == pytest.approx([spearmanr(a[i], b[i]).statistic for i in range(4)], abs=1e-9)
+    assert spearman(a, torch.exp(3 * a) + 1).numpy() == pytest.approx(np.ones(4))
+    assert spearman(a, -a ** 3).numpy() == pytest.approx(-np.ones(4))
+
+
+def test_gmpq_entries_split_into_loss_and_rank_terms():
+    """Each entry is the loss increase plus lam x the rank loss; 8-bit layers keep the attribution ranks
+    better than 2-bit ones."""
+    from quant.sensitivity import measure
+    from quant.sources import load_model_and_data
+
+    model, data = load_model_and_data("digits-resnet", None, None, seed=0, progress=False)
+    doc = measure("gmpq", model, data, [(2, 8), (8, 8)], PrecisionPolicy("first-last-8bit"), "digits-resnet",
+                  proxy=64, lam=2.0)
+    for name, terms in doc["terms"].items():
+        for c, t in terms.items():
+            assert doc["measured"][name][doc["choices"].index(c)] == pytest.approx(t["loss"] + 2.0 * t["rank"])
+        assert terms["w8a8"]["rank"] < terms["w2a8"]["rank"]

@@ -11,7 +11,9 @@ terms), which ``hwsim problem``, ``hwsim search``, the pipeline and the co-desig
 - ``hawq`` (:mod:`.hawq`): Hutchinson estimates of the Hessian traces (HAWQ-V2/V3) times each choice's
   squared quantization error;
 - ``limpq`` (:mod:`.limpq`): the learned per-bit quantizer step sizes of a one-time quantization-aware
-  training over the bit list (Tang et al.), weights and activations balanced by ``alpha``.
+  training over the bit list (Tang et al.), weights and activations balanced by ``alpha``;
+- ``gmpq`` (:mod:`.gmpq`): loss increase plus the loss of attribution rank (Spearman of gradient x input
+  maps, FP against quantized) when quantizing one layer, on a small proxy set (Wang et al.).
 
 :func:`measure` picks a method by name; :data:`METHODS` lists them.
 """
@@ -28,10 +30,11 @@ from hwsim.precision import PrecisionPolicy
 
 from .brecq import _covering_pairs, measure_sensitivity, project_monotone  # noqa: F401  (public names)
 from .first_order import first_order_sensitivity
+from .gmpq import gmpq_sensitivity
 from .hawq import hawq_sensitivity
 from .limpq import limpq_sensitivity
 
-METHODS = ("brecq", "first_order", "hawq", "limpq")
+METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq")
 
 
 class Sensitivity(Protocol):
@@ -63,13 +66,19 @@ def _limpq(model, data, choices, policy, model_name, seed, progress, epochs=10, 
                              progress=progress)
 
 
-_REGISTRY: dict[str, Sensitivity] = {"brecq": _brecq, "first_order": _first_order, "hawq": _hawq, "limpq": _limpq}
+def _gmpq(model, data, choices, policy, model_name, seed, progress, proxy=256, lam=1.0, **_):
+    return gmpq_sensitivity(model, data.calib_x, data.calib_y, choices, policy, model_name, seed, proxy=proxy, lam=lam,
+                            progress=progress)
+
+
+_REGISTRY: dict[str, Sensitivity] = {"brecq": _brecq, "first_order": _first_order, "hawq": _hawq, "limpq": _limpq,
+                                     "gmpq": _gmpq}
 
 
 def measure(method: str, model: nn.Module, data, choices, policy: PrecisionPolicy | None = None, model_name: str = "",
             seed: int = 0, progress: bool = False, **options) -> dict:
     """The sensitivity table of ``method`` (one of :data:`METHODS`); ``options`` are the method's own
-    (brecq: iters, recon_method, granularity, objective, metric; first_order: k; hawq: samples, draws; limpq: epochs, lr, alpha)."""
+    (brecq: iters, recon_method, granularity, objective, metric; first_order: k; hawq: samples, draws; limpq: epochs, lr, alpha; gmpq: proxy, lam)."""
     if method not in _REGISTRY:
         raise HwsimError(f"sensitivity method {method!r}; allowed: {', '.join(METHODS)}")
     torch.manual_seed(seed)
