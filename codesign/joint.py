@@ -3,9 +3,11 @@
 Nested search.  Outer (:mod:`codesign.outer`): every point of a hardware space (a sweep spec's base and
 axes, all of its grid or a seeded sample) within the area budget, or NSGA-II over the axes for spaces too
 large to enumerate; area needs no simulation, so chips over it are never searched.  Inner: the exact
-mixed-precision search on that chip's lookup table under the latency budget (and the energy budget, a
-second row of the same MILP), with the model's measured sensitivities.  Each chip's pick is then
-simulated as a whole network (latency, energy; both budgets are checked again there).  The best pair is
+mixed-precision search on that chip's lookup table under the latency budget, with the model's measured
+sensitivities.  Each chip's pick is then simulated as a whole network (latency, energy).  An energy
+budget steers the bits: when the latency-optimal pick spends too much, the MILP gets an energy row whose
+limit is the budget rescaled by the simulated ratio of table sum to whole network (the per-layer table
+counts DRAM traffic the whole network keeps on chip), re-solved until the whole-network energy fits.  The best pair is
 the lowest predicted loss (ties: smaller area, then lower latency); the feasible pairs no other beats on
 predicted loss, area and energy together are marked ``pareto``.  The same inner search on the space's
 base chip is the fixed-hardware baseline.  The best pair and the baseline are then quantized by block
@@ -99,25 +101,52 @@ def _inner(index: int, values: dict, config: dict, lut: dict, sens: dict, layers
         cheapest = problem.cheapest_cost()
         return {**record, "feasible": False, "violation": cheapest / cfg.latency_ms - 1.0,
                 "reason": f"cheapest bits take {cheapest:.4g} ms"}
-    limits = {} if cfg.energy_uj is None else {"energy": cfg.energy_uj}
-    try:
-        sol = solve_exact(problem, limits=limits)
-    except HwsimError:
-        least = float(problem.as_cost("energy").cheapest_cost())
-        return {**record, "feasible": False, "violation": max(least / cfg.energy_uj - 1.0, 1e-6),
-                "reason": f"no bits within {cfg.latency_ms} ms use at most {cfg.energy_uj} uJ "
-                          f"(least energy {least:.4g} uJ)"}
-    bits = {n: parse_label(c) for n, c in sol.assignment.items()}
-    net = simulate_network(layers, hw, bits, whole_network=True)
+    sol = solve_exact(problem)
+    net = _simulated(layers, hw, sol)
+    if cfg.energy_uj is not None and net.energy_uj is not None and net.energy_uj > cfg.energy_uj:
+        sol, net = _within_energy(problem, layers, hw, sol, net, cfg.energy_uj)
+        if sol is None:
+            least = float(problem.as_cost("energy").cheapest_cost())
+            return {**record, "feasible": False, "violation": max(net / cfg.energy_uj - 1.0, 1e-6),
+                    "reason": f"no bits within {cfg.latency_ms} ms use at most {cfg.energy_uj} uJ as a whole network "
+                              f"(least energy of the table's bits {least:.4g} uJ)"}
     genes = problem.genes_of(sol.assignment)
     record.update(predicted_ms=sol.cost, simulated_ms=net.latency_ms, energy_uj=net.energy_uj,
                   predicted_uj=float(problem.measure(genes, "energy")[0]) if "energy" in problem.metrics else None,
                   predicted_loss=sol.objective, assignment=sol.assignment, feasible=True, violation=0.0, reason="")
-    if cfg.energy_uj is not None and (net.energy_uj is None or net.energy_uj > cfg.energy_uj):
-        over = 1.0 if net.energy_uj is None else net.energy_uj / cfg.energy_uj - 1.0
-        record.update(feasible=False, violation=over, reason=f"energy {net.energy_uj} uJ over the budget "
-                                                             f"as a whole network")
+    if cfg.energy_uj is not None and net.energy_uj is None:
+        record.update(feasible=False, violation=1.0, reason="this chip has no energy model")
     return record
+
+
+def _simulated(layers, hw, sol):
+    return simulate_network(layers, hw, {n: parse_label(c) for n, c in sol.assignment.items()}, whole_network=True)
+
+
+def _within_energy(problem, layers, hw, sol, net, budget: float, rounds: int = 6):
+    """The best bits whose whole-network energy is within ``budget``: the MILP's energy row limits the table's
+    per-layer sum, which differs from the whole network (layers that share data on chip); the row's limit is
+    rescaled by the simulated ratio until the pick fits and stops improving.  Returns (solution, network) or
+    (None, least whole-network energy seen)."""
+    measure = lambda s: float(problem.measure(problem.genes_of(s.assignment), "energy")[0])  # noqa: E731
+    limit = budget * measure(sol) / net.energy_uj
+    best, least = None, net.energy_uj
+    for _ in range(rounds):
+        try:
+            cand = solve_exact(problem, limits={"energy": limit})
+        except HwsimError:
+            break
+        cnet = _simulated(layers, hw, cand)
+        least = min(least, cnet.energy_uj)
+        if cnet.energy_uj <= budget:
+            if best is not None and cand.objective >= best[0].objective - 1e-15:
+                break
+            best = (cand, cnet)
+        new = limit * budget / cnet.energy_uj
+        if abs(new - limit) <= 1e-9 * limit:
+            break
+        limit = new
+    return best if best is not None else (None, least)
 
 
 def _check(cfg: JointConfig):
