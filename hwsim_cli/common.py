@@ -158,7 +158,7 @@ def load_workload(args):
 
 
 # quant.sensitivity.METHODS, written out so that building the parser does not import torch (a test checks)
-SENSITIVITY_METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq")
+SENSITIVITY_METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq", "pnmq")
 
 
 def add_sensitivity_method(p, flag: str) -> None:
@@ -167,8 +167,9 @@ def add_sensitivity_method(p, flag: str) -> None:
                    help="which sensitivity the search reads: brecq (default: block reconstruction, then each "
                         "layer's cost measured on held-out data), first_order (expected gradient norm under a "
                         "weight perturbation k, Chauhan et al.), hawq (Hutchinson Hessian traces), limpq "
-                        "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.) or "
-                        "gmpq (loss and attribution-rank preservation on a proxy set, Wang et al.)")
+                        "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.), "
+                        "gmpq (loss and attribution-rank preservation on a proxy set, Wang et al.), or pnmq "
+                        "(data-free weight error of a non-uniform grid, Chikin and Antiukh; weights only)")
     p.add_argument("--k", type=float, default=0.001,
                    help="first_order: the weight perturbation (default 0.001, the paper's; 0 = plain gradient norm)")
     p.add_argument("--limpq-epochs", type=positive_int, default=10,

@@ -218,3 +218,66 @@ def test_gmpq_entries_split_into_loss_and_rank_terms():
         for c, t in terms.items():
             assert doc["measured"][name][doc["choices"].index(c)] == pytest.approx(t["loss"] + 2.0 * t["rank"])
         assert terms["w8a8"]["rank"] < terms["w2a8"]["rank"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.floats(1.0, 3.0), bits=st.integers(2, 8))
+def test_pnmq_closed_form_rounding_maps_every_grid_point_to_itself(p, bits):
+    """Eq. A.2 on every level of the grid of Eq. A.1 (both signs, and zero) returns that level."""
+    from quant.pnmq import closed_form_index, levels, quantize_scaled
+
+    grid = levels(p, bits)
+    K = 2 ** (bits - 1) - 1
+    assert len(grid) == K and grid[-1] == pytest.approx(1.0) and bool((grid[1:] > grid[:-1]).all())
+    assert closed_form_index(grid, p, bits).tolist() == list(range(K))
+    assert closed_form_index(-grid, p, bits).tolist() == list(range(K))
+    assert closed_form_index(torch.zeros(1, dtype=torch.float64), p, bits).item() == -1
+    both = torch.cat([-grid, torch.zeros(1, dtype=torch.float64), grid])
+    assert torch.allclose(quantize_scaled(both, p, bits), both)  # quantize-dequantize keeps grid points
+
+
+@pytest.mark.parametrize("p,bits", [(1.0, 4), (1.1, 4), (1.5, 4), (1.3, 6)])
+def test_pnmq_closed_form_against_nearest_level_rounding(p, bits):
+    """How often Eq. A.2 departs from nearest-level rounding, on Gaussian weights scaled to [-1, 1]: never on
+    the uniform grid (p = 1), sometimes for p > 1, and then always by one level (to a neighbour)."""
+    from quant.pnmq import closed_form_index, nearest_index
+
+    x = torch.randn(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) / 3
+    x = x.clamp(-1, 1)
+    a2, near = closed_form_index(x, p, bits), nearest_index(x, p, bits)
+    share = float((a2 != near).double().mean())
+    print(f"p={p} bits={bits}: Eq. A.2 differs from the nearest level for {100 * share:.3f}% of the weights")
+    if p == 1.0:
+        assert share == 0.0
+    else:
+        assert 0.0 < share < 0.2
+    assert int((a2 - near).abs().max()) <= 1
+
+
+def test_pnmq_quantizer_cli_and_mixed_precision_under_a_size_budget(tmp_path, capsys):
+    """`hwsim quantize --quantizer pnmq` keeps 4-bit weights near FP accuracy, reports size and the Eq. A.2
+    share; the pnmq table drives the exact search under a weight-size budget."""
+    from search.build import problem_from_tables
+    from search.exact import solve_exact
+
+    out = tmp_path / "q"
+    assert main(["quantize", "--quantizer", "pnmq", "--wbits", "4", "--abits", "8", "-o", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["quantizer"] == "pnmq" and summary["fp_accuracy"] - summary["quant_accuracy"] < 0.01
+    assert 6 < summary["compression"] < 8 and all(1.0 <= p <= 2.0 for p in summary["p"].values())
+    assert "pnmq top-1" in capsys.readouterr().out
+
+    sens, lut = tmp_path / "sens.json", tmp_path / "lut.json"
+    assert main(["sensitivity", "--method", "pnmq", "--choices", "w2a8,w4a8,w8a8", "-o", str(sens), "--quiet"]) == 0
+    assert main(["sensitivity", "--method", "pnmq", "-o", str(tmp_path / "bad.json")]) == 2
+    assert "pnmq quantizes weights only" in capsys.readouterr().err
+    assert main(["lut", "--model", "digits-resnet", "--hw", str(CONFIGS / "bitfusion_16x32.yaml"), "-o", str(lut),
+                 "--quiet"]) == 0
+    table = json.loads(sens.read_text())
+    losses = []
+    for fraction in (0.2, 0.5, 0.8):
+        problem = problem_from_tables(json.loads(lut.read_text()), table, fraction, "fraction", "size")
+        sol = solve_exact(problem)
+        assert sol.feasible and sol.cost <= problem.budget * (1 + 1e-9) and problem.cost_unit == "bytes"
+        losses.append(sol.objective)
+    assert losses[0] >= losses[1] >= losses[2]  # a larger size budget never predicts more error

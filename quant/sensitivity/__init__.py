@@ -13,7 +13,9 @@ terms), which ``hwsim problem``, ``hwsim search``, the pipeline and the co-desig
 - ``limpq`` (:mod:`.limpq`): the learned per-bit quantizer step sizes of a one-time quantization-aware
   training over the bit list (Tang et al.), weights and activations balanced by ``alpha``;
 - ``gmpq`` (:mod:`.gmpq`): loss increase plus the loss of attribution rank (Spearman of gradient x input
-  maps, FP against quantized) when quantizing one layer, on a small proxy set (Wang et al.).
+  maps, FP against quantized) when quantizing one layer, on a small proxy set (Wang et al.);
+- ``pnmq`` (:mod:`.pnmq`): data-free, the squared weight error of each layer's tuned parametric
+  non-uniform grid (Chikin and Antiukh); weights only, for a weight-size budget.
 
 :func:`measure` picks a method by name; :data:`METHODS` lists them.
 """
@@ -33,8 +35,9 @@ from .first_order import first_order_sensitivity
 from .gmpq import gmpq_sensitivity
 from .hawq import hawq_sensitivity
 from .limpq import limpq_sensitivity
+from .pnmq import pnmq_sensitivity
 
-METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq")
+METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq", "pnmq")
 
 
 class Sensitivity(Protocol):
@@ -71,8 +74,12 @@ def _gmpq(model, data, choices, policy, model_name, seed, progress, proxy=256, l
                             progress=progress)
 
 
+def _pnmq(model, data, choices, policy, model_name, seed, progress, **_):
+    return pnmq_sensitivity(model, data.calib_x, choices, policy, model_name, progress=progress)
+
+
 _REGISTRY: dict[str, Sensitivity] = {"brecq": _brecq, "first_order": _first_order, "hawq": _hawq, "limpq": _limpq,
-                                     "gmpq": _gmpq}
+                                     "gmpq": _gmpq, "pnmq": _pnmq}
 
 
 def measure(method: str, model: nn.Module, data, choices, policy: PrecisionPolicy | None = None, model_name: str = "",

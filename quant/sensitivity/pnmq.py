@@ -1,0 +1,28 @@
+"""``pnmq``: the data-free sensitivity of PNMQ's mixed precision (Chikin and Antiukh): per layer and weight
+bit-width, the squared weight error ||Q(W) - W||^2 that layer's tuned non-uniform grid leaves
+(:mod:`quant.pnmq`).  PNMQ quantizes weights only: the choices must share one activation bit-width, and
+the search runs under a weight-size budget (``hwsim problem --metric size``)."""
+
+from __future__ import annotations
+
+import time
+
+from hwsim.errors import HwsimError
+from hwsim.precision import PrecisionPolicy
+
+from ..pnmq import pnmq_table
+from .probes import table_document
+
+
+def pnmq_sensitivity(model, calib_x, choices, policy: PrecisionPolicy | None = None, model_name: str = "",
+                     progress: bool = False) -> dict:
+    """The pnmq table (see the module docstring)."""
+    policy = policy or PrecisionPolicy()
+    choices = [tuple(c) for c in choices]
+    if len({a for _, a in choices}) != 1:
+        raise HwsimError("pnmq quantizes weights only: give choices with one activation bit-width, e.g. "
+                         "--choices w2a8,w4a8,w8a8")
+    start = time.perf_counter()
+    entries, prep = pnmq_table(model, calib_x, choices, policy)
+    return table_document(prep, "pnmq", model_name, choices, policy, entries,
+                          {"data_free": True, "seconds": time.perf_counter() - start})
