@@ -8,7 +8,9 @@ precisions.  Two timings: `timing: scalesim` (SCALE-Sim's schedule and counts, t
 comparison with SCALE-Sim) over all points, and `timing: hwsim` (every layer's best schedule searched) over
 a smaller sample, whose rate is what a full hwsim-timing sweep would run at.  Memory: the peak resident
 size of the driver and of the largest worker, at a tenth, a half and all of the sweep (flat means the
-sweep streams its records to disk).  ``--hwsim-points 0`` skips the hwsim-timing row.  The baseline is SCALE-Sim 3.0.0 on ONE point, ResNet-18 (21 layers)
+sweep streams its records to disk).  ``--hwsim-points 0`` skips the hwsim-timing row.  Then the merge alone
+(sweep.parquet and sweep.csv from the parts) on 1, 5 and 10 replicas of the full sweep's parts with new
+keys (``--merge-copies``): the driver's memory at up to ten times the points without simulating them.  The baseline is SCALE-Sim 3.0.0 on ONE point, ResNet-18 (21 layers)
 on a 32x32 OS array: 274.9 s and 3.6 GB through its API without traces (shared/reference/scalesim_notes.md,
 section 5, measured on this machine).
 """
@@ -74,6 +76,8 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--hwsim-points", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--merge-copies", type=int, nargs="*", default=[1, 5, 10],
+                        help="also merge this many replicas of the full sweep's parts (memory at 10x the points)")
     args = parser.parse_args()
     print(f"ResNet-50 (54 layers) per point, whole network as deployed; {args.jobs} worker processes")
     print(f"baseline: SCALE-Sim 3.0.0, ONE point (ResNet-18, 32x32 OS, API without traces): "
@@ -92,10 +96,52 @@ def main() -> int:
             seconds, driver, worker = sweep(folder, timing, n, args.jobs)
             rate = n / seconds
             print(f"{label:<34}{n:>8,}{seconds:>9.1f}{rate:>10.1f}{driver:>11.0f}{worker:>11.0f}"
-                  f"{SCALESIM_ONE_POINT_S * rate:>22,.0f}x")
-    print("(x SCALE-Sim per point: how many points a sweep finishes in the time SCALE-Sim takes for one "
-          "ResNet-18 point; hwsim's points are ResNet-50, 2.3x the MACs.)")
+                  f"{SCALESIM_ONE_POINT_S * rate:>22,.0f}x", flush=True)
+        print("(x SCALE-Sim per point: how many points a sweep finishes in the time SCALE-Sim takes for one "
+              "ResNet-18 point; hwsim's points are ResNet-50, 2.3x the MACs.)")
+        if args.merge_copies:
+            print(f"\nmerge alone (the step that writes sweep.parquet and sweep.csv), on the parts of the "
+                  f"{args.points:,}-point sweep replicated with new keys:")
+            print(f"{'points':>10}{'wall s':>9}{'driver MB':>11}")
+            for copies in args.merge_copies:
+                n, seconds, mb = merge_scale(folder / f"out_scalesim_{args.points}", copies, folder)
+                print(f"{n:>10,}{seconds:>9.1f}{mb:>11.0f}")
     return 0
+
+
+def merge_scale(sweep_out: Path, copies: int, folder: Path) -> tuple[int, float, float]:
+    """(points, seconds, peak MB) of a fresh process merging ``copies`` replicas of a sweep's parts."""
+    parts = next(sweep_out.glob("parts-*"))
+    target = folder / f"merge_{copies}"
+    code = (
+        "import sys, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc\n"
+        "from pathlib import Path\n"
+        f"src, dst, copies = Path({str(parts)!r}), Path({str(target / parts.name)!r}), {copies}\n"
+        "dst.mkdir(parents=True, exist_ok=True)\n"
+        "n = 0\n"
+        "for c in range(copies):\n"
+        "    for p in sorted(src.glob('part-*.parquet')):\n"
+        "        t = pq.read_table(p)\n"
+        "        t = t.set_column(0, 'index', pc.add(t.column('index'), c * 10**9))\n"
+        "        t = t.set_column(1, 'key', pa.array(['%x' % c + k[1:] for k in t.column('key').to_pylist()]))\n"
+        "        pq.write_table(t, dst / f'part-{n:06d}.parquet'); n += 1\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    code = (
+        "import resource, sys, time, numpy as np, pyarrow.parquet as pq\n"
+        "from pathlib import Path\n"
+        "from explore.store import done_codes, merge\n"
+        f"folder, out = Path({str(target / parts.name)!r}), Path({str(target)!r})\n"
+        "wanted = done_codes(folder)\n"
+        "sch = pq.read_schema(next(folder.glob('part-*.parquet')))\n"
+        "t = time.perf_counter(); rows = merge(folder, out, wanted, sch); dt = time.perf_counter() - t\n"
+        "print(f'RESULT {rows} {dt} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode:
+        raise SystemExit(proc.stderr)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][-1].split()
+    return int(line[1]), float(line[2]), float(line[3])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ a search over the levels; it is not always the nearest level (``nearest_index`` 
 p and the scales are tuned without data by the quantization-error norm the supplement selects (B.3):
 L_4(e) = (sum e^4)^(1/4) / N of the layer's weight error, over a grid of p and of clipping ratios.
 
-Mixed precision (:func:`pnmq_table`): per layer and weight bit-width, the squared error ||Q(W) - W||^2 the
+Mixed precision (:func:`quant.sensitivity.pnmq.pnmq_table`): per layer and weight bit-width, the squared error ||Q(W) - W||^2 the
 tuned grid leaves, for the exact search under a weight-size budget.  The accelerator's integer PEs cannot
 multiply non-uniform codes: a PNMQ layer runs as a per-layer codebook lookup to 8-bit weights before the
 MAC.  hwsim prices it by size only (weight bytes at n bits plus a 2^n-entry codebook of 8-bit values per
@@ -188,24 +188,3 @@ def quantize_pnmq(model: nn.Module, data, bits: dict[str, int] | int, policy=Non
                       accuracy(qmodel, data.test_x, data.test_y),
                       sum(size_bytes(modules[n], b) for n, b in wbits.items()),
                       sum(4 * modules[n].weight.numel() for n in wbits), differ / max(total, 1))
-
-
-def pnmq_table(model: nn.Module, example: torch.Tensor, choices, policy=None) -> tuple[dict, object]:
-    """Per free layer and choice, ||Q(W) - W||^2 on the tuned grid of the choice's weight bits (data-free);
-    returns (entries, the prepared model) for the sensitivity table."""
-    from .sensitivity.probes import prepare
-
-    prep = prepare(model, example, policy)
-    entries = {}
-    cache: dict[tuple[str, int], float] = {}
-    for name, layer in prep.layers:
-        if name in prep.pinned:
-            continue
-        row = []
-        for w, _ in choices:
-            if (name, w) not in cache:
-                g = tune(layer.weight, w)
-                cache[(name, w)] = float(((g.apply(layer.weight) - layer.weight) ** 2).sum())
-            row.append(cache[(name, w)])
-        entries[name] = np.array(row)
-    return entries, prep

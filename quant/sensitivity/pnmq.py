@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from hwsim.errors import HwsimError
 from hwsim.precision import PrecisionPolicy
 
-from ..pnmq import pnmq_table
-from .probes import table_document
+from ..pnmq import tune
+from .probes import prepare, table_document
 
 
 def pnmq_sensitivity(model, calib_x, choices, policy: PrecisionPolicy | None = None, model_name: str = "",
@@ -26,3 +28,22 @@ def pnmq_sensitivity(model, calib_x, choices, policy: PrecisionPolicy | None = N
     entries, prep = pnmq_table(model, calib_x, choices, policy)
     return table_document(prep, "pnmq", model_name, choices, policy, entries,
                           {"data_free": True, "seconds": time.perf_counter() - start})
+
+
+def pnmq_table(model: nn.Module, example: torch.Tensor, choices, policy=None) -> tuple[dict, object]:
+    """Per free layer and choice, ||Q(W) - W||^2 on the tuned grid of the choice's weight bits (data-free);
+    returns (entries, the prepared model) for the sensitivity table."""
+    prep = prepare(model, example, policy)
+    entries = {}
+    cache: dict[tuple[str, int], float] = {}
+    for name, layer in prep.layers:
+        if name in prep.pinned:
+            continue
+        row = []
+        for w, _ in choices:
+            if (name, w) not in cache:
+                g = tune(layer.weight, w)
+                cache[(name, w)] = float(((g.apply(layer.weight) - layer.weight) ** 2).sum())
+            row.append(cache[(name, w)])
+        entries[name] = np.array(row)
+    return entries, prep
