@@ -61,14 +61,19 @@ def sweep(folder: Path, timing: str, samples: int, jobs: int) -> tuple[float, fl
         "dt = time.perf_counter() - t\n"
         "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-        "print(f'RESULT {dt} {me} {kids}', file=sys.stderr)\n"
+        "print(f'RESULT {dt} {me} {kids}')\n"
         "sys.exit(rc)\n"
     )
+    line = _result(code)
+    return float(line[1]), float(line[2]), float(line[3])
+
+
+def _result(code: str) -> list[str]:
+    """Run ``code`` in a fresh Python; the fields of the last line it prints starting with RESULT."""
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     if proc.returncode:
         raise SystemExit(proc.stderr)
-    line = [x for x in proc.stderr.splitlines() if x.startswith("RESULT")][-1].split()
-    return float(line[1]), float(line[2]), float(line[3])
+    return [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][-1].split()
 
 
 def main() -> int:
@@ -137,10 +142,7 @@ def merge_scale(sweep_out: Path, copies: int, folder: Path) -> tuple[int, float,
         "t = time.perf_counter(); rows = merge(folder, out, wanted, sch); dt = time.perf_counter() - t\n"
         "print(f'RESULT {rows} {dt} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode:
-        raise SystemExit(proc.stderr)
-    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][-1].split()
+    line = _result(code)
     return int(line[1]), float(line[2]), float(line[3])
 
 

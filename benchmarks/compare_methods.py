@@ -130,8 +130,7 @@ def main(argv=None) -> int:
         problem = problem_from_tables(lut, tables["pnmq"], frac, "fraction", "size")
         sol = solve_exact(problem)
         wbits = {n: pinned[n][0][0] if n in pinned else parse_label(c)[0] for n, c in sol.assignment.items()}
-        for n in names:
-            wbits.setdefault(n, pinned[n][0][0])
+        wbits.update({n: pinned[n][0][0] for n in names if n not in wbits})
         r = cache.get("pnmq", {"bits": sorted(wbits.items())}, lambda wbits=wbits: (
             lambda res: {"accuracy": 100 * res.quant_accuracy, "size": res.size_bytes})(
             quantize_pnmq(model, data, wbits, policy)))

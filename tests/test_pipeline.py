@@ -137,3 +137,21 @@ def test_bad_input_fails_fast_with_a_message(tmp_path, capsys):
     assert main(["pipeline", "--model", "resnet18", "--out", str(tmp_path / "x")]) == 2
     assert "needs --data DIR" in capsys.readouterr().err
     assert not (tmp_path / "x" / "results.json").exists()
+
+
+def test_another_sensitivity_method_feeds_the_same_search_and_validation(tiny, tmp_path):
+    """--sensitivity-method first_order: the search reads that table; the uniform reconstructions (cached)
+    still give the uniform rows; every pick is validated the same way."""
+    import dataclasses
+    import shutil
+
+    cfg, results, _, out = tiny
+    shutil.copytree(out / "cache", tmp_path / "cache")
+    other = run_pipeline(dataclasses.replace(cfg, out=str(tmp_path), sensitivity_method="first_order",
+                                             sensitivity_options=(("k", 0.001),)), progress=False)
+    assert other["sensitivity"]["method"] == "first_order" and results["sensitivity"]["method"] == "brecq"
+    for mine, theirs in zip(other["targets"], results["targets"]):
+        assert mine["uniform"] == theirs["uniform"]
+        for c in mine["configs"]:
+            assert c["feasible"] and c["predicted_ms"] <= c["budget_ms"] * (1 + 1e-9) and 0 <= c["accuracy"] <= 100
+    assert main(["pipeline", "--sensitivity-method", "nope", "--out", str(tmp_path / "x")]) == 2
