@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/monotonic_sweep.py
 	$(PY) benchmarks/arm_validation.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_codesign.py
+	$(PY) benchmarks/compare_methods.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
