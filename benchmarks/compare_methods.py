@@ -77,6 +77,10 @@ def main(argv=None) -> int:
     layers = layers_from_module(model, data.input_shape)
     names = [layer.name for layer in layers]
     pinned = policy.pinned(names)
+    from quant.fingerprint import model_fingerprint
+
+    # everything the cached numbers depend on besides what each key adds
+    base = {"model": model_fingerprint(model), "data": data.name, "policy": policy.name, "seed": 0}
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -92,7 +96,8 @@ def main(argv=None) -> int:
             return {"table": doc, "seconds": time.perf_counter() - start}
 
         log(f"sensitivity: {m}")
-        got = cache.get("sensitivity", {"method": m, "iters": args.iters if m == "brecq" else None}, make)
+        got = cache.get("sensitivity", {**base, "method": m, "choices": [_label(c) for c in choices],
+                                        "iters": args.iters if m == "brecq" else None}, make)
         tables[m], seconds[m] = got["table"], got["seconds"]
 
     def quantized(bits: dict) -> float:
@@ -103,7 +108,8 @@ def main(argv=None) -> int:
                          policy=policy, progress=False)
             return {"accuracy": 100 * r.quant_accuracy, "fp": 100 * r.fp_accuracy, "applied": r.notes}
 
-        return cache.get("quantize", {"iters": args.iters, "bits": sorted((n, list(b)) for n, b in full.items())}, run)
+        return cache.get("quantize", {**base, "iters": args.iters,
+                                      "bits": sorted((n, list(b)) for n, b in full.items())}, run)
 
     fp = None
     rows = []
@@ -131,7 +137,7 @@ def main(argv=None) -> int:
         sol = solve_exact(problem)
         wbits = {n: pinned[n][0][0] if n in pinned else parse_label(c)[0] for n, c in sol.assignment.items()}
         wbits.update({n: pinned[n][0][0] for n in names if n not in wbits})
-        r = cache.get("pnmq", {"bits": sorted(wbits.items())}, lambda wbits=wbits: (
+        r = cache.get("pnmq", {**base, "bits": sorted(wbits.items())}, lambda wbits=wbits: (
             lambda res: {"accuracy": 100 * res.quant_accuracy, "size": res.size_bytes})(
             quantize_pnmq(model, data, wbits, policy)))
         size_rows.append({"budget": frac, "budget_bytes": problem.budget, "table_bytes": sol.cost,

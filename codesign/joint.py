@@ -198,6 +198,8 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
                 iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
         else:
             options = dict(cfg.sensitivity_options)
+            if cfg.sensitivity_method == "pnmq":  # weights only: 8-bit activations
+                choices = [(w, 8) for w in (2, 4, 8)]
             sens = cache.get("sensitivity", {**key, "method": cfg.sensitivity_method, **options}, lambda: measure(
                 cfg.sensitivity_method, model, data, choices, policy, cfg.model, cfg.seed, progress, **options))
 

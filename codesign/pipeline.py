@@ -147,6 +147,9 @@ def _check(cfg: PipelineConfig):
 
     if cfg.sensitivity_method not in METHODS:
         raise HwsimError(f"sensitivity method {cfg.sensitivity_method!r}; allowed: {', '.join(METHODS)}")
+    if cfg.sensitivity_method == "pnmq" and len({a for _, a in choices}) > 1:
+        raise HwsimError("--sensitivity-method pnmq quantizes weights only: give --choices with one activation "
+                         "bit-width, e.g. w2a8,w4a8,w8a8")
     check_output_dir(cfg.out)
     return hws, choices, PrecisionPolicy(cfg.policy)
 

@@ -152,7 +152,7 @@ def merge(folder: Path, out: Path, wanted: np.ndarray, sch: pa.Schema) -> int:
             for t in tables():
                 held.append(t)
                 n_held += t.num_rows
-                if n_held >= ROW_GROUP:
+                while n_held >= ROW_GROUP:  # a table larger than a row group is cut into several
                     whole = pa.concat_tables(held)
                     writer.write_table(whole.slice(0, ROW_GROUP))
                     held, n_held = [whole.slice(ROW_GROUP)], n_held - ROW_GROUP

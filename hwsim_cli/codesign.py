@@ -72,7 +72,7 @@ def run(args) -> int:
         print(f"fixed hardware ({base['hardware']}, {base['area_mm2']:.3f} mm2): predicted loss "
               f"{base['predicted_loss']:.4g} at {base['simulated_ms']:.4g} ms")
     else:
-        print(f"fixed hardware ({base['hardware']}, {base['area_mm2']:.3f} mm2): no bits meet the latency budget "
+        print(f"fixed hardware ({base['hardware']}, {base['area_mm2']:.3f} mm2): no bits meet the budgets "
               f"({base['reason']})")
     for name, rec in (("best pair", best), ("fixed hardware", base)):
         if "accuracy" in rec:

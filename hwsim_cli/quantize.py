@@ -39,11 +39,13 @@ def run(args) -> int:
 
     if args.bits and (args.wbits is not None or args.abits is not None):
         raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
-    if not args.bits and (args.wbits is None or args.abits is None):
+    if not args.bits and args.quantizer == "pnmq" and args.wbits is None:
+        raise HwsimError("give --wbits B (2..8; pnmq quantizes weights only) or --bits FILE")
+    if not args.bits and args.quantizer == "uniform" and (args.wbits is None or args.abits is None):
         raise HwsimError("give --wbits B and --abits B (2..8), or --bits FILE")
     check_output_folder(args.output, args.force)
     model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=progress(args))
-    bits = load_bits_file(args.bits, quantizable_names(model)) if args.bits else (args.wbits, args.abits)
+    bits = load_bits_file(args.bits, quantizable_names(model)) if args.bits else (args.wbits, args.abits or 8)
     out = Path(args.output)
     if args.quantizer == "pnmq":
         return _run_pnmq(args, model, data, bits, out)

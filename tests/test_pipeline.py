@@ -155,3 +155,5 @@ def test_another_sensitivity_method_feeds_the_same_search_and_validation(tiny, t
         for c in mine["configs"]:
             assert c["feasible"] and c["predicted_ms"] <= c["budget_ms"] * (1 + 1e-9) and 0 <= c["accuracy"] <= 100
     assert main(["pipeline", "--sensitivity-method", "nope", "--out", str(tmp_path / "x")]) == 2
+    with pytest.raises(HwsimError, match="pnmq quantizes weights only"):  # refused before any long step
+        run_pipeline(PipelineConfig(sensitivity_method="pnmq", out=str(tmp_path / "y")), progress=False)

@@ -261,7 +261,7 @@ def test_pnmq_quantizer_cli_and_mixed_precision_under_a_size_budget(tmp_path, ca
     from search.exact import solve_exact
 
     out = tmp_path / "q"
-    assert main(["quantize", "--quantizer", "pnmq", "--wbits", "4", "--abits", "8", "-o", str(out), "--quiet"]) == 0
+    assert main(["quantize", "--quantizer", "pnmq", "--wbits", "4", "-o", str(out), "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["quantizer"] == "pnmq" and summary["fp_accuracy"] - summary["quant_accuracy"] < 0.01
     assert 6 < summary["compression"] < 8 and all(1.0 <= p <= 2.0 for p in summary["p"].values())

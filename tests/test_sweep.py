@@ -106,6 +106,11 @@ def test_merge_gathers_small_parts_into_row_groups(tmp_path, monkeypatch):
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [7] * 6 + [6]
     assert grouped.table.equals(whole.table)
     assert (tmp_path / "whole" / "sweep.csv").read_bytes() == (tmp_path / "grouped" / "sweep.csv").read_bytes()
+    monkeypatch.setattr(store, "ROW_GROUP", 2)  # parts (5 rows) larger than a row group are cut into several
+    small = run_sweep(spec, tmp_path / "small", jobs=1, chunk=5, plots=False)
+    meta = pq.ParquetFile(tmp_path / "small" / "sweep.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2] * 24
+    assert small.table.equals(whole.table)
 
 
 def test_interrupted_sweep_keeps_finished_chunks(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hwsim.errors import HwsimError
 from hwsim.precision import PrecisionPolicy
 
 from .probes import InputProbes, batches, prepare, quantization_errors, table_document, weights_requiring_grad
@@ -71,7 +72,7 @@ def first_order_sensitivity(model, calib_x: torch.Tensor, calib_y: torch.Tensor,
                             progress: bool = False) -> dict:
     """The first_order table (see the module docstring) over ``samples`` calibration samples."""
     if not k >= 0:
-        raise ValueError(f"perturbation k must be >= 0, got {k}")
+        raise HwsimError(f"first_order perturbation k {k}: allowed: a number >= 0")
     policy = policy or PrecisionPolicy()
     start = time.perf_counter()
     choices = [tuple(c) for c in choices]

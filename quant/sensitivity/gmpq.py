@@ -42,7 +42,7 @@ def attribution(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def _ranks(a: torch.Tensor) -> torch.Tensor:
-    return a.argsort(dim=1).argsort(dim=1).double()
+    return a.argsort(dim=1, stable=True).argsort(dim=1, stable=True).double()
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -13,8 +13,8 @@ The search then minimises, over layers, ``I_a(l, a) + alpha * I_w(l, w)`` (the o
 ``alpha`` balances weights against activations: 3.0 for ResNet-18, 2.0 for ResNet-50, 1.0 for MobileNet
 in the supplement, 3.0 by default here); these sums are the table's entries, and our exact solver is the
 ILP.  The official search gives an indicator that is smaller at a lower bit-width than at the next higher
-one (an outlier of the joint training) a huge value; here the table's monotone projection raises it to its
-neighbour instead, and ``outliers`` counts them.  Layers the precision policy pins are trained at 8 bits.
+one (an outlier of the joint training) a huge value; here the table's monotone projection (least squares,
+equal weights) moves the out-of-order entries to their mean instead, and ``outliers`` counts them.  Layers the precision policy pins are trained at 8 bits.
 
 The quantizers are LSQ's (Esser et al.): signed weight grid [-2^(b-1), 2^(b-1) - 1] per tensor, unsigned or
 signed activation grid by the sign of calibration inputs, step initialised to 2 mean|x| / sqrt(Q_p),

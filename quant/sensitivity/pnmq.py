@@ -33,7 +33,7 @@ def pnmq_sensitivity(model, calib_x, choices, policy: PrecisionPolicy | None = N
 def pnmq_table(model: nn.Module, example: torch.Tensor, choices, policy=None) -> tuple[dict, object]:
     """Per free layer and choice, ||Q(W) - W||^2 on the tuned grid of the choice's weight bits (data-free);
     returns (entries, the prepared model) for the sensitivity table."""
-    prep = prepare(model, example, policy)
+    prep = prepare(model, example, policy or PrecisionPolicy())
     entries = {}
     cache: dict[tuple[str, int], float] = {}
     for name, layer in prep.layers:
