@@ -144,3 +144,16 @@ def test_an_energy_budget_steers_each_chips_bit_search(tmp_path, sens_file):
     kept = [c for c in capped if free[c["index"]]["energy_uj"] <= limit]
     assert kept and all(c["assignment"] == free[c["index"]]["assignment"] for c in kept)
     assert len(capped) >= sum(1 for c in free.values() if c["energy_uj"] <= limit)
+
+
+def test_codesign_measures_another_sensitivity_method(tmp_path, capsys):
+    """--sensitivity-method pnmq: the weight-only table (w2/w4/w8 at a8) is measured and cached, and the
+    search on every chip reads it (activation bits stay 8)."""
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE.format(base=CONFIGS / "bitfusion_16x32.yaml"))
+    out = tmp_path / "out"
+    assert main(["codesign", "--hw-space", str(space), "--sensitivity-method", "pnmq", "--area-mm2", "2.0",
+                 "--latency-ms", "0.01", "--no-validate", "--jobs", "2", "--out", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "codesign.json").read_text())
+    assert doc["best"]["feasible"] and set(doc["best"]["assignment"].values()) <= {"w2a8", "w4a8", "w8a8"}
+    assert len(list((out / "cache").glob("sensitivity-*.json"))) == 1
