@@ -49,7 +49,7 @@ from search.problem import check_feasible
 
 from .outer import every_chip, nsga2_chips
 
-from .pipeline import _Cache, _log, _wa, seed_everything, write_bits_file
+from .pipeline import _Cache, _log, _wa, quantize_checked, seed_everything, step_key, write_bits_file
 
 FORMAT = "hwsim-codesign/1"
 
@@ -128,8 +128,8 @@ def _within_energy(problem, layers, hw, sol, net, budget: float, rounds: int = 6
     per-layer sum, which differs from the whole network (layers that share data on chip); the row's limit is
     rescaled by the simulated ratio until the pick fits and stops improving.  Returns (solution, network) or
     (None, least whole-network energy seen)."""
-    measure = lambda s: float(problem.measure(problem.genes_of(s.assignment), "energy")[0])  # noqa: E731
-    limit = budget * measure(sol) / net.energy_uj
+    table_uj = lambda s: float(problem.measure(problem.genes_of(s.assignment), "energy")[0])  # noqa: E731
+    limit = budget * table_uj(sol) / net.energy_uj
     best, least = None, net.energy_uj
     for _ in range(rounds):
         try:
@@ -169,11 +169,10 @@ def _check(cfg: JointConfig):
 
 def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     """Search the space, validate the best pair and the fixed-hardware baseline, write OUT/codesign.json."""
-    from quant.api import quantize
-    from quant.integer import integer_execution
-    from quant.sensitivity import measure, measure_sensitivity
-    from quant.sources import load_model_and_data
     from hwsim.workload import layers_from_module
+    from quant.fingerprint import model_fingerprint
+    from quant.sensitivity import measure
+    from quant.sources import load_model_and_data
 
     start = time.perf_counter()
     space = _check(cfg)
@@ -184,24 +183,20 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     _log("[1/5] model, data and sensitivities", progress)
     model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
     layers = layers_from_module(model, data.input_shape)
+    model_key = model_fingerprint(model)
     if cfg.sensitivity:
         sens = read_json(cfg.sensitivity, "sensitivity")
     else:
-        from quant.fingerprint import model_fingerprint
-
-        choices = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
-        key = {"model": model_fingerprint(model), "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
+        method = cfg.sensitivity_method
+        # pnmq quantizes weights only: 8-bit activations
+        choices = [(w, 8) for w in (2, 4, 8)] if method == "pnmq" else [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
+        options = {"iters": cfg.iters, "metric": "kl"} if method == "brecq" else dict(cfg.sensitivity_options)
+        key = {"model": model_key, "iters": cfg.iters, "seed": cfg.seed, "data": data.name,
                "policy": cfg.policy, "holdout": len(data.holdout_y)}
-        if cfg.sensitivity_method == "brecq":
-            sens = cache.get("sensitivity", key, lambda: measure_sensitivity(
-                model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
-                iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy, metric="kl"))
-        else:
-            options = dict(cfg.sensitivity_options)
-            if cfg.sensitivity_method == "pnmq":  # weights only: 8-bit activations
-                choices = [(w, 8) for w in (2, 4, 8)]
-            sens = cache.get("sensitivity", {**key, "method": cfg.sensitivity_method, **options}, lambda: measure(
-                cfg.sensitivity_method, model, data, choices, policy, cfg.model, cfg.seed, progress, **options))
+        if method != "brecq":  # (brecq's key stays as it was, so its caches stay valid)
+            key = {**key, "method": method, **options}
+        sens = cache.get("sensitivity", key, lambda: measure(method, model, data, choices, policy, cfg.model, cfg.seed,
+                                                             progress, **options))
 
     shape = tuple(data.input_shape)
 
@@ -259,15 +254,9 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
             if not rec["feasible"]:
                 continue
             bits = {n: parse_label(c) for n, c in rec["assignment"].items()}
-
-            def run_q(bits=bits):
-                r = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=cfg.iters,
-                             seed=cfg.seed, policy=policy, progress=progress)
-                report = integer_execution(r.qmodel, data.calib_x, data.test_x, data.test_y)
-                return {"accuracy": 100 * r.quant_accuracy, "integer": report.to_json()}
-
-            q = cache.get("quantize", {"model": cfg.model, "iters": cfg.iters, "seed": cfg.seed,
-                                       "bits": sorted(bits.items())}, run_q)
+            q = quantize_checked(cache, step_key(model_key, data.name, cfg.iters, cfg.seed, cfg.policy,
+                                                 cfg.torch_threads), model, data, bits, cfg.iters, cfg.seed, policy,
+                                 progress)
             rec["accuracy"], rec["integer"] = q["accuracy"], q["integer"]
     doc = {"format": FORMAT, "model": cfg.model, "space": str(cfg.space), "latency_ms": cfg.latency_ms,
            "area_mm2": cfg.area_mm2, "energy_uj": cfg.energy_uj, "outer": cfg.outer, "points": n_points,

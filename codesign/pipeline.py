@@ -49,7 +49,7 @@ from hwsim.workload import layers_from_module
 from quant.api import quantize
 from quant.fingerprint import model_fingerprint
 from quant.integer import integer_execution
-from quant.sensitivity import measure, measure_sensitivity
+from quant.sensitivity import METHODS, measure
 from quant.sources import load_model_and_data
 from search.build import problem_from_tables
 from search.exact import solve_exact
@@ -143,8 +143,6 @@ def _check(cfg: PipelineConfig):
         raise HwsimError(f"gaps {cfg.gaps}: allowed 1 or more (or give --budgets)")
     if cfg.torch_threads < 1:
         raise HwsimError(f"torch threads {cfg.torch_threads}: allowed 1 or more")
-    from quant.sensitivity import METHODS
-
     if cfg.sensitivity_method not in METHODS:
         raise HwsimError(f"sensitivity method {cfg.sensitivity_method!r}; allowed: {', '.join(METHODS)}")
     if cfg.sensitivity_method == "pnmq" and len({a for _, a in choices}) > 1:
@@ -189,6 +187,26 @@ def write_bits_file(path: Path, assignment: dict[str, dict]) -> None:
     write_atomic(path, text)
 
 
+def step_key(model_key: str, data_name: str, iters: int, seed: int, policy: str, threads: int) -> dict:
+    """What every cached quantization step depends on besides its own inputs."""
+    return {"model": model_key, "iters": iters, "seed": seed, "data": data_name, "policy": policy, "threads": threads}
+
+
+def quantize_checked(cache: _Cache, key: dict, model, data, bits: dict, iters: int, seed: int,
+                     policy: PrecisionPolicy, progress: bool, accumulator_bits: int = 32) -> dict:
+    """``bits`` quantized by block reconstruction and run in integers (cached under ``key`` and the bits):
+    {"accuracy" (percent), "seconds", "bit_changes", "integer"}."""
+    def run():
+        r = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=iters, seed=seed,
+                     policy=policy, progress=progress)
+        report = integer_execution(r.qmodel, data.calib_x, data.test_x, data.test_y,
+                                   accumulator_bits=accumulator_bits)
+        return {"accuracy": 100 * r.quant_accuracy, "seconds": r.seconds, "bit_changes": r.notes,
+                "integer": report.to_json()}
+
+    return cache.get("quantize", {**key, "bits": sorted(bits.items())}, run)
+
+
 def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     """Run every step (cached) and return the results document (also written as OUT/results.json)."""
     start = time.perf_counter()
@@ -215,12 +233,10 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
         _log(f"  {hw.name}: lookup table {status}", progress)
 
     _log(f"[3/6] uniform BRECQ at {len(choices)} bit choices and sensitivities (held-out split)", progress)
-    base_key = {"model": model_key, "iters": cfg.iters, "seed": cfg.seed, "data": data.name, "policy": cfg.policy,
-                "threads": cfg.torch_threads}
+    base_key = step_key(model_key, data.name, cfg.iters, cfg.seed, cfg.policy, cfg.torch_threads)
     sens = cache.get("sensitivity", {**base_key, "choices": cfg.choices, "metric": cfg.sensitivity_metric,
-                                     "holdout": len(data.holdout_y)}, lambda: measure_sensitivity(
-        model, data.calib_x, data.calib_y, data.holdout_x, data.holdout_y, data.test_x, data.test_y, choices,
-        iters=cfg.iters, seed=cfg.seed, model_name=cfg.model, progress=progress, policy=policy,
+                                     "holdout": len(data.holdout_y)}, lambda: measure(
+        "brecq", model, data, choices, policy, cfg.model, cfg.seed, progress, iters=cfg.iters,
         metric=cfg.sensitivity_metric))
     fp_accuracy = 100 * sens["reconstruction"]["fp_accuracy"]
     uniform_accuracy = {c: 100 * sens["reconstruction"]["accuracy"][c] for c in cfg.choices}
@@ -263,15 +279,8 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
         for c in t["configs"]:
             bits = {n: (b["w"], b["a"]) for n, b in c["assignment"].items()}
 
-            def run_q(bits=bits):
-                r = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=cfg.iters,
-                             seed=cfg.seed, policy=policy, progress=progress)
-                report = integer_execution(r.qmodel, data.calib_x, data.test_x, data.test_y,
-                                           accumulator_bits=cfg.accumulator_bits)
-                return {"accuracy": 100 * r.quant_accuracy, "seconds": r.seconds, "bit_changes": r.notes,
-                        "integer": report.to_json()}
-
-            q = cache.get("quantize", {**base_key, "bits": sorted(bits.items())}, run_q)
+            q = quantize_checked(cache, base_key, model, data, bits, cfg.iters, cfg.seed, policy, progress,
+                                 cfg.accumulator_bits)
             c["accuracy"], c["integer"], c["bit_changes"] = q["accuracy"], q["integer"], q["bit_changes"]
             c["top1_agreement"], c["max_logit_error"] = q["integer"]["top1_agreement"], q["integer"]["max_logit_error"]
             c["quantize_seconds"] = q["seconds"]
