@@ -7,7 +7,7 @@ of the n *key policies* (every layer at the same bit-width, for each bit-width o
 policy drawn uniformly at random (each layer's weight and activation bit-widths drawn independently) are
 accumulated, then one SGD step updates weights and steps together.  The supplement trains 5 epochs at
 learning rate 0.01 for ResNet-18; here the default is 10 epochs of the embedded task's 1,078 training
-originals, a fresh distorted view each time (about 25 s on two cores); ``epochs`` and ``lr`` are parameters.
+originals, a fresh distorted view each time (15 s on two cores in benchmarks/compare_methods.py); ``epochs`` and ``lr`` are parameters.
 
 The search then minimises, over layers, ``I_a(l, a) + alpha * I_w(l, w)`` (the official search's objective;
 ``alpha`` balances weights against activations: 3.0 for ResNet-18, 2.0 for ResNet-50, 1.0 for MobileNet
