@@ -27,7 +27,6 @@ least 0.5 points above every uniform configuration that is no slower (re-simulat
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import random
 import sys
@@ -39,6 +38,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from hwsim.cache import Cache
 from hwsim.config import load_config, with_run_options
 from hwsim.errors import HwsimError
 from hwsim.io import check_output_dir, write_atomic
@@ -50,6 +50,7 @@ from quant.api import quantize
 from quant.fingerprint import model_fingerprint
 from quant.integer import integer_execution
 from quant.sensitivity import METHODS, measure
+from quant.reproducible import pin_torch
 from quant.sources import load_model_and_data
 from search.build import problem_from_tables
 from search.exact import solve_exact
@@ -86,29 +87,6 @@ class PipelineConfig:
     sensitivity_options: tuple = ()  # (name, value) pairs of the method's own options (e.g. ("k", 0.001))
 
 
-class _Cache:
-    """JSON results under OUT/cache keyed by a hash of their inputs; written atomically."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def get(self, step: str, key: dict, make):
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        path = self.root / f"{step}-{digest}.json"
-        if path.exists():
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                if doc.get("key") == digest:
-                    return doc["value"]
-                reason = "made for other inputs"
-            except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError) as exc:
-                reason = f"corrupted ({type(exc).__name__})"
-            print(f"hwsim: warning: cached step {path.name} is {reason}; computing it again", file=sys.stderr)
-        value = make()
-        write_atomic(path, json.dumps({"key": digest, "value": value}) + "\n")
-        return value
-
-
 def _log(msg: str, progress: bool) -> None:
     if progress:
         tqdm.write(msg, file=sys.stderr)
@@ -119,7 +97,7 @@ def seed_everything(seed: int, threads: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     torch.manual_seed(seed)
-    torch.set_num_threads(threads)
+    pin_torch(threads)
 
 
 def _check(cfg: PipelineConfig):
@@ -192,7 +170,7 @@ def step_key(model_key: str, data_name: str, iters: int, seed: int, policy: str,
     return {"model": model_key, "iters": iters, "seed": seed, "data": data_name, "policy": policy, "threads": threads}
 
 
-def quantize_checked(cache: _Cache, key: dict, model, data, bits: dict, iters: int, seed: int,
+def quantize_checked(cache: Cache, key: dict, model, data, bits: dict, iters: int, seed: int,
                      policy: PrecisionPolicy, progress: bool, accumulator_bits: int = 32) -> dict:
     """``bits`` quantized by block reconstruction and run in integers (cached under ``key`` and the bits):
     {"accuracy" (percent), "seconds", "bit_changes", "integer"}."""
@@ -211,7 +189,7 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
     """Run every step (cached) and return the results document (also written as OUT/results.json)."""
     start = time.perf_counter()
     out = Path(cfg.out)
-    cache = _Cache(out / "cache")
+    cache = Cache(out / "cache")
     hws, choices, policy = _check(cfg)
     seed_everything(cfg.seed, cfg.torch_threads)
     cached = sorted((out / "cache").glob("*.json")) if (out / "cache").is_dir() else []

@@ -29,6 +29,7 @@ from .digits_model import accuracy
 from .qmodel import QuantLayer, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
 from .fingerprint import model_fingerprint
 from .hooks import observing
+from .reproducible import pin_torch
 from .reconstruct import FISHER_NORMS, OBJECTIVES, ReconConfig, reconstruct_unit, unit_inputs, unit_targets
 from .units import GRANULARITIES, find_units
 
@@ -114,6 +115,7 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
         raise HwsimError(f"granularity {granularity!r} is not known; allowed: {', '.join(GRANULARITIES)}")
     if objective not in OBJECTIVES:
         raise HwsimError(f"objective {objective!r} is not known; allowed: {', '.join(OBJECTIVES)}")
+    pin_torch()
     start = time.perf_counter()
     torch.manual_seed(seed)
     example = calib_x[:2]

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 
 from hwsim.errors import HwsimError
 
+from .reproducible import pin_torch
+
 DIGITS_SIZE = 16  # 8x8 digits are upsampled to 16x16
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp")
 # The embedded task: noisy, distorted digits (see digits()).  Part of the digits model's cache key.
@@ -85,6 +87,7 @@ def digits(calib_size: int = 512, seed: int = 0) -> DataBundle:
     """
     from sklearn.datasets import load_digits
 
+    pin_torch()
     task = DIGITS_TASK
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
@@ -155,6 +158,7 @@ def image_folder(root: str | Path, size: int = 224, calib_size: int = 1024, hold
     Calibration and held-out images are two disjoint random draws from ``train/`` (the
     held-out one gets what is left when the folder has fewer than both sizes); ``val/`` is the test set.
     """
+    pin_torch()
     root = Path(root)
     if not (root / "train").is_dir() or not (root / "val").is_dir():
         raise HwsimError(f"{root}: expected train/ and val/ sub-folders, each with one folder per class")

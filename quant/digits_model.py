@@ -3,12 +3,14 @@
 Narrow on purpose: a network with little redundancy is one on which low precision costs
 accuracy, which is what the co-design flow has to trade against latency.  Trained on 2 CPU cores
 in about 15 s to about 87% test accuracy on the noisy, distorted digits task (quant/data.py), then
-cached by a hash of its recipe and task, so later runs load it.
+shipped with the package (``quant/weights/``, made by ``scripts/train_digits.py``), so every machine starts from
+the same weights; another seed or recipe is trained once and cached.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -19,9 +21,8 @@ from torch import nn
 from tqdm import tqdm
 
 
-from hwsim.io import replace_atomic
-
 from .data import DIGITS_TASK, DataBundle
+from .reproducible import pin_torch
 
 RECIPE = {"arch": "digits-resnet", "widths": [6, 12, 24], "blocks": 2, "epochs": 20, "batch": 64, "lr": 0.05,
           "weight_decay": 5e-4, "task": DIGITS_TASK, "version": 2}
@@ -87,6 +88,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 25
 
 def train_digits_model(data: DataBundle, seed: int = 0, progress: bool = True) -> DigitsResNet:
     """Train the digits ResNet from scratch with SGD + cosine schedule (deterministic for a seed)."""
+    pin_torch()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"], data.num_classes)
@@ -112,20 +114,63 @@ def train_digits_model(data: DataBundle, seed: int = 0, progress: bool = True) -
     return model
 
 
-def digits_model(data: DataBundle, cache_dir: Path, seed: int = 0, progress: bool = True) -> DigitsResNet:
-    """The trained digits model: loaded from ``cache_dir`` if there, else trained and cached (atomically)."""
-    key = hashlib.sha256(json.dumps({**RECIPE, "seed": seed}, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"digits-resnet-{key}.pt"
+WEIGHTS = Path(__file__).parent / "weights"  # shipped trained weights: scripts/train_digits.py writes them
+SHIPPED_SEEDS = (0,)
+# test top-1 points a retrained model may differ from the shipped one (bit-identical with the pinned kernels of the
+# torch release that made it; another torch release may change the kernels' float order)
+RETRAIN_TOLERANCE = 1.0
+
+
+def recipe_key(seed: int) -> str:
+    """Hash (16 hex digits) of the training recipe, the task and the seed: what the trained weights depend on."""
+    return hashlib.sha256(json.dumps({**RECIPE, "seed": seed}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def shipped_weights(seed: int) -> tuple[Path, dict] | None:
+    """(weights file, its record) shipped with the package for ``seed``, if this recipe's weights are shipped."""
+    record_path = WEIGHTS / f"digits-resnet-seed{seed}.json"
+    if not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if record.get("recipe_key") != recipe_key(seed):
+        return None  # the recipe changed since the weights were made: train instead (a test flags it)
+    return WEIGHTS / record["file"], record
+
+
+def state_bytes(model: nn.Module) -> bytes:
+    """A model's state dict as the bytes torch.save writes."""
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
+def _load_state(model: nn.Module, payload: bytes) -> str | None:
+    try:
+        model.load_state_dict(torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True))
+    except Exception as exc:  # a damaged or foreign file: not a model of this architecture
+        return f"not a state dict of this architecture ({type(exc).__name__})"
+    return None
+
+
+def digits_model(data: DataBundle, cache_dir: Path | None = None, seed: int = 0, progress: bool = True) -> DigitsResNet:
+    """The trained digits model: the weights shipped with the package (checked by their SHA-256) for the shipped
+    seeds, else trained once and kept in the checked cache under ``cache_dir``."""
+    from hwsim.cache import Cache, warn
+
     model = DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"], data.num_classes)
-    if path.exists():
-        try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            model.eval()
-            return model
-        except Exception as exc:  # a corrupted cache file is retrained, never trusted
-            print(f"hwsim: warning: cached model {path} is unreadable ({type(exc).__name__}); training it again",
-                  file=sys.stderr)
-    model = train_digits_model(data, seed, progress)
-    state = model.state_dict()
-    replace_atomic(path, lambda tmp: torch.save(state, tmp))
-    return model
+    shipped = shipped_weights(seed)
+    if shipped is not None:
+        path, record = shipped
+        payload = path.read_bytes() if path.is_file() else b""
+        reason = "its SHA-256 does not match its record" if hashlib.sha256(payload).hexdigest() != record["sha256"] \
+            else _load_state(model, payload)
+        if reason is None:
+            return model.eval()
+        warn(f"shipped weights {path} are damaged: {reason}; training the model instead")
+    cache = Cache(cache_dir)
+    key = {"model": "digits-resnet", "recipe": recipe_key(seed)}
+    payload = cache.get_bytes("digits-model", key, lambda: state_bytes(train_digits_model(data, seed, progress)),
+                              check=lambda b: _load_state(model, b))
+    if cache.last != "hit":
+        _load_state(model, payload)
+    return model.eval()

@@ -30,6 +30,7 @@ from torch import nn
 from hwsim.errors import HwsimError
 from hwsim.precision import PrecisionPolicy
 
+from ..reproducible import pin_torch
 from .brecq import _covering_pairs, measure_sensitivity, project_monotone  # noqa: F401  (public names)
 from .first_order import first_order_sensitivity
 from .gmpq import gmpq_sensitivity
@@ -88,6 +89,7 @@ def measure(method: str, model: nn.Module, data, choices, policy: PrecisionPolic
     (brecq: iters, recon_method, granularity, objective, metric; first_order: k; hawq: samples, draws; limpq: epochs, lr, alpha; gmpq: proxy, lam)."""
     if method not in _REGISTRY:
         raise HwsimError(f"sensitivity method {method!r}; allowed: {', '.join(METHODS)}")
+    pin_torch()
     torch.manual_seed(seed)
     table = _REGISTRY[method](model, data, [tuple(c) for c in choices], policy or PrecisionPolicy(), model_name, seed,
                               progress, **options)
