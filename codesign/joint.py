@@ -36,6 +36,7 @@ import yaml
 
 from explore.executors import run_local
 from explore.spec import load_spec
+from hwsim.cache import Cache
 from hwsim.config import config_from_dict
 from hwsim.errors import HwsimError
 from hwsim.io import check_output_dir, write_atomic
@@ -49,7 +50,7 @@ from search.problem import check_feasible
 
 from .outer import every_chip, nsga2_chips
 
-from .pipeline import _Cache, _log, _wa, quantize_checked, seed_everything, step_key, write_bits_file
+from .pipeline import _log, _wa, quantize_checked, seed_everything, step_key, write_bits_file
 
 FORMAT = "hwsim-codesign/1"
 
@@ -177,7 +178,7 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     start = time.perf_counter()
     space = _check(cfg)
     out = Path(cfg.out)
-    cache = _Cache(out / "cache")
+    cache = Cache(out / "cache")
     policy = PrecisionPolicy(cfg.policy)
     seed_everything(cfg.seed, cfg.torch_threads)
     _log("[1/5] model, data and sensitivities", progress)

@@ -40,8 +40,9 @@ PACKAGES = ("hwsim", "hwsim_cli", "quant", "search", "codesign", "explore")
 _SOURCE_SUFFIXES = (".py", ".json", ".pt", ".yaml", ".yml", ".sha256")
 # libraries whose releases can change a number hwsim computes (kernels, solvers, the data set, samplers)
 RESULT_LIBRARIES = ("numpy", "numba", "llvmlite", "torch", "scipy", "scikit-learn", "pymoo", "pyarrow")
-# environment settings that change float results (set by quant.reproducible; part of the identity)
-RESULT_ENVIRONMENT = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "HWSIM_NATIVE_KERNELS")
+# environment settings that change float results when hwsim does not pin them (quant.reproducible)
+RESULT_ENVIRONMENT = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "OMP_NUM_THREADS")
+NATIVE_KERNELS = "HWSIM_NATIVE_KERNELS"  # the opt-out of quant.reproducible's pinning
 
 
 def _package_dir(name: str) -> Path | None:
@@ -65,12 +66,22 @@ def code_identity() -> str:
             h.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
             h.update(hashlib.sha256(path.read_bytes()).digest())
     h.update(f"python={platform.python_version()}\0".encode())
+    h.update(_float_environment().encode())
     for dist in RESULT_LIBRARIES:
         try:
             h.update(f"{dist}={importlib.metadata.version(dist)}\0".encode())
         except importlib.metadata.PackageNotFoundError:
             h.update(f"{dist}=absent\0".encode())
     return h.hexdigest()[:16]
+
+
+def _float_environment() -> str:
+    """What torch's float results depend on beyond the code: nothing while hwsim pins the kernels (the default),
+    else the kernel settings and the CPU (results computed with native kernels are this machine's own)."""
+    if os.environ.get(NATIVE_KERNELS, "") not in ("1", "true", "yes"):
+        return "kernels=pinned\0"
+    settings = ",".join(f"{k}={os.environ.get(k, '')}" for k in RESULT_ENVIRONMENT)
+    return f"kernels=native,{settings},cpu={platform.processor() or platform.machine()},{os.cpu_count()}\0"
 
 
 def key_digest(key: Any) -> str:
@@ -171,7 +182,6 @@ class Cache:
     def get_bytes(self, kind: str, key: Any, make: Callable[[], bytes], check: Callable[[bytes], str | None] | None = None
                   ) -> bytes:
         """Like :meth:`get` for a binary payload (a torch checkpoint, a table); ``check(payload)`` as in get."""
-        path = self.path(kind, key, "bin")
         payload = self.read_bytes(kind, key, check)
         if payload is not None:
             return payload
@@ -232,8 +242,7 @@ class Cache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if os.path.lexists(path) and not path.is_file():
-                warn(f"cache entry {path} is not a regular file; the result is not cached")
-                return
+                return  # reading it already warned ("not a regular file"); it is left as the user made it
             replace_atomic(path, write, force=True)
         except (HwsimError, OSError) as exc:
             self._disable(str(exc).split(": ", 1)[-1] if isinstance(exc, HwsimError) else (exc.strerror or str(exc)))

@@ -40,6 +40,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from . import __version__
+from .cache import code_identity, warn
 from .config import HardwareConfig
 from .io import default_cache_dir, write_atomic
 from .layers import Layer
@@ -56,8 +57,9 @@ def choices(hw: HardwareConfig) -> list[tuple[int, int]]:
 
 
 def lut_key(layers: Sequence[Layer], hw: HardwareConfig, policy: PrecisionPolicy | None = None) -> str:
-    """Hash of what the table depends on: the layers' shapes, the hardware's numbers, the policy, the tool version."""
-    record = {"format": LUT_FORMAT, "version": __version__, "kind": hw.kind, "hw": hw.content_hash(),
+    """Hash of what the table depends on: the layers' shapes, the hardware's numbers, the policy, and the code that
+    computes it (:func:`hwsim.cache.code_identity`: any edit to the package is another key)."""
+    record = {"format": LUT_FORMAT, "code": code_identity(), "kind": hw.kind, "hw": hw.content_hash(),
               "layers": [layer.to_dict() for layer in layers], "policy": (policy or PrecisionPolicy()).name}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
@@ -169,20 +171,28 @@ def cached_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inp
     """The table from the cache if it is valid there, else built and cached; returns (table, what happened)."""
     layers = list(layers)
     key = lut_key(layers, hw, policy)
-    path = (cache_dir or default_cache_dir()) / f"lut-{key[:24]}.json"
+    root = cache_dir or default_cache_dir()
+    path = root / f"lut-{key[:24]}.json"
     reason = None
-    if path.exists():
+    if os.path.lexists(path):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             reason = check_lut(doc, key)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             reason = "corrupted: not valid JSON"
         except OSError as exc:
-            reason = f"unreadable: {exc.strerror}"
+            reason = f"unreadable: {exc.strerror or type(exc).__name__}"
         if reason is None:
             return doc, f"cache hit: {path}"
     doc = build_lut(layers, hw, model, input_shape, jobs, progress, policy)
-    write_atomic(path, json.dumps(doc, indent=1) + "\n")
+    try:
+        if os.path.lexists(path) and not path.is_file():
+            raise HwsimError(f"{path}: not a regular file")
+        write_atomic(path, json.dumps(doc, indent=1) + "\n", force=True)
+    except (HwsimError, OSError) as exc:  # a cache never stops a command: the table is returned uncached
+        why = str(exc) if isinstance(exc, HwsimError) else f"{root}: {exc.strerror or exc}"
+        warn(f"lookup table not cached ({why})")
+        return doc, f"built, not cached ({why})"
     if reason is None:
         return doc, f"built and cached at {path}"
     return doc, f"rebuilt: the cached table was {reason}; cached at {path}"

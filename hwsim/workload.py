@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
-import hashlib
-import importlib.metadata
 import json
 import math
 import re
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import HwsimError
-from .io import default_cache_dir, read_text, write_atomic
+from .io import default_cache_dir, read_text
 from .layers import Layer
 from .resources import available_memory_bytes
 
@@ -232,19 +230,15 @@ def layers_from_model_name(name: str, input_shape: Sequence[int] = (1, 3, 224, 2
     shipped = ZOO_LAYERS / f"{name}.json"
     if shape == ZOO_SHAPE and shipped.is_file():  # our builders at their default input: shipped with the package
         return _read_layers(shipped)
-    path = _layer_cache_path(name, shape) if cache else None
-    if path is not None and path.is_file():
-        try:
-            return _read_layers(path)
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # an unreadable or stale entry is rebuilt below
-    layers = layers_from_module(build_named_model(name), shape)
-    if path is not None:
-        try:
-            write_atomic(path, layers_json(layers), force=True)
-        except (HwsimError, OSError):
-            pass  # the cache is an optimisation: a read-only home still works
-    return layers
+    if not cache:
+        return layers_from_module(build_named_model(name), shape)
+    from .cache import Cache
+
+    rows = Cache(default_cache_dir() / "layers").get(
+        "layers", {"model": name, "shape": list(shape)},
+        lambda: [dataclasses.asdict(layer) for layer in layers_from_module(build_named_model(name), shape)],
+        check=lambda rows: None if _layers_from_rows(rows) is not None else "not a layer list")
+    return _layers_from_rows(rows)
 
 
 ZOO_LAYERS = Path(__file__).parent / "zoo_layers"  # scripts/ship_zoo_layers.py writes, tests/test_workload.py checks
@@ -266,25 +260,17 @@ def layers_json(layers: list[Layer]) -> str:
 
 
 def _read_layers(path: Path) -> list[Layer]:
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    return [Layer(**{**row, "consumers": tuple(row["consumers"])}) for row in rows]
+    return _layers_from_rows(json.loads(path.read_text(encoding="utf-8")), strict=True)
 
 
-def _layer_cache_path(name: str, shape: tuple[int, ...]) -> Path | None:
-    """Where the layer list of a named model at ``shape`` is cached (None: the name cannot be a file name)."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+def _layers_from_rows(rows, strict: bool = False) -> list[Layer] | None:
+    """Layers from their JSON rows (None, or with ``strict`` the error, when the rows are not a layer list)."""
+    try:
+        return [Layer(**{**row, "consumers": tuple(row["consumers"])}) for row in rows]
+    except (TypeError, KeyError, ValueError):
+        if strict:
+            raise
         return None
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for source in ("models.py", "workload.py", "layers.py"):
-        digest.update((here / source).read_bytes())
-    for dist in ("torch", "torchvision"):
-        try:
-            digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    shape_s = "x".join(map(str, shape))
-    return default_cache_dir() / "layers" / f"{name}-{shape_s}-{digest.hexdigest()[:16]}.json"
 
 
 # ----------------------------------------------------------------------------------------------
