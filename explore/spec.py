@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import yaml
 
 from hwsim.config import config_from_dict, sweepable_fields
 from hwsim.errors import ConfigError, HwsimError
 from hwsim.io import read_text
 from hwsim.precision import check_bits, parse_label
+from hwsim.yaml_input import load_yaml
 
 from .workload import BITS_SUFFIXES, point_bits
 
@@ -218,10 +218,7 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
     """
     p = Path(path)
     source = str(p)
-    try:
-        raw = yaml.safe_load(read_text(p, "sweep spec"))
-    except yaml.YAMLError as exc:
-        raise HwsimError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    raw = load_yaml(read_text(p, "sweep spec"), source)
     if not isinstance(raw, dict):
         raise HwsimError(f"{source}: expected a mapping with base, axes, models, precisions")
     unknown = [k for k in raw if k not in KNOWN]
@@ -237,11 +234,8 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
         if k not in raw:
             raise _fail(source, k, "missing")
     base_path = Path(raw["base"]) if Path(str(raw["base"])).is_absolute() else p.parent / str(raw["base"])
-    try:
-        base = yaml.safe_load(read_text(base_path, "base hardware config"))
-        config_from_dict(base, str(base_path))
-    except yaml.YAMLError as exc:
-        raise HwsimError(f"{base_path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    base = load_yaml(read_text(base_path, "base hardware config"), str(base_path))
+    config_from_dict(base, str(base_path))
     allowed = sweepable_fields(base.get("kind", "systolic"))
     axes_raw = raw.get("axes") or {}
     if not isinstance(axes_raw, dict):

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
 
 from .errors import ConfigError, HwsimError
 from .io import read_text
@@ -622,12 +621,10 @@ def load_config(path: str | Path) -> "HardwareConfig":
     text = _read(p)
     if suffix == ".cfg":
         return config_from_scalesim_cfg(p, text)
+    from .yaml_input import load_yaml
+
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}".splitlines()[0]) from None
-    except RecursionError:
-        raise ConfigError(f"{p}: not valid YAML: nested too deeply") from None
+        raw = load_yaml(text, str(p))
+    except HwsimError as exc:
+        raise ConfigError(str(exc)) from None
     return config_from_dict(raw, str(p))

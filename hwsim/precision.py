@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
 from .errors import HwsimError
 from .io import read_text
 
@@ -42,6 +40,16 @@ def _pair(value: Any, where: str) -> tuple[int, int]:
     raise HwsimError(f"{where}: got {value!r}; allowed: 'w4a8', [4, 8] or {{w: 4, a: 8}}")
 
 
+def _unique_keys(pairs: list, source: Path) -> dict:
+    """A JSON object's pairs as a dict, refusing a key given twice (JSON parsers keep the last silently)."""
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise HwsimError(f"{source}: duplicate key {k[:80]!r}; give each key once")
+        out[k] = v
+    return out
+
+
 def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Read a per-layer bit assignment (JSON or YAML mapping layer -> w/a; optional ``default``), or the
     result JSON of ``hwsim search`` (its ``assignment``).
@@ -51,11 +59,15 @@ def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tu
     """
     p = Path(path)
     text = read_text(p, "bits file", max_bytes=16 * 2 ** 20)
-    try:
-        raw = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        raise HwsimError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
-                         f"{(str(exc) or type(exc).__name__).splitlines()[0]}") from None
+    if p.suffix == ".json":
+        try:
+            raw = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, p))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise HwsimError(f"{p}: not valid JSON: {(str(exc) or type(exc).__name__).splitlines()[0]}") from None
+    else:
+        from .yaml_input import load_yaml
+
+        raw = load_yaml(text, str(p))
     if isinstance(raw, dict) and isinstance(raw.get("assignment"), dict) and "solver" in raw:
         raw = raw["assignment"]  # an 'hwsim search' result: its assignment is the bits file
     if not isinstance(raw, dict):
