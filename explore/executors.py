@@ -6,6 +6,7 @@ as chunks finish (in any order; the store puts rows back in point order).
 
 from __future__ import annotations
 
+import signal
 from typing import Callable, Iterable, Iterator
 
 from hwsim.errors import HwsimError
@@ -30,10 +31,32 @@ def _windowed(chunks: Iterable, submit: Callable, wait_any: Callable, result: Ca
                 pending[submit(nxt[1])] = nxt[0]
 
 
+def _worker_init() -> None:
+    """Workers leave interruptions to the driver: Ctrl-C reaches the whole process group, and the driver, not
+    each worker, decides what happens (it stops them); SIGTERM keeps its default (end at once)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop(pool, timeout: float = 1.5) -> None:
+    """End a process pool now: drop what is queued, terminate the workers, reap them (no orphans)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout)
+
+
 def run_local(fn: Callable, chunks: Iterable, jobs: int) -> Iterator[tuple[int, object]]:
     """``jobs == 1``: in this process, in order; otherwise a process pool of ``jobs`` workers.
 
-    At most ``4 x jobs`` chunks are in flight, so memory does not grow with the number of chunks.
+    At most ``4 x jobs`` chunks are in flight, so memory does not grow with the number of chunks.  When the
+    caller stops early (an interruption, SIGTERM, an error), the workers are terminated within about 2 s.
     """
     if jobs <= 1:
         for i, chunk in enumerate(chunks):
@@ -41,16 +64,17 @@ def run_local(fn: Callable, chunks: Iterable, jobs: int) -> Iterator[tuple[int, 
         return
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending: dict = {}
-        try:
-            yield from _windowed(chunks, lambda chunk: pool.submit(fn, chunk),
-                                 lambda handles: wait(handles, return_when=FIRST_COMPLETED)[0],
-                                 lambda fut: fut.result(), 4 * jobs, pending)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    pending: dict = {}
+    try:
+        yield from _windowed(chunks, lambda chunk: pool.submit(fn, chunk),
+                             lambda handles: wait(handles, return_when=FIRST_COMPLETED)[0],
+                             lambda fut: fut.result(), 4 * jobs, pending)
+    except BaseException:
+        _stop(pool)
+        raise
+    finally:  # GeneratorExit (the caller stopped iterating) lands here too
+        _stop(pool)
 
 
 def run_ray(fn: Callable, chunks: Iterable, address: str | None = None, jobs: int | None = None

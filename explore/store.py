@@ -1,14 +1,22 @@
 """Sweep results on disk: one Parquet part per finished chunk, merged into ``sweep.parquet`` and ``sweep.csv``.
 
 Parts are written atomically as chunks finish, so an interrupted sweep loses at most the chunks in
-flight, and a rerun skips every point whose key is already in a part.  Parts live in
+flight, and a rerun skips every point whose key is already in a trusted part.  Parts live in
 ``DIR/parts-<columns hash>/``: a spec with other axes starts a set of its own.
+
+Each part ``part-NNNNNN.parquet`` has a manifest ``part-NNNNNN.json``, written after it (atomically):
+the digest of the spec that made it (:func:`spec_digest`), the code identity, its row count, the
+SHA-256 of its point keys and of the file's bytes.  A resumed run trusts a part only when its manifest
+is there and every field matches; a part that is damaged (any byte), foreign (another spec or another
+version of the code) or incomplete (no manifest: the run stopped between the two writes) is named in
+one warning line, removed, and its points are simulated again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +25,8 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from hwsim.io import replace_atomic
+from hwsim.cache import code_identity, warn
+from hwsim.io import replace_atomic, write_atomic
 
 from .run import METRICS
 from .spec import SweepSpec
@@ -74,32 +83,104 @@ def _codes(keys: list[str]) -> np.ndarray:
     return np.fromiter((key_code(k) for k in keys), dtype=np.int64, count=len(keys))
 
 
-def done_codes(folder: Path) -> np.ndarray:
-    """Sorted key codes of the points already in this folder's parts (an unreadable part is ignored: its
-    points rerun)."""
-    found = []
+PART_FORMAT = "hwsim-sweep-part/1"
+
+
+def spec_digest(spec: SweepSpec) -> str:
+    """SHA-256 (24 hex digits) of what decides a sweep point's numbers: the base config, the axes, the models
+    and precisions (with the bytes of any topology CSV or bits file they name) and the input size.  Sampling,
+    seed and plots are left out: another sample of the same grid reuses the same points."""
+    files = {}
+    for name in (*spec.models, *spec.precisions):
+        p = Path(name)
+        if p.is_file():
+            files[name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    doc = {"base": spec.base, "axes": [[a.name, list(a.values)] for a in spec.axes], "models": list(spec.models),
+           "precisions": list(spec.precisions), "input_size": spec.input_size, "files": files}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _keys_digest(keys: list[str]) -> str:
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _part_problem(part: Path, digest: str) -> str | None:
+    """Why ``part`` cannot be trusted for a sweep of spec ``digest`` (None: it can)."""
+    manifest = part.with_suffix(".json")
+    if not manifest.is_file():
+        return "incomplete (no manifest: the run stopped while writing it)"
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or doc.get("format") != PART_FORMAT:
+            return "damaged (its manifest is not one)"
+        if doc.get("spec") != digest:
+            return "foreign (written by another spec)"
+        if doc.get("code") != code_identity():
+            return "foreign (written by another version of hwsim)"
+        if doc.get("sha256") != _file_digest(part):
+            return "damaged (its bytes do not match its manifest)"
+        keys = pq.read_table(part, columns=["key"]).column("key").to_pylist()
+        if len(keys) != doc.get("rows") or _keys_digest(keys) != doc.get("keys_sha256"):
+            return "damaged (its rows do not match its manifest)"
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return f"damaged (unreadable: {type(exc).__name__})"
+    return None
+
+
+def trusted_parts(folder: Path, digest: str) -> list[Path]:
+    """The parts of ``folder`` whose manifests vouch for them under spec ``digest``; every other part (and any
+    manifest without its part) is named in one warning line and removed, so its points are simulated again."""
+    trusted = []
     for part in sorted(folder.glob("part-*.parquet")):
-        try:
-            found.append(_codes(pq.read_table(part, columns=["key"]).column("key").to_pylist()))
-        except (OSError, pa.ArrowException):
+        problem = _part_problem(part, digest)
+        if problem is None:
+            trusted.append(part)
             continue
+        warn(f"sweep part {part} is {problem}; its points are simulated again")
+        for p in (part, part.with_suffix(".json")):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+    for manifest in folder.glob("part-*.json"):
+        if not manifest.with_suffix(".parquet").exists():
+            manifest.unlink()
+    return trusted
+
+
+def done_codes(parts: list[Path]) -> np.ndarray:
+    """Sorted key codes of the points in ``parts`` (trusted ones: :func:`trusted_parts`)."""
+    found = [_codes(pq.read_table(part, columns=["key"]).column("key").to_pylist()) for part in parts]
     return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
 
-def write_part(folder: Path, number: int, records: list[dict], sch: pa.Schema) -> Path:
-    """Write one chunk's records as ``part-NNNNNN.parquet`` (atomically)."""
+def write_part(folder: Path, number: int, records: list[dict], sch: pa.Schema, digest: str) -> Path:
+    """Write one chunk's records as ``part-NNNNNN.parquet``, then its manifest (each atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
     table = _table(sorted(records, key=lambda r: r["index"]), sch)
-    return replace_atomic(folder / f"part-{number:06d}.parquet", lambda tmp: pq.write_table(table, tmp), force=True)
+    path = replace_atomic(folder / f"part-{number:06d}.parquet", lambda tmp: pq.write_table(table, tmp), force=True)
+    manifest = {"format": PART_FORMAT, "spec": digest, "code": code_identity(), "rows": table.num_rows,
+                "keys_sha256": _keys_digest(table.column("key").to_pylist()), "sha256": _file_digest(path),
+                "pid": os.getpid()}
+    write_atomic(path.with_suffix(".json"), json.dumps(manifest, sort_keys=True) + "\n", force=True)
+    return path
 
 
 def next_part_number(folder: Path) -> int:
     """One more than the highest part number in the folder (0 when empty)."""
-    numbers = [int(p.stem.split("-")[1]) for p in folder.glob("part-*.parquet") if p.stem.split("-")[1].isdigit()]
+    numbers = [int(p.stem.split("-")[1]) for p in folder.glob("part-*.*") if p.stem.split("-")[1].isdigit()]
     return max(numbers, default=-1) + 1
 
 
-def merge(folder: Path, out: Path, wanted: np.ndarray, sch: pa.Schema) -> int:
+def merge(parts: list[Path], out: Path, wanted: np.ndarray, sch: pa.Schema) -> int:
     """Write ``sweep.parquet`` and ``sweep.csv``: the rows of the ``wanted`` key codes, once each, by point
     index; returns rows.  The driver holds 17 bytes a point (codes, their order, a seen flag), no objects.
 
@@ -109,11 +190,8 @@ def merge(folder: Path, out: Path, wanted: np.ndarray, sch: pa.Schema) -> int:
     folder) are merged in memory instead.
     """
     spans = []
-    for part in sorted(folder.glob("part-*.parquet")):
-        try:
-            idx = pq.read_table(part, columns=["index"]).column("index")
-        except (OSError, pa.ArrowException):
-            continue
+    for part in parts:
+        idx = pq.read_table(part, columns=["index"]).column("index")
         if len(idx):
             spans.append((pa.compute.min(idx).as_py(), pa.compute.max(idx).as_py(), part))
     spans.sort(key=lambda s: s[0])

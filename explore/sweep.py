@@ -13,7 +13,9 @@ import numpy as np
 from .executors import run_local, run_ray
 from .run import run_chunk
 from .spec import SweepSpec
-from .store import done_codes, key_code, merge, next_part_number, parts_dir, schema, write_part
+from .lock import folder_lock
+from .store import done_codes, key_code, merge, next_part_number, parts_dir, schema, spec_digest, trusted_parts, \
+    write_part
 
 CHUNK = 25  # points per task: large enough to amortise shipping, small enough to lose little on interruption
 
@@ -43,17 +45,28 @@ class SweepResult:
 
 def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_address: str | None = None,
               progress: bool = False, chunk: int = CHUNK, plots: bool = True) -> SweepResult:
-    """Simulate every point of ``spec`` not yet in ``out``, then write sweep.parquet, sweep.csv and the plots."""
+    """Simulate every point of ``spec`` not yet in ``out``, then write sweep.parquet, sweep.csv and the plots.
+
+    ``out`` is locked for the run (a second run into it is refused, naming this one's pid).  Only parts whose
+    manifests match this spec and code are reused (explore/store.py).
+    """
+    with folder_lock(out, "sweep"):
+        return _run_sweep(spec, out, jobs, ray, ray_address, progress, chunk, plots)
+
+
+def _run_sweep(spec: SweepSpec, out: Path, jobs: int, ray: bool, ray_address: str | None, progress: bool,
+               chunk: int, plots: bool) -> SweepResult:
     from tqdm import tqdm
 
     start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     sch = schema(spec)
     folder = parts_dir(out, sch)
+    digest = spec_digest(spec)
+    parts = trusted_parts(folder, digest)
     indices = spec.indices()
     # 8 bytes a point for the keys (no object per point: the driver's memory stays flat as sweeps grow)
     wanted = np.fromiter((key_code(spec.point(int(i)).key()) for i in indices), dtype=np.int64, count=len(indices))
-    todo_indices = indices[~np.isin(wanted, done_codes(folder))]
+    todo_indices = indices[~np.isin(wanted, done_codes(parts))]
     todo = (spec.point(int(index)) for index in todo_indices)
     n_todo = len(todo_indices)
     chunk = max(1, min(chunk, -(-n_todo // (4 * jobs))))  # at least four tasks per worker when points are few
@@ -63,10 +76,10 @@ def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_
     number = next_part_number(folder)
     with tqdm(total=n_todo, unit="pt", desc="sweep", file=sys.stderr, disable=not progress) as bar:
         for _, records in runner:
-            write_part(folder, number, records, sch)
+            parts.append(write_part(folder, number, records, sch, digest))
             number += 1
             bar.update(len(records))
-    rows = merge(folder, out, wanted, sch)
+    rows = merge(sorted(parts), out, wanted, sch)
     result = SweepResult(out=out, rows=rows, simulated=n_todo, reused=len(wanted) - n_todo, seconds=0.0, plots=[])
     if plots and rows:
         result.plots = _plots(spec, result.read(["model"] + _PLOTTED + [a for a in spec.heatmap or ()]), out)

@@ -9,6 +9,7 @@ with ``--debug``.  Standard output carries only the output a command was asked f
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 
 from hwsim.errors import HwsimError
@@ -18,6 +19,14 @@ from .common import Parser
 
 COMMANDS = (simulate, lut, calibrate, sweep, quantize, sensitivity, problem, search, pareto, pipeline, codesign)
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not bad input
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every ``finally`` runs (workers stopped, no half-written file)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def build_parser() -> Parser:
@@ -40,16 +49,25 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hwsim`` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave its signals alone
+        previous = None
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
+    except Terminated:
+        print("hwsim: terminated (SIGTERM); finished results are kept, rerun the same command to resume",
+              file=sys.stderr)
+        return 143
     except HwsimError as exc:
         if debug:
             raise
         print(f"hwsim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("hwsim: interrupted", file=sys.stderr)
+        print("hwsim: interrupted; finished results are kept, rerun the same command to resume", file=sys.stderr)
         return 130
     except MemoryError:
         if debug:
@@ -73,3 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hwsim: error: internal error {type(exc).__name__}: {_one_line(exc)[:300]} (a bug in hwsim; rerun "
               f"with --debug for the traceback and report it)", file=sys.stderr)
         return INTERNAL_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
