@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hwsim.cache import code_identity
 from hwsim.errors import HwsimError
 from hwsim.io import replace_atomic
 from hwsim.resources import check_memory
@@ -138,12 +139,13 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
         key = hashlib.sha256(json.dumps({"cfg": dataclasses.asdict(cfg), "gran": opts["granularity"], "seed": seed,
                                          "bits": sorted(plan.items()), "method": method, "per_channel": per_channel,
                                          "model": model_fingerprint(model),
-                                         "calib": list(calib_x.shape)}, default=str).encode()).hexdigest()[:16]
+                                         "calib": list(calib_x.shape), "code": code_identity()},
+                                        default=str).encode()).hexdigest()[:16]
         ckpt = Path(checkpoint_dir) / "progress.pt" if checkpoint_dir else None
         done: list[str] = []
         if ckpt is not None and ckpt.exists():
             try:
-                saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+                saved = torch.load(ckpt, map_location="cpu", weights_only=True)  # tensors and plain data only
             except Exception as exc:  # a truncated or foreign file: start over, say so
                 saved = {}
                 print(f"hwsim: warning: {ckpt} is unreadable ({type(exc).__name__}); starting over", file=sys.stderr)
