@@ -43,6 +43,7 @@ from .workload import BITS_SUFFIXES, point_bits
 SAMPLINGS = ("grid", "random", "lhs")
 KNOWN = ("base", "axes", "models", "precisions", "input_size", "samples", "sampling", "seed", "heatmap")
 MAX_POINTS = 10_000_000  # a grid this large is refused (sample it instead)
+MAX_AXIS_VALUES = 1_000_000  # one axis's values are held in memory: a range longer than this is refused before
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +183,7 @@ def _range(source: str, name: str, raw: dict) -> tuple:
         if not _number(step) or step <= 0:
             raise _fail(source, where, f"step {step!r}; allowed: a positive number")
         count = int(math.floor((hi - lo) / step + 1e-9)) + 1
+        _check_count(source, where, count)
         values = [lo + i * step for i in range(count)]
     else:
         num, scale = raw["num"], raw.get("scale", "linear")
@@ -189,12 +191,20 @@ def _range(source: str, name: str, raw: dict) -> tuple:
             raise _fail(source, where, f"num {num!r}; allowed: a positive integer")
         if scale not in ("linear", "log"):
             raise _fail(source, where, f"scale {scale!r}; allowed: linear, log")
+        _check_count(source, where, num)
         if scale == "log" and lo <= 0:
             raise _fail(source, where, f"a log scale from {lo}; allowed: from > 0")
         grid = np.geomspace(lo, hi, num) if scale == "log" else np.linspace(lo, hi, num)
         values = [float(f"{v:.6g}") for v in grid]
         integral = False
     return tuple(int(round(v)) if integral else float(f"{v:.6g}") for v in values)
+
+
+def _check_count(source: str, where: str, count: int) -> None:
+    """Refuse an axis longer than MAX_AXIS_VALUES before any value of it is made."""
+    if count > MAX_AXIS_VALUES:
+        raise _fail(source, where, f"{count:,} values; allowed: at most {MAX_AXIS_VALUES:,} per axis (a coarser "
+                                   f"step, or fewer points with num)")
 
 
 def _number(v: Any) -> bool:

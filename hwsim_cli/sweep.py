@@ -40,7 +40,13 @@ def run(args) -> int:
         spec = dataclasses.replace(spec, samples=args.samples,
                                    sampling=spec.sampling if spec.sampling != "grid" else "random")
     check_output_folder(args.output, args.force)
-    jobs = args.jobs or os.cpu_count() or 1
+    cores = os.cpu_count() or 1
+    if args.jobs and args.jobs > 4 * cores:
+        from hwsim.errors import HwsimError
+
+        raise HwsimError(f"--jobs {args.jobs}: allowed 1 to {4 * cores} (4 per core on this {cores}-core machine; "
+                         f"each worker holds a simulator)")
+    jobs = args.jobs or cores
     n = len(spec.indices())
     note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), {jobs} "
          f"{'Ray CPUs' if args.ray or args.ray_address else 'processes'}")

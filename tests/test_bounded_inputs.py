@@ -96,3 +96,24 @@ def test_expansion_bound_matches_the_expanded_size(levels, fan):
     else:
         with pytest.raises(HwsimError, match="alias bomb"):
             load_yaml(text, "t.yaml")
+
+
+def test_a_billion_value_axis_is_refused_before_it_is_made(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {HW}\naxes:\n  array.rows: {{from: 1, to: 1000000000, step: 1}}\nmodels: [{TOPO}]\n"
+                    "precisions: [w8a8]\n")
+    start = time.perf_counter()
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - start < 5 and err.count("\n") == 1 and "1,000,000,000 values" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_many_jobs_are_refused(tmp_path, capsys):
+    import os
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {HW}\naxes:\n  array.rows: [8, 16]\nmodels: [{TOPO}]\nprecisions: [w8a8]\n")
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--jobs", str(4 * (os.cpu_count() or 1) + 1)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--jobs" in err and "allowed 1 to" in err
