@@ -263,7 +263,7 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
            "area_mm2": cfg.area_mm2, "energy_uj": cfg.energy_uj, "outer": cfg.outer, "points": n_points,
            "searched": len(candidates), "feasible": len(feasible), "candidates": candidates, "best": best, "baseline": baseline,
            "seconds": time.perf_counter() - start}
-    write_atomic(out / "codesign.json", json.dumps(doc, indent=1) + "\n")
+    write_atomic(out / "codesign.json", json.dumps(doc, indent=1, allow_nan=False) + "\n")
     best_config = space.point(best["index"]).config
     best_config["name"] = f"codesign_best_{best['index']}"
     write_atomic(out / "best_hw.yaml", yaml.safe_dump(best_config, sort_keys=False))

@@ -284,5 +284,5 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
                                "holdout": sens.get("holdout"), "projection": sens["projection"],
                                "pairs": len(sens["pairs"]), "pairs_dropped": sens.get("pairs_dropped", 0)},
                "layers": names, "seconds": time.perf_counter() - start}
-    write_atomic(out / "results.json", json.dumps(results, indent=1) + "\n")
+    write_atomic(out / "results.json", json.dumps(results, indent=1, allow_nan=False) + "\n")
     return results

@@ -11,6 +11,7 @@ import configparser
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -151,8 +152,16 @@ def positive_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
 
+MAX_NUMBER = 1e12  # any number in a config: finite and at most this (1 THz, 1 PB of buffer, 10^12 GB/s)
+
+
+def finite_number(v: Any) -> bool:
+    """A real number (not a bool) that is finite and at most MAX_NUMBER in size."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_NUMBER
+
+
 def positive_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+    return finite_number(v) and v > 0
 
 
 def _bandwidth(v: Any) -> bool:
@@ -506,8 +515,9 @@ def _cfg_positive(cp, source: str, section: str, key: str, cast=int):
         value = cast(text)
     except ValueError:
         value = None
-    if value is None or value <= 0:
-        raise fail(source, f"{section}.{key}", text, "a positive " + ("integer" if cast is int else "number"))
+    if value is None or not positive_number(value) or (cast is int and value > 2 ** 40):
+        raise fail(source, f"{section}.{key}", text, "a positive, finite " + ("integer" if cast is int else "number")
+                   + f" up to {MAX_NUMBER:g}")
     return value
 
 

@@ -188,7 +188,7 @@ def cached_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inp
     try:
         if os.path.lexists(path) and not path.is_file():
             raise HwsimError(f"{path}: not a regular file")
-        write_atomic(path, json.dumps(doc, indent=1) + "\n", force=True)
+        write_atomic(path, json.dumps(doc, indent=1, allow_nan=False) + "\n", force=True)
     except (HwsimError, OSError) as exc:  # a cache never stops a command: the table is returned uncached
         why = str(exc) if isinstance(exc, HwsimError) else f"{root}: {exc.strerror or exc}"
         warn(f"lookup table not cached ({why})")

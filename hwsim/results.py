@@ -92,7 +92,7 @@ class NetworkResult:
         """``{"hardware", "dataflow", "clock_mhz", "area_mm2", "layers": [...], "total": {...}}`` as text."""
         doc = {"hardware": self.hardware, "dataflow": self.dataflow, "clock_mhz": self.clock_mhz,
                "area_mm2": self.area_mm2, "layers": [r.to_dict() for r in self.layers], "total": self.total()}
-        return json.dumps(doc, indent=2) + "\n"
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
     def to_csv(self) -> str:
         """One row per layer plus a final ``total`` row."""

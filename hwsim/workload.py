@@ -278,9 +278,14 @@ def _layers_from_rows(rows, strict: bool = False) -> list[Layer] | None:
 # ----------------------------------------------------------------------------------------------
 
 
+MAX_TOPOLOGY_LAYERS = 100_000  # rows of a topology CSV
+MAX_NAME_CHARS = 256  # characters of a layer name
+
+
 def _scalesim_out(size: int, kernel: int, stride: int) -> int:
-    """SCALE-Sim's output size: no padding, a partial last window rounds up."""
-    return math.ceil((size - kernel + stride) / stride)
+    """SCALE-Sim's output size: no padding, a partial last window rounds up; a window must start inside the input
+    (SCALE-Sim's formula alone counts windows past the input when the stride exceeds the kernel)."""
+    return min(math.ceil((size - kernel + stride) / stride), math.ceil(size / stride))
 
 
 _SPARSITY = re.compile(r"^\d+:\d+$")
@@ -298,9 +303,19 @@ def layers_from_topology(path: str | Path) -> list[Layer]:
     """
     p = Path(path)
     text = read_text(p, "topology file")
-    rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
+    try:
+        rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise HwsimError(f"{p}: not a readable CSV ({exc}); allowed: fields up to {MAX_NAME_CHARS} characters") from None
     if len(rows) < 2:
         raise HwsimError(f"{p}: expected a header line and at least one layer row")
+    if len(rows) - 1 > MAX_TOPOLOGY_LAYERS:
+        raise HwsimError(f"{p}: {len(rows) - 1:,} layer rows; allowed: at most {MAX_TOPOLOGY_LAYERS:,}")
+    head = [c.strip() for c in rows[0]]
+    if len(head) > 1 and re.fullmatch(r"[+-]?\d+", head[1]):
+        raise HwsimError(f"{p}:1: the first line is a layer row, not the header; a topology starts with a header "
+                         f"line such as 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                         f"Channels, Num Filter, Strides,' (or 'Layer, M, N, K,' for GEMM rows)")
     layers, names, kinds = [], set(), set()
     for lineno, row in enumerate(rows[1:], start=2):
         cells = [c.strip() for c in row]
@@ -309,6 +324,8 @@ def layers_from_topology(path: str | Path) -> list[Layer]:
         name, values = cells[0], cells[1:]
         if not name:
             raise HwsimError(f"{p}:{lineno}: the layer name (first column) is empty")
+        if len(name) > MAX_NAME_CHARS:
+            raise HwsimError(f"{p}:{lineno}: a layer name of {len(name):,} characters; allowed: up to {MAX_NAME_CHARS}")
         if name in names:
             raise HwsimError(f"{p}:{lineno}: layer name {name!r} appears twice; allowed: a name per row")
         names.add(name)

@@ -74,8 +74,9 @@ def _expanded_size(root) -> int:
 
 def load_yaml(text: str, source: str) -> Any:
     """The document in ``text`` (from ``source``, for messages), or one HwsimError saying what is wrong."""
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # the reader checks the characters here (a control character is an error)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -94,4 +95,5 @@ def load_yaml(text: str, source: str) -> Any:
     except RecursionError:
         raise HwsimError(f"{source}: not valid YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

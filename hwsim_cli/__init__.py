@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         previous = None
     try:
         args = build_parser().parse_args(argv)
+        for flag in ("output", "out", "cache_dir"):
+            if getattr(args, flag, None) == "":
+                name = "-o/--output" if flag == "output" else f"--{flag.replace('_', '-')}"
+                raise HwsimError(f"{name} is empty; allowed: a path (or leave the option out)")
         return args.run(args)
     except Terminated:
         print("hwsim: terminated (SIGTERM); finished results are kept, rerun the same command to resume",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (POLICIES, add_common, add_sensitivity_method, check_output_folder, note, positive_int, progress,
+from .common import (POLICIES, add_common, finite_float, add_sensitivity_method, check_output_folder, note, positive_int, progress,
                      sensitivity_options)
 
 
@@ -16,9 +16,9 @@ def add_parser(sub) -> None:
                                    "reconstruction, integer execution and re-simulation.")
     p.add_argument("--hw-space", required=True, metavar="SPEC.yaml", help="base config and axes (a sweep spec "
                                                                           "without models and precisions)")
-    p.add_argument("--latency-ms", type=float, required=True, help="latency budget (ms, whole network)")
-    p.add_argument("--area-mm2", type=float, help="area budget (mm2, PE array and buffers)")
-    p.add_argument("--energy-uj", type=float, help="energy budget of one inference (uJ): a constraint of each chip's "
+    p.add_argument("--latency-ms", type=finite_float, required=True, help="latency budget (ms, whole network)")
+    p.add_argument("--area-mm2", type=finite_float, help="area budget (mm2, PE array and buffers)")
+    p.add_argument("--energy-uj", type=finite_float, help="energy budget of one inference (uJ): a constraint of each chip's "
                                                    "bit search, checked again on the whole network")
     p.add_argument("--outer", choices=("all", "nsga2"), default="all",
                    help="which chips get the bit search: all (every chip of the space, or its sample, within the "

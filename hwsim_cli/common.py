@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from hwsim.errors import HwsimError
@@ -30,6 +31,17 @@ def positive_int(text: str) -> int:
         value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (nan and inf are refused: every number hwsim reads is finite)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -170,16 +182,16 @@ def add_sensitivity_method(p, flag: str) -> None:
                         "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.), "
                         "gmpq (loss and attribution-rank preservation on a proxy set, Wang et al.), or pnmq "
                         "(data-free weight error of a non-uniform grid, Chikin and Antiukh; weights only)")
-    p.add_argument("--k", type=float, default=0.001,
+    p.add_argument("--k", type=finite_float, default=0.001,
                    help="first_order: the weight perturbation (default 0.001, the paper's; 0 = plain gradient norm)")
     p.add_argument("--limpq-epochs", type=positive_int, default=10,
                    help="limpq: epochs of the one-time training (default 10)")
-    p.add_argument("--alpha", type=float, default=3.0,
+    p.add_argument("--alpha", type=finite_float, default=3.0,
                    help="limpq: weight of the weight indicators against the activation ones (default 3.0, the "
                         "paper's for ResNet-18)")
     p.add_argument("--proxy", type=positive_int, default=256,
                    help="gmpq: images of the proxy set (default 256, from the calibration set)")
-    p.add_argument("--lam", type=float, default=1.0,
+    p.add_argument("--lam", type=finite_float, default=1.0,
                    help="gmpq: weight of attribution-rank loss against the task-loss increase (default 1.0)")
 
 

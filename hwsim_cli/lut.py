@@ -53,7 +53,7 @@ def run(args) -> int:
             check_bits(hw, w, a, f"{args.bits}: ")
         doc["additivity"].append(additivity_of(layers, hw, doc["layers"], f"bits file {Path(args.bits).name}", bits))
     fmt = args.format or ("json" if args.output else "table")
-    text = json.dumps(doc, indent=1) + "\n" if fmt == "json" else lut_to_table(doc)
+    text = json.dumps(doc, indent=1, allow_nan=False) + "\n" if fmt == "json" else lut_to_table(doc)
     worst = max((abs(a["error_pct"]) for a in doc["additivity"]), default=0.0)
     emit(text, args, f"{len(doc['layers'])} layers x {len(doc['choices'])} pairs; additivity error up to {worst:.3f}%")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (POLICIES, add_arm_options, add_common, add_sensitivity_method, check_output_folder, note,
+from .common import (POLICIES, add_arm_options, add_common, finite_float, add_sensitivity_method, check_output_folder, note,
                      positive_int, progress, sensitivity_options)
 
 
@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data", metavar="DIR")
     p.add_argument("--hw", action="append", metavar="CONFIG",
                    help="hardware config (repeatable; default: the paper's accelerator and the Cortex-A53)")
-    p.add_argument("--budgets", type=float, nargs="+", metavar="F",
+    p.add_argument("--budgets", type=finite_float, nargs="+", metavar="F",
                    help="latency budgets as fractions of the range from the cheapest to the dearest assignment "
                         "(default: one in the middle of each of the first --gaps gaps of the uniform front)")
     p.add_argument("--gaps", type=positive_int, default=3,

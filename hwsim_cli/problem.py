@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_common, check_output_file, note
+from .common import add_common, check_output_file, finite_float, note
 
 
 def add_parser(sub) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     p.add_argument("--metric", choices=("latency", "size", "energy", "bops"), default="latency",
                    help="what the budget limits: latency (ms), size (weight bytes), energy (uJ, systolic targets) or "
                         "bops (bit operations, MACs x w x a, hardware-independent)")
-    p.add_argument("--budget", type=float, required=True, help="the budget, in --budget-unit")
+    p.add_argument("--budget", type=finite_float, required=True, help="the budget, in --budget-unit")
     p.add_argument("--budget-unit", choices=("fraction", "ms", "bytes", "uJ", "BOPs"), default="fraction",
                    help="fraction of the way from the cheapest to the dearest cost (default), ms, bytes, uJ or BOPs")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
@@ -33,7 +33,7 @@ def run(args) -> int:
     check_output_file(args)
     problem = problem_from_tables(read_json(args.lut, "lookup table"), read_json(args.sensitivity, "sensitivity"),
                                   args.budget, args.budget_unit, args.metric)
-    written = write_atomic(args.output, json.dumps(problem.to_json(), indent=1) + "\n", args.force)
+    written = write_atomic(args.output, json.dumps(problem.to_json(), indent=1, allow_nan=False) + "\n", args.force)
     note(f"wrote {written}: {problem.n_layers} layers, choices {', '.join(problem.choices)}, budget "
          f"{problem.budget:.6g} {problem.cost_unit} (cheapest {problem.cheapest_cost():.6g})")
     return 0

@@ -59,7 +59,7 @@ def _emit(args, table: str, doc: dict, summary: str) -> int:
 
     from hwsim.io import write_atomic
 
-    text = json.dumps(doc, indent=1) + "\n"
+    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
     if args.output:
         note(f"{summary} -> {write_atomic(args.output, text, args.force)}")
     sys.stdout.write(table if args.format == "table" else text)

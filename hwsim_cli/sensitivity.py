@@ -57,7 +57,7 @@ def run(args) -> int:
     table = measure(args.sensitivity_method, model, data, choices, PrecisionPolicy(args.policy), args.model, args.seed,
                     progress(args), **options)
     table.setdefault("seconds", time.perf_counter() - start)
-    written = write_atomic(args.output, json.dumps(table, indent=1) + "\n", args.force)
+    written = write_atomic(args.output, json.dumps(table, indent=1, allow_nan=False) + "\n", args.force)
     proj = table["projection"]
     if args.sensitivity_method == "brecq":
         note(f"wrote {written}: {len(table['layers'])} layers x {len(choices)} choices ({len(table['pinned'])} pinned "

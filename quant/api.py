@@ -181,4 +181,4 @@ def save_quantized(result: QuantResult, out_dir: Path, **summary_extra) -> None:
     layers = quant_layers(result.qmodel)
     _save_atomic({"state_dict": result.qmodel.state_dict(), "layers": layer_state(layers),
                   "bits": result.bits}, Path(out_dir) / "quantized.pt")
-    write_atomic(Path(out_dir) / "summary.json", json.dumps(result.summary(**summary_extra), indent=2) + "\n")
+    write_atomic(Path(out_dir) / "summary.json", json.dumps(result.summary(**summary_extra), indent=2, allow_nan=False) + "\n")

@@ -117,3 +117,87 @@ def test_too_many_jobs_are_refused(tmp_path, capsys):
     assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--jobs", str(4 * (os.cpu_count() or 1) + 1)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--jobs" in err and "allowed 1 to" in err
+
+
+@pytest.mark.parametrize("edit", [("clock_mhz: 500", "clock_mhz: .inf"), ("clock_mhz: 500", "clock_mhz: .nan"),
+                                  ("ifmap: 32,", "ifmap: .inf,"), ("clock_mhz: 500", "clock_mhz: 1.0e+300")])
+def test_non_finite_or_huge_numbers_in_a_config_are_one_error_line(tmp_path, capsys, edit):
+    text = HW.read_text()
+    assert edit[0] in text
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text.replace(edit[0], edit[1], 1))
+    assert main(["simulate", "--hw", str(cfg), "--topology", TOPO]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim: error: ") and err.count("\n") == 1 and "internal error" not in err
+
+
+def test_an_infinite_energy_figure_is_refused(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(HW.read_text() + "energy: {dram_pj_per_bit: .inf}\n")
+    assert main(["simulate", "--hw", str(cfg), "--topology", TOPO, "--format", "json"]) == 2
+    assert "energy.dram_pj_per_bit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "1e999"])
+def test_non_finite_numbers_in_a_scalesim_cfg_are_refused(tmp_path, capsys, value):
+    import re
+
+    text = (ROOT / "tests" / "data" / "scalesim" / "os_16x32.cfg").read_text()
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(re.sub(r"IfmapSramSzkB\s*[:=]\s*\S+", f"IfmapSramSzkB = {value}", text))
+    assert main(["simulate", "--hw", str(cfg), "--topology", TOPO, "-o", str(tmp_path / "out.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "IfmapSramSzkB" in err and err.count("\n") == 1 and not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("flags", [["--latency-ms", "nan"], ["--latency-ms", "1", "--area-mm2", "inf"]])
+def test_non_finite_flags_are_refused(tmp_path, capsys, flags):
+    args = ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"), *flags, "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected a finite number" in err
+
+
+def test_a_stride_larger_than_the_input_gives_one_output_pixel(tmp_path):
+    from hwsim.workload import layers_from_topology
+
+    topo = tmp_path / "t.csv"
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                    "Strides,\nbig_stride, 4, 4, 3, 3, 8, 16, 8,\nplain, 17, 17, 3, 3, 12, 20, 2,\n")
+    big, plain = layers_from_topology(topo)
+    assert (big.out_h, big.out_w) == (1, 1) and big.macs == 3 * 3 * 8 * 16
+    assert (plain.out_h, plain.out_w) == (8, 8)  # SCALE-Sim's ceil((17 - 3 + 2) / 2) where a window fits
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(1, 64), kernel=st.integers(1, 64), stride=st.integers(1, 64))
+def test_every_output_window_starts_inside_the_input(size, kernel, stride):
+    from hwsim.workload import _scalesim_out
+
+    if kernel > size:
+        return
+    out = _scalesim_out(size, kernel, stride)
+    assert out >= 1 and (out - 1) * stride < size and out >= (size - kernel) // stride + 1
+
+
+def test_a_topology_without_its_header_line_is_refused(tmp_path, capsys):
+    topo = tmp_path / "t.csv"
+    topo.write_text("conv1, 17, 17, 3, 3, 12, 20, 1,\nconv2, 17, 17, 3, 3, 20, 20, 1,\n")
+    assert main(["simulate", "--hw", str(HW), "--topology", str(topo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "header" in err
+
+
+def test_a_ten_megabyte_layer_name_is_one_error_line(tmp_path, capsys):
+    topo = tmp_path / "t.csv"
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                    "Strides,\n" + "x" * 10_000_000 + ", 17, 17, 3, 3, 12, 20, 1,\n")
+    assert main(["simulate", "--hw", str(HW), "--topology", str(topo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err and len(err) < 1000
+
+
+def test_an_empty_output_path_is_an_error(tmp_path, capsys):
+    assert main(["simulate", "--hw", str(HW), "--topology", TOPO, "-o", ""]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "-o/--output is empty" in captured.err
