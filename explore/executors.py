@@ -77,13 +77,19 @@ def run_local(fn: Callable, chunks: Iterable, jobs: int) -> Iterator[tuple[int, 
         _stop(pool)
 
 
-def run_ray(fn: Callable, chunks: Iterable, address: str | None = None, jobs: int | None = None
-            ) -> Iterator[tuple[int, object]]:
-    """The same tasks on Ray: a local Ray (``address`` None, ``jobs`` CPUs) or a cluster at ``address``."""
+def require_ray():
+    """The ray module, or one HwsimError saying how to install it."""
     try:
         import ray
     except ImportError:
         raise HwsimError("--ray needs Ray: pip install 'hwsim[ray]' (or pip install ray)") from None
+    return ray
+
+
+def run_ray(fn: Callable, chunks: Iterable, address: str | None = None, jobs: int | None = None
+            ) -> Iterator[tuple[int, object]]:
+    """The same tasks on Ray: a local Ray (``address`` None, ``jobs`` CPUs) or a cluster at ``address``."""
+    ray = require_ray()
     started = not ray.is_initialized()
     if started:
         kwargs = {"address": address} if address else {"num_cpus": jobs, "include_dashboard": False}

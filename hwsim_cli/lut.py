@@ -38,19 +38,22 @@ def run(args) -> int:
     hw, layers, shape = load_workload(args)
     model = args.model or Path(args.topology).stem
     policy = PrecisionPolicy(args.policy)
+    bits = None
+    if args.bits:  # checked before the table is built: a bad bits file is the only line
+        from hwsim.precision import load_bits_file
+
+        bits = load_bits_file(args.bits, [layer.name for layer in layers])
+        for (w, a) in set(bits.values()):
+            check_bits(hw, w, a, f"{args.bits}: ")
     if args.no_cache:
         doc, status = build_lut(layers, hw, model, shape, args.jobs, progress(args), policy), "built (cache off)"
     else:
         doc, status = cached_lut(layers, hw, model, shape, Path(args.cache_dir) if args.cache_dir else None,
                                  args.jobs, progress(args), policy)
     note(f"lut: {status}")
-    if args.bits:
+    if bits is not None:
         from hwsim.lut import additivity_of
-        from hwsim.precision import load_bits_file
 
-        bits = load_bits_file(args.bits, [layer.name for layer in layers])
-        for (w, a) in set(bits.values()):
-            check_bits(hw, w, a, f"{args.bits}: ")
         doc["additivity"].append(additivity_of(layers, hw, doc["layers"], f"bits file {Path(args.bits).name}", bits))
     fmt = args.format or ("json" if args.output else "table")
     text = json.dumps(doc, indent=1, allow_nan=False) + "\n" if fmt == "json" else lut_to_table(doc)

@@ -47,6 +47,10 @@ def run(args) -> int:
         raise HwsimError(f"--jobs {args.jobs}: allowed 1 to {4 * cores} (4 per core on this {cores}-core machine; "
                          f"each worker holds a simulator)")
     jobs = args.jobs or cores
+    if args.ray or args.ray_address:  # before any output: without Ray the error is the only line
+        from explore.executors import require_ray
+
+        require_ray()
     n = len(spec.indices())
     note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), {jobs} "
          f"{'Ray CPUs' if args.ray or args.ray_address else 'processes'}")

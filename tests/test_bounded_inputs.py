@@ -201,3 +201,24 @@ def test_an_empty_output_path_is_an_error(tmp_path, capsys):
     assert main(["simulate", "--hw", str(HW), "--topology", TOPO, "-o", ""]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "-o/--output is empty" in captured.err
+
+
+def test_lut_with_a_bad_bits_file_says_one_line_and_builds_nothing(tmp_path, capsys):
+    bits = tmp_path / "b.yaml"
+    bits.write_text("nope: w4a4\n")
+    assert main(["lut", "--hw", str(HW), "--topology", TOPO, "--bits", str(bits), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown layer 'nope'" in err and not (tmp_path / "c").exists()
+
+
+def test_ray_missing_is_the_only_line(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "ray" else real(name, *a, **k))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {HW}\naxes:\n  array.rows: [8, 16]\nmodels: [{TOPO}]\nprecisions: [w8a8]\n")
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--ray"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--ray needs Ray" in err
