@@ -65,6 +65,7 @@ class JointConfig:
     energy_uj: float | None = None
     model: str = "digits-resnet"
     checkpoint: str | None = None
+    trust_checkpoint: bool = False  # load the checkpoint as a full pickle (it may run code)
     data: str | None = None
     sensitivity: str | None = None  # a hwsim sensitivity JSON; measured (and cached) when absent
     sensitivity_method: str = "brecq"  # how it is measured (quant.sensitivity.METHODS)
@@ -182,7 +183,8 @@ def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
     policy = PrecisionPolicy(cfg.policy)
     seed_everything(cfg.seed, cfg.torch_threads)
     _log("[1/5] model, data and sensitivities", progress)
-    model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
+    model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress,
+                                      trust_checkpoint=cfg.trust_checkpoint)
     layers = layers_from_module(model, data.input_shape)
     model_key = model_fingerprint(model)
     if cfg.sensitivity:

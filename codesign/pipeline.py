@@ -69,6 +69,7 @@ class PipelineConfig:
 
     model: str = "digits-resnet"
     checkpoint: str | None = None
+    trust_checkpoint: bool = False  # load the checkpoint as a full pickle (it may run code)
     data: str | None = None
     hw: tuple[str, ...] = DEFAULT_HW
     budgets: tuple[float, ...] = ()  # fractions of the latency range (cheapest to dearest); () = the front's gaps
@@ -198,7 +199,8 @@ def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
              progress)
 
     _log("[1/6] model and data", progress)
-    model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress)
+    model, data = load_model_and_data(cfg.model, cfg.checkpoint, cfg.data, seed=cfg.seed, progress=progress,
+                                      trust_checkpoint=cfg.trust_checkpoint)
     model_key = model_fingerprint(model)
     layers = layers_from_module(model, data.input_shape)
     names = [layer.name for layer in layers]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (POLICIES, add_common, finite_float, add_sensitivity_method, check_output_folder, note, positive_int, progress,
+from .common import (POLICIES, add_common, add_trust_checkpoint, finite_float, add_sensitivity_method, check_output_folder, note, positive_int, progress,
                      sensitivity_options)
 
 
@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--generations", type=positive_int, default=10, help="NSGA-II generations (default 10)")
     p.add_argument("--model", default="digits-resnet")
     p.add_argument("--checkpoint", metavar="FILE")
+    add_trust_checkpoint(p)
     p.add_argument("--data", metavar="DIR")
     p.add_argument("--sensitivity", metavar="FILE", help="a hwsim sensitivity JSON (default: measured and cached)")
     add_sensitivity_method(p, "--sensitivity-method")
@@ -50,7 +51,8 @@ def run(args) -> int:
 
     check_output_folder(args.out, args.force)
     cfg = JointConfig(space=args.hw_space, latency_ms=args.latency_ms, area_mm2=args.area_mm2,
-                      energy_uj=args.energy_uj, model=args.model, checkpoint=args.checkpoint, data=args.data,
+                      energy_uj=args.energy_uj, model=args.model, checkpoint=args.checkpoint,
+                      trust_checkpoint=args.trust_checkpoint, data=args.data,
                       sensitivity=args.sensitivity, iters=args.iters, seed=args.seed,
                       jobs=args.jobs or os.cpu_count() or 1, validate=not args.no_validate, out=args.out,
                       policy=args.policy, outer=args.outer, population=args.population,

@@ -207,6 +207,13 @@ def sensitivity_options(args) -> dict:
             "gmpq": {"proxy": args.proxy, "lam": args.lam}}.get(args.sensitivity_method, {})
 
 
+def add_trust_checkpoint(p) -> None:
+    """--trust-checkpoint: a full pickle may run code when loaded, so it is never loaded without being asked."""
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="load --checkpoint as a full pickle (a saved module); a pickle can run code, so only for "
+                        "files you trust. Without it only tensors and plain data load (torch weights_only)")
+
+
 def add_model_source(p, recon_flag: str = "--method") -> None:
     """Where a model and its data come from (quantize, sensitivity); ``recon_flag`` names the reconstruction
     method's option (``hwsim sensitivity`` uses --method for the sensitivity method)."""
@@ -214,6 +221,7 @@ def add_model_source(p, recon_flag: str = "--method") -> None:
                    help="digits-resnet (default: the embedded noisy-digits task, trained once and cached) or an "
                         "architecture name used with --checkpoint and --data")
     p.add_argument("--checkpoint", metavar="FILE", help="state dict of the model's FP weights")
+    add_trust_checkpoint(p)
     p.add_argument("--data", metavar="DIR", help="ImageFolder root with train/ (calibration, held-out) and val/ (test)")
     p.add_argument(recon_flag, dest="method", choices=("brecq", "adaround", "rtn"), default="brecq",
                    help="brecq (default), adaround (layer-wise AdaRound) or rtn (round to nearest)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import (POLICIES, add_arm_options, add_common, finite_float, add_sensitivity_method, check_output_folder, note,
+from .common import (POLICIES, add_arm_options, add_common, add_trust_checkpoint, finite_float, add_sensitivity_method, check_output_folder, note,
                      positive_int, progress, sensitivity_options)
 
 
@@ -15,6 +15,7 @@ def add_parser(sub) -> None:
                                    "re-simulated latency, integer execution) and write a report.")
     p.add_argument("--model", default="digits-resnet")
     p.add_argument("--checkpoint", metavar="FILE")
+    add_trust_checkpoint(p)
     p.add_argument("--data", metavar="DIR")
     p.add_argument("--hw", action="append", metavar="CONFIG",
                    help="hardware config (repeatable; default: the paper's accelerator and the Cortex-A53)")
@@ -50,7 +51,7 @@ def run(args) -> int:
     choices = tuple(c.strip() for c in args.choices.split(",") if c.strip()) if args.choices else \
         PipelineConfig.choices
     check_output_folder(args.out, args.force)
-    cfg = PipelineConfig(model=args.model, checkpoint=args.checkpoint, data=args.data,
+    cfg = PipelineConfig(model=args.model, checkpoint=args.checkpoint, trust_checkpoint=args.trust_checkpoint, data=args.data,
                          hw=tuple(args.hw or DEFAULT_HW), budgets=tuple(args.budgets or ()), gaps=args.gaps,
                          choices=choices, iters=args.iters, seed=args.seed, out=args.out, policy=args.policy,
                          torch_threads=args.torch_threads, arm_threads=args.threads, arm_clock_mhz=args.clock_mhz,

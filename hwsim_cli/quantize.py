@@ -44,7 +44,8 @@ def run(args) -> int:
     if not args.bits and args.quantizer == "uniform" and (args.wbits is None or args.abits is None):
         raise HwsimError("give --wbits B and --abits B (2..8), or --bits FILE")
     check_output_folder(args.output, args.force)
-    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=progress(args))
+    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed,
+                                      trust_checkpoint=args.trust_checkpoint, progress=progress(args))
     bits = load_bits_file(args.bits, quantizable_names(model)) if args.bits else (args.wbits, args.abits or 8)
     out = Path(args.output)
     if args.quantizer == "pnmq":

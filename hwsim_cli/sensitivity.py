@@ -50,7 +50,8 @@ def run(args) -> int:
             raise HwsimError(f"choice w{w}a{a}: bits must be 2..8")
     own = sensitivity_options(args)
     check_output_file(args)
-    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed, progress=progress(args))
+    model, data = load_model_and_data(args.model, args.checkpoint, args.data, seed=args.seed,
+                                      trust_checkpoint=args.trust_checkpoint, progress=progress(args))
     options = dict(iters=args.iters, recon_method=args.method, granularity=args.granularity, objective=args.objective,
                    metric=args.metric) if args.sensitivity_method == "brecq" else own
     start = time.perf_counter()

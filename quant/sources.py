@@ -17,13 +17,24 @@ from .digits_model import RECIPE, DigitsResNet, digits_model
 DEFAULT_MODEL = "digits-resnet"
 
 
-def _load_checkpoint(model: nn.Module, path: Path) -> None:
+def _load_checkpoint(model: nn.Module, path: Path, trust: bool = False) -> None:
+    """Load a state dict into ``model``: tensors and plain data only, unless ``trust`` (a full pickle, which can run
+    code; a saved module gives its state dict)."""
+    import pickle
+
     if not path.is_file():
         raise HwsimError(f"{path}: checkpoint file not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as exc:
+        if not trust and "weights_only" in str(exc):
+            raise HwsimError(f"{path}: holds pickled objects beyond tensors and plain data, which could run code when "
+                             f"loaded; allowed: a state dict, or --trust-checkpoint for a file you trust") from None
+        raise HwsimError(f"{path}: not a readable PyTorch checkpoint (UnpicklingError)") from None
     except Exception as exc:
         raise HwsimError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -44,7 +55,7 @@ def _load_checkpoint(model: nn.Module, path: Path) -> None:
 
 def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = None, data: str | None = None,
                         cache_dir: Path | None = None, seed: int = 0, calib_size: int | None = None,
-                        progress: bool = True) -> tuple[nn.Module, DataBundle]:
+                        progress: bool = True, trust_checkpoint: bool = False) -> tuple[nn.Module, DataBundle]:
     """(eval-mode model, data) for a model name; the digits model trains once and is cached."""
     if model == DEFAULT_MODEL:
         if data is not None:
@@ -52,7 +63,7 @@ def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = Non
         bundle = digits(calib_size or 512, seed)
         if checkpoint:
             net = DigitsResNet(tuple(RECIPE["widths"]), RECIPE["blocks"], bundle.num_classes)
-            _load_checkpoint(net, Path(checkpoint))
+            _load_checkpoint(net, Path(checkpoint), trust_checkpoint)
             return net.eval(), bundle
         return digits_model(bundle, cache_dir or default_cache_dir(), seed, progress), bundle
     from hwsim.workload import build_named_model
@@ -64,5 +75,5 @@ def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = Non
         raise HwsimError(f"model {model!r} has no pretrained weights here; give --checkpoint FILE (a state dict)")
     bundle = image_folder(data, calib_size=calib_size or 1024, seed=seed, progress=progress)
     net = build_named_model(model, num_classes=bundle.num_classes)
-    _load_checkpoint(net, Path(checkpoint))
+    _load_checkpoint(net, Path(checkpoint), trust_checkpoint)
     return net.eval(), bundle

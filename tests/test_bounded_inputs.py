@@ -222,3 +222,20 @@ def test_ray_missing_is_the_only_line(tmp_path, capsys, monkeypatch):
     assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--ray"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--ray needs Ray" in err
+
+
+def test_a_pickled_module_checkpoint_needs_trust_checkpoint(tmp_path, capsys):
+    import torch
+
+    from quant.digits_model import default_digits_model
+    from quant.sources import load_model_and_data
+
+    module = default_digits_model()
+    torch.nn.init.constant_(module.fc.bias, 0.25)
+    torch.save(module, tmp_path / "full.pt")
+    assert main(["quantize", "--checkpoint", str(tmp_path / "full.pt"), "--wbits", "4", "--abits", "4",
+                 "-o", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--trust-checkpoint" in err and not any((tmp_path / "q").rglob("*"))
+    model, _ = load_model_and_data(checkpoint=str(tmp_path / "full.pt"), trust_checkpoint=True, progress=False)
+    assert torch.equal(model.fc.bias, torch.full((10,), 0.25))
