@@ -144,3 +144,24 @@ def test_key_digest_includes_the_code_identity(monkeypatch):
     before = key_digest({"a": 1})
     monkeypatch.setattr("hwsim.cache.code_identity", lambda: "0" * 16)
     assert key_digest({"a": 1}) != before
+
+
+@pytest.mark.parametrize("kind", ["file", "entry-dir"])
+def test_lut_with_an_unusable_cache_dir_warns_once_and_writes_its_output(tmp_path, capsys, kind):
+    from hwsim_cli import main
+
+    cache = tmp_path / "cache"
+    if kind == "file":
+        cache.write_text("a regular file")
+    args = ["lut", "--hw", HW, "--topology", TOPO, "--cache-dir", str(cache), "-o", str(tmp_path / "t.json"),
+            "--quiet"]
+    if kind == "entry-dir":
+        assert main(args) == 0
+        (entry,) = cache.glob("lut-*.json")
+        entry.unlink()
+        entry.mkdir()  # a directory where the entry belongs
+        capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert json.loads((tmp_path / "t.json").read_text())["format"] == "hwsim-lut/2"
+    assert sum(line.startswith("hwsim: warning: ") for line in err.splitlines()) == 1 and "Traceback" not in err
