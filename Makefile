@@ -34,7 +34,7 @@ boards: $(STAMP)
 	$(PY) benchmarks/arm_validation.py
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 # The CLI fuzz tests with 10x the CI examples (20,000 generated cases, a few minutes).
 fuzz: $(STAMP)
