@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_codesign.py
 	$(PY) benchmarks/compare_methods.py
+	$(PY) benchmarks/bench_pinned_kernels.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
