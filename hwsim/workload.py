@@ -283,9 +283,12 @@ MAX_NAME_CHARS = 256  # characters of a layer name
 
 
 def _scalesim_out(size: int, kernel: int, stride: int) -> int:
-    """SCALE-Sim's output size: no padding, a partial last window rounds up; a window must start inside the input
-    (SCALE-Sim's formula alone counts windows past the input when the stride exceeds the kernel)."""
-    return min(math.ceil((size - kernel + stride) / stride), math.ceil(size / stride))
+    """SCALE-Sim's output size: no padding, a partial last window rounds up (as SCALE-Sim counts it, so that
+    cycles match its reports); a stride longer than the input gives the one window there is (SCALE-Sim's formula
+    would count windows that start past the input)."""
+    if stride > size:
+        return 1
+    return math.ceil((size - kernel + stride) / stride)
 
 
 _SPARSITY = re.compile(r"^\d+:\d+$")
