@@ -40,6 +40,7 @@ from hwsim.cache import Cache
 from hwsim.config import config_from_dict
 from hwsim.errors import HwsimError
 from hwsim.io import check_output_dir, write_atomic
+from hwsim.lock import folder_lock
 from hwsim.lut import build_lut
 from hwsim.precision import PrecisionPolicy, parse_label
 from hwsim.targets import simulate_network
@@ -165,19 +166,27 @@ def _check(cfg: JointConfig):
     if space.base.get("kind", "systolic") != "systolic":
         raise HwsimError(f"{cfg.space}: a co-design space needs a systolic base (area and energy models); "
                          f"allowed: kind systolic")
-    check_output_dir(cfg.out)
+    check_output_dir(cfg.out, create=False)
     return space
 
 
 def run_joint(cfg: JointConfig, progress: bool = True) -> dict:
-    """Search the space, validate the best pair and the fixed-hardware baseline, write OUT/codesign.json."""
+    """Search the space, validate the best pair and the fixed-hardware baseline, write OUT/codesign.json.
+
+    Every input is checked before OUT is made; OUT is then locked for the run.
+    """
+    space = _check(cfg)
+    with folder_lock(Path(cfg.out), "co-design"):
+        return _run_joint(cfg, space, progress)
+
+
+def _run_joint(cfg: JointConfig, space, progress: bool) -> dict:
     from hwsim.workload import layers_from_module
     from quant.fingerprint import model_fingerprint
     from quant.sensitivity import measure
     from quant.sources import load_model_and_data
 
     start = time.perf_counter()
-    space = _check(cfg)
     out = Path(cfg.out)
     cache = Cache(out / "cache")
     policy = PrecisionPolicy(cfg.policy)

@@ -42,6 +42,7 @@ from hwsim.cache import Cache
 from hwsim.config import load_config, with_run_options
 from hwsim.errors import HwsimError
 from hwsim.io import check_output_dir, write_atomic
+from hwsim.lock import folder_lock
 from hwsim.lut import cached_lut
 from hwsim.precision import PrecisionPolicy, check_bits, label, parse_label
 from hwsim.targets import simulate_network
@@ -127,7 +128,7 @@ def _check(cfg: PipelineConfig):
     if cfg.sensitivity_method == "pnmq" and len({a for _, a in choices}) > 1:
         raise HwsimError("--sensitivity-method pnmq quantizes weights only: give --choices with one activation "
                          "bit-width, e.g. w2a8,w4a8,w8a8")
-    check_output_dir(cfg.out)
+    check_output_dir(cfg.out, create=False)
     return hws, choices, PrecisionPolicy(cfg.policy)
 
 
@@ -187,11 +188,20 @@ def quantize_checked(cache: Cache, key: dict, model, data, bits: dict, iters: in
 
 
 def run_pipeline(cfg: PipelineConfig, progress: bool = True) -> dict:
-    """Run every step (cached) and return the results document (also written as OUT/results.json)."""
+    """Run every step (cached) and return the results document (also written as OUT/results.json).
+
+    Every input is checked before OUT is made; OUT is then locked for the run (a second run into it is
+    refused, naming this one's pid).
+    """
+    checked = _check(cfg)
+    with folder_lock(Path(cfg.out), "pipeline"):
+        return _run_pipeline(cfg, *checked, progress=progress)
+
+
+def _run_pipeline(cfg: PipelineConfig, hws: list, choices: list, policy: PrecisionPolicy, progress: bool) -> dict:
     start = time.perf_counter()
     out = Path(cfg.out)
     cache = Cache(out / "cache")
-    hws, choices, policy = _check(cfg)
     seed_everything(cfg.seed, cfg.torch_threads)
     cached = sorted((out / "cache").glob("*.json")) if (out / "cache").is_dir() else []
     if cached:

@@ -6,7 +6,11 @@ as chunks finish (in any order; the store puts rows back in point order).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
+import tempfile
 from typing import Callable, Iterable, Iterator
 
 from hwsim.errors import HwsimError
@@ -86,15 +90,52 @@ def require_ray():
     return ray
 
 
+@contextlib.contextmanager
+def _stderr_held() -> Iterator[None]:
+    """File descriptor 2 into a scratch file for the block: Ray's C++ core logs every connection retry there,
+    below Python's logging, and the error that follows says it in one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as scratch:
+            os.dup2(scratch.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def check_ray_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse a malformed or unreachable ``--ray-address`` in one line, within ``timeout`` seconds (Ray itself
+    retries an unreachable head for minutes, logging each attempt on stderr)."""
+    if address == "auto":
+        return
+    import socket
+
+    allowed = "allowed: host:port of a running Ray head (ray start --head prints it), ray://host:10001, or auto"
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        raise HwsimError(f"--ray-address {address!r}: not an address; {allowed}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise HwsimError(f"--ray-address {address}: cannot reach it ({exc.strerror or exc}); {allowed}") from None
+
+
 def run_ray(fn: Callable, chunks: Iterable, address: str | None = None, jobs: int | None = None
             ) -> Iterator[tuple[int, object]]:
     """The same tasks on Ray: a local Ray (``address`` None, ``jobs`` CPUs) or a cluster at ``address``."""
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
+        if address:
+            check_ray_address(address)
         kwargs = {"address": address} if address else {"num_cpus": jobs, "include_dashboard": False}
         try:
-            ray.init(ignore_reinit_error=True, log_to_driver=False, logging_level="ERROR", **kwargs)
+            with _stderr_held():
+                ray.init(ignore_reinit_error=True, log_to_driver=False, logging_level="ERROR", **kwargs)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise HwsimError(f"cannot start or reach Ray{' at ' + address if address else ''}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None

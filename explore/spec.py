@@ -220,9 +220,12 @@ def _list(source: str, name: str, raw: Any) -> tuple:
     return tuple(raw)
 
 
-def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
+def load_spec(path: str | Path, hardware_only: bool = False, samples: int | None = None,
+              max_points: int = MAX_POINTS) -> SweepSpec:
     """Read and validate a sweep spec; every point's config is checked by the config loader before any run.
 
+    ``samples`` overrides the spec's (a random subset of the grid); ``max_points`` bounds the points the
+    sweep runs, counted from the axes' lengths before any point is made (``hwsim sweep --max-points``).
     ``hardware_only``: a hardware space (``hwsim codesign --hw-space``): models and precisions are not
     needed (the workload comes from elsewhere) and refused if given.
     """
@@ -270,7 +273,7 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
     sampling = raw.get("sampling", "grid")
     if sampling not in SAMPLINGS:
         raise _fail(source, "sampling", f"{sampling!r}; allowed: {', '.join(SAMPLINGS)}")
-    samples = raw.get("samples")
+    samples = raw.get("samples") if samples is None else samples
     if samples is not None and not (isinstance(samples, int) and not isinstance(samples, bool) and samples >= 1):
         raise _fail(source, "samples", f"{samples!r}; allowed: a positive integer")
     if samples is not None and sampling == "grid":
@@ -292,8 +295,11 @@ def load_spec(path: str | Path, hardware_only: bool = False) -> SweepSpec:
         heatmap = (names[0], names[1])
     spec = SweepSpec(source=source, base=base, axes=tuple(axes), models=models, precisions=precisions,
                      input_size=size, samples=samples, sampling=sampling, seed=seed, heatmap=heatmap)
-    if spec.grid_size > MAX_POINTS and spec.samples is None:
-        raise _fail(source, "axes", f"{spec.grid_size:,} points; allowed: at most {MAX_POINTS:,} (or give samples)")
+    count = spec.grid_size if spec.samples is None else min(spec.samples, spec.grid_size)
+    if count > max_points:
+        what = "samples" if spec.samples is not None and spec.samples < spec.grid_size else "axes"
+        raise _fail(source, what, f"{count:,} points to run ({spec.grid_size:,} in the grid); allowed: at most "
+                                  f"{max_points:,} (raise the limit with --max-points, or give fewer samples)")
     _check_axis_values(spec)
     if not hardware_only:
         _check_precisions(spec)

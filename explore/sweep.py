@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.lock import folder_lock
+
 from .executors import run_local, run_ray
 from .run import run_chunk
 from .spec import SweepSpec
-from .lock import folder_lock
 from .store import done_codes, key_code, merge, next_part_number, parts_dir, schema, spec_digest, trusted_parts, \
     write_part
 

@@ -53,8 +53,11 @@ def read_text(path: str | Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> 
         raise HwsimError(f"{p}: not UTF-8 text at byte {exc.start}; a {what} must be UTF-8 text") from None
 
 
-def check_output(path: str | Path, force: bool = False) -> Path:
-    """The real file an output to ``path`` will replace, after the pre-flight checks (HwsimError if refused)."""
+def check_output(path: str | Path, force: bool = False, create: bool = True) -> Path:
+    """The real file an output to ``path`` will replace, after the pre-flight checks (HwsimError if refused).
+
+    ``create=False`` (a pre-flight before any work): a missing directory is checked, not made.
+    """
     p = Path(path)
     if p.is_symlink():
         if not p.exists():
@@ -69,15 +72,32 @@ def check_output(path: str | Path, force: bool = False) -> Path:
             raise HwsimError(f"{p}: is a directory; give a file name for the output")
         if not stat.S_ISREG(mode):
             raise HwsimError(f"{p}: not a regular file (a FIFO, device or socket); give a file name for the output")
-    check_output_dir(p.parent if str(p.parent) else Path("."), f"directory of {p}")
+    check_output_dir(p.parent if str(p.parent) else Path("."), f"directory of {p}", create)
     return p
 
 
-def check_output_dir(path: str | Path, what: str = "output directory") -> Path:
-    """Make sure ``path`` is (or can be created as) a directory that accepts new files; HwsimError if not."""
+def check_output_dir(path: str | Path, what: str = "output directory", create: bool = True) -> Path:
+    """Make sure ``path`` is (or can be created as) a directory that accepts new files; HwsimError if not.
+
+    ``create=False`` (a pre-flight before any work): a missing ``path`` is not made; its nearest existing
+    ancestor must be a directory this process can create it in, so that a later input error leaves no
+    empty folder behind.
+    """
     d = Path(path)
     if d.exists() and not d.is_dir():
         raise HwsimError(f"{d}: {what} exists and is not a directory")
+    if not create and not d.exists():
+        parent = d.absolute().parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise HwsimError(f"{d}: cannot create the {what}: {parent} is not a directory")
+        try:  # a real probe (permissions, read-only or pseudo file systems), removed at once
+            os.rmdir(tempfile.mkdtemp(prefix=".hwsim-probe.", dir=parent))
+        except OSError as exc:
+            raise HwsimError(f"{d}: cannot write in the {what}: cannot create it in {parent}: "
+                             f"{exc.strerror or exc}") from None
+        return d
     try:
         d.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".hwsim-probe.", dir=d)

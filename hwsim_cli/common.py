@@ -90,7 +90,7 @@ def check_output_file(args) -> None:
     from hwsim.io import check_output
 
     if getattr(args, "output", None):
-        check_output(args.output, args.force)
+        check_output(args.output, args.force, create=False)
 
 
 def check_output_folder(path: str, force: bool) -> None:
@@ -102,7 +102,7 @@ def check_output_folder(path: str, force: bool) -> None:
     p = Path(path)
     if p.is_symlink() and not force:
         raise HwsimError(f"{p}: a symbolic link; refusing to write through it (--force writes to its target)")
-    check_output_dir(p)
+    check_output_dir(p, create=False)
 
 
 def note(message: str) -> None:

@@ -31,9 +31,7 @@ def run(args) -> int:
     """Quantize, check in integers, save, print the accuracies."""
     from pathlib import Path
 
-    from hwsim.precision import PrecisionPolicy, load_bits_file
-    from quant.api import quantize, save_quantized
-    from quant.integer import integer_execution
+    from hwsim.precision import load_bits_file
     from quant.qmodel import quantizable_names
     from quant.sources import load_model_and_data
 
@@ -48,8 +46,20 @@ def run(args) -> int:
                                       trust_checkpoint=args.trust_checkpoint, progress=progress(args))
     bits = load_bits_file(args.bits, quantizable_names(model)) if args.bits else (args.wbits, args.abits or 8)
     out = Path(args.output)
-    if args.quantizer == "pnmq":
-        return _run_pnmq(args, model, data, bits, out)
+    from hwsim.lock import folder_lock
+
+    with folder_lock(out, "quantize"):  # made only now that every input is known good
+        if args.quantizer == "pnmq":
+            return _run_pnmq(args, model, data, bits, out)
+        return _run_reconstruction(args, model, data, bits, out)
+
+
+def _run_reconstruction(args, model, data, bits, out) -> int:
+    """BRECQ / AdaRound / LSQ / RTN: quantize, run in integers, save, print the one-line summary."""
+    from hwsim.precision import PrecisionPolicy
+    from quant.api import quantize, save_quantized
+    from quant.integer import integer_execution
+
     result = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, args.method,
                       args.granularity, args.objective, args.iters, args.seed, PrecisionPolicy(args.policy),
                       checkpoint_dir=out / "checkpoints", progress=progress(args), per_channel=not args.per_tensor)

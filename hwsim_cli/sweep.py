@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--ray", action="store_true", help="run the tasks on a local Ray (pip install 'hwsim[ray]')")
     p.add_argument("--ray-address", metavar="ADDR", help="run on the Ray cluster at ADDR (ray://host:10001)")
     p.add_argument("--samples", type=positive_int, help="override the spec's samples (a random subset of the grid)")
+    p.add_argument("--max-points", type=positive_int, metavar="N",
+                   help="refuse a sweep of more than N points (default 10,000,000; the driver holds 16 bytes a point)")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at DIR")
     add_common(p)
@@ -27,18 +29,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run the sweep, print the fronts, say where the files are."""
-    import dataclasses
     import os
     from pathlib import Path
 
     from explore.frontier import pareto_mask
-    from explore.spec import load_spec
+    from explore.spec import MAX_POINTS, load_spec
     from explore.sweep import run_sweep
 
-    spec = load_spec(args.spec)
-    if args.samples:
-        spec = dataclasses.replace(spec, samples=args.samples,
-                                   sampling=spec.sampling if spec.sampling != "grid" else "random")
+    spec = load_spec(args.spec, samples=args.samples, max_points=args.max_points or MAX_POINTS)
     check_output_folder(args.output, args.force)
     cores = os.cpu_count() or 1
     if args.jobs and args.jobs > 4 * cores:
@@ -48,12 +46,15 @@ def run(args) -> int:
                          f"each worker holds a simulator)")
     jobs = args.jobs or cores
     if args.ray or args.ray_address:  # before any output: without Ray the error is the only line
-        from explore.executors import require_ray
+        from explore.executors import check_ray_address, require_ray
 
         require_ray()
+        if args.ray_address:
+            check_ray_address(args.ray_address)
     n = len(spec.indices())
-    note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), {jobs} "
-         f"{'Ray CPUs' if args.ray or args.ray_address else 'processes'}")
+    where = (f"on the Ray cluster at {args.ray_address}" if args.ray_address else
+             f"{jobs} Ray CPUs" if args.ray else f"{jobs} processes")
+    note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), {where}")
     result = run_sweep(spec, Path(args.output), jobs=jobs, ray=args.ray, ray_address=args.ray_address,
                        progress=progress(args), plots=not args.no_plots)
     import numpy as np

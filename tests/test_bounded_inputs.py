@@ -244,3 +244,105 @@ def test_a_pickled_module_checkpoint_needs_trust_checkpoint(tmp_path, capsys):
     assert err.count("\n") == 1 and "--trust-checkpoint" in err and not any((tmp_path / "q").rglob("*"))
     model, _ = load_model_and_data(checkpoint=str(tmp_path / "full.pt"), trust_checkpoint=True, progress=False)
     assert torch.equal(model.fc.bias, torch.full((10,), 0.25))
+
+
+def _spec_with(tmp_path, axes: str, extra: str = "") -> str:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {HW}\naxes:\n{axes}models: [{TOPO}]\nprecisions: [w8a8]\n{extra}")
+    return str(spec)
+
+
+def test_the_point_count_is_checked_from_the_axes_before_any_point_is_made(tmp_path, capsys):
+    """Four 1,000-value axes: 10^12 points, refused at once with the count; a sample of it runs."""
+    axes = "".join(f"  {name}: {{from: 1, to: 1000, step: 1}}\n"
+                   for name in ("array.rows", "array.cols", "sram_kib.ifmap", "sram_kib.filter"))
+    spec = _spec_with(tmp_path, axes)
+    start = time.perf_counter()
+    assert main(["sweep", spec, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - start < 5 and err.count("\n") == 1
+    assert "1,000,000,000,000 points to run" in err and "--max-points" in err
+    assert not (tmp_path / "out").exists()
+    assert main(["sweep", spec, "-o", str(tmp_path / "out"), "--samples", "3", "--jobs", "1", "--no-plots"]) == 0
+    assert capsys.readouterr().out.count("\n") >= 3  # a front header, the columns and at least one row
+
+
+def test_max_points_lowers_and_raises_the_limit(tmp_path, capsys):
+    from explore.spec import MAX_POINTS, load_spec
+
+    spec = _spec_with(tmp_path, "  array.rows: [8, 16, 32]\n  array.cols: [16, 32]\n")
+    assert main(["sweep", spec, "-o", str(tmp_path / "out"), "--max-points", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "6 points to run" in err and "at most 5" in err
+    assert len(load_spec(spec, max_points=6).indices()) == 6
+    big = _spec_with(tmp_path, "  array.rows: {from: 1, to: 4000, step: 1}\n  array.cols: {from: 1, to: 4000, step: 1}\n")
+    with pytest.raises(HwsimError, match="16,000,000 points"):
+        load_spec(big)
+    assert load_spec(big, max_points=2 * MAX_POINTS).grid_size == 16_000_000
+
+
+@pytest.mark.parametrize("command", ["pipeline", "codesign", "quantize", "sweep", "simulate"])
+def test_an_input_error_leaves_no_new_output_folder(tmp_path, capsys, command):
+    """Every input is checked before the output folder (or a missing parent of an output file) is made."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: systolic\nclock_mhz: -5\n")
+    out = tmp_path / "new" / "deeper"
+    args = {
+        "pipeline": ["pipeline", "--hw", str(bad), "--out", str(out)],
+        "codesign": ["codesign", "--hw-space", str(bad), "--latency-ms", "1", "--area-mm2", "2", "--out", str(out)],
+        "quantize": ["quantize", "--bits", str(bad), "-o", str(out)],
+        "sweep": ["sweep", str(bad), "-o", str(out)],
+        "simulate": ["simulate", "--hw", str(bad), "--topology", TOPO, "-o", str(out / "r.json")],
+    }[command]
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith("hwsim: error: ")
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["simulate", "--hw", str(HW), "--topology", TOPO, "-o", str(blocker / "sub" / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a directory" in err
+
+
+@pytest.mark.parametrize("command", ["pipeline", "codesign"])
+def test_a_second_pipeline_or_codesign_into_a_held_folder_is_refused(tmp_path, command):
+    import os
+
+    from codesign.joint import JointConfig, run_joint
+    from codesign.pipeline import PipelineConfig, run_pipeline
+    from hwsim.lock import folder_lock
+
+    out = tmp_path / "out"
+    with folder_lock(out, "test"):
+        with pytest.raises(HwsimError, match=f"pid {os.getpid()}"):
+            if command == "pipeline":
+                run_pipeline(PipelineConfig(out=str(out)), progress=False)
+            else:
+                run_joint(JointConfig(space=str(ROOT / "examples" / "codesign_space.yaml"), latency_ms=1.0,
+                                      area_mm2=2.0, out=str(out)), progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [".hwsim.lock"]  # the holder's files only; nothing written
+
+
+def test_a_bad_ray_address_is_one_line_in_seconds():
+    """Ray itself retries an unreachable head for minutes, logging each try; the check answers first."""
+    import socket
+
+    from explore.executors import check_ray_address
+
+    for bad in ("foo", "host:99999", "ray://:10001", "10.0.0.1:port"):
+        with pytest.raises(HwsimError, match="not an address; allowed: host:port"):
+            check_ray_address(bad)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    with pytest.raises(HwsimError, match=f"127.0.0.1:{port}: cannot reach it"):
+        check_ray_address(f"127.0.0.1:{port}")
+    assert time.perf_counter() - start < 6
+    with socket.socket() as s:  # a listening port passes (Ray's own handshake decides the rest)
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        check_ray_address(f"ray://127.0.0.1:{s.getsockname()[1]}")

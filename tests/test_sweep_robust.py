@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import CONFIGS, DATA, ROOT
 
-from explore.lock import folder_lock
+from hwsim.lock import folder_lock
 from explore.spec import load_spec
 from explore.sweep import run_sweep
 from hwsim.errors import HwsimError
