@@ -148,10 +148,6 @@ def fusion_factor(wbits: int, abits: int) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def positive_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
 MAX_NUMBER = 1e12  # any number in a config: finite and at most this (1 THz, 1 PB of buffer, 10^12 GB/s)
 
 
@@ -164,19 +160,56 @@ def positive_number(v: Any) -> bool:
     return finite_number(v) and v > 0
 
 
+def in_range(lo: float, hi: float, integer: bool = False, unlimited: bool = False) -> Any:
+    """A checker for a number in the physical range [lo, hi] (an integer if ``integer``; ``unlimited``: or the
+    word 'unlimited'), so that no value a machine could not have reaches the simulator."""
+    def check(v: Any) -> bool:
+        if unlimited and v == UNLIMITED:
+            return True
+        if integer and not (isinstance(v, int) and not isinstance(v, bool)):
+            return False
+        return finite_number(v) and lo <= v <= hi
+    return check
+
+
+def span(lo: float, hi: float, unit: str, integer: bool = False, unlimited: bool = False) -> str:
+    """The help text of an ``in_range`` field: 'a number from 0.001 to 1e+06 (GB/s) or 'unlimited''."""
+    text = f"{'an integer' if integer else 'a number'} from {lo:g} to {hi:g}" + (f" ({unit})" if unit else "")
+    return text + (f" or '{UNLIMITED}'" if unlimited else "")
+
+
+def ranged(lo: float, hi: float, unit: str, integer: bool = False, unlimited: bool = False,
+           required: bool = True, default: Any = None) -> tuple:
+    """A schema entry (checker, required, default, help) for a number in [lo, hi]."""
+    return in_range(lo, hi, integer, unlimited), required, default, span(lo, hi, unit, integer, unlimited)
+
+
 def _bandwidth(v: Any) -> bool:
-    return v == UNLIMITED or positive_number(v)
+    return in_range(*RATE, unlimited=True)(v)
+
+
+#: The physical ranges of the numbers in a config (what a chip could have, generously): any value outside
+#: is refused with the range, so that hostile or mistyped values (1e-300 MHz, 2**63 rows) never reach the
+#: simulator.  Rates below RATE[0] are refused because the cycle-stepped kernel's cost grows with 1 / rate.
+CLOCK_MHZ = (1e-3, 1e5)  # 1 kHz to 100 GHz
+ARRAY_DIM = (1, 65536)  # PEs per array side
+BUFFER_KIB = (1 / 1024, 2.0 ** 30)  # 1 byte to 1 TiB
+GB_PER_S = (1e-3, 1e6)  # 1 MB/s to 1 PB/s
+RATE = (0.01, 1e6)  # bytes or outputs per cycle
+WORDS_PER_CYCLE = (1, 10 ** 6)  # a SCALE-Sim .cfg's bandwidths
+ENERGY = (0.0, 1e6)  # pJ per event, pJ/bit, mm2
 
 
 def bit_list(v: Any) -> bool:
-    """A non-empty list of supported bit-widths."""
-    return isinstance(v, list) and len(v) > 0 and all(b in BIT_WIDTHS and not isinstance(b, bool) for b in v)
+    """A non-empty list of supported bit-widths (integers)."""
+    return isinstance(v, list) and len(v) > 0 and all(
+        isinstance(b, int) and not isinstance(b, bool) and b in BIT_WIDTHS for b in v)
 
 
 COMMON_SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
     "name": (lambda v: isinstance(v, str) and v != "", True, None, "a non-empty string"),
     "description": (lambda v: isinstance(v, str), False, "", "a string"),
-    "clock_mhz": (positive_number, True, None, "a positive number (MHz)"),
+    "clock_mhz": ranged(*CLOCK_MHZ, "MHz"),
     "bits": (bit_list, True, None, "a non-empty list drawn from [2, 4, 8]"),
 }
 
@@ -186,8 +219,8 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
     **COMMON_SCHEMA,
     "kind": (lambda v: v == "systolic", False, "systolic", "'systolic'"),
     "dataflow": (lambda v: v in DATAFLOWS, True, None, "one of " + ", ".join(DATAFLOWS)),
-    "dram_gb_per_s": (_bandwidth, True, None, f"a positive number (GB/s) or '{UNLIMITED}'"),
-    "requant_outputs_per_cycle": (_bandwidth, True, None, f"a positive number (outputs/cycle) or '{UNLIMITED}'"),
+    "dram_gb_per_s": ranged(*GB_PER_S, "GB/s", unlimited=True),
+    "requant_outputs_per_cycle": ranged(*RATE, "outputs/cycle", unlimited=True),
     "scale_bits": (
         lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 32,
         False,
@@ -199,7 +232,7 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
                                "an integer from 0 to 1000 (cycles from an accumulator to its requantized output)"),
     "timing": (lambda v: v in TIMINGS, False, "hwsim", "one of " + ", ".join(TIMINGS)),
     "psum_bytes_per_cycle": (lambda v: _bandwidth(v) or v == PSUM_VIA_OFMAP, False, UNLIMITED,
-                             f"a positive number (bytes/cycle), '{UNLIMITED}' (one accumulator per column) or "
+                             f"{span(*RATE, 'bytes/cycle')}, '{UNLIMITED}' (one accumulator per column) or "
                              f"'{PSUM_VIA_OFMAP}' (partial sums share the ofmap write port)"),
     "fold_overlap": (lambda v: isinstance(v, bool), False, True,
                      "true or false (hwsim timing: neighbouring folds overlap their fill and drain)"),
@@ -217,19 +250,20 @@ def _energy_table(raw: dict, source: str) -> EnergyTable:
             raise fail(source, f"energy.{key}", value, "known fields are " + ", ".join(sorted(_ENERGY_FIELDS)))
         if key.startswith("sram_") and key.endswith("_bit"):
             if not isinstance(value, dict) or set(value) != set(_BUFFER_NAMES) or \
-                    not all(positive_number(value[b]) or value[b] == 0 for b in _BUFFER_NAMES):
-                raise fail(source, f"energy.{key}", value, "a mapping of ifmap, filter, ofmap to numbers >= 0 (pJ/bit)")
+                    not all(in_range(*ENERGY)(value[b]) for b in _BUFFER_NAMES):
+                raise fail(source, f"energy.{key}", value,
+                           f"a mapping of ifmap, filter, ofmap to {span(*ENERGY, 'pJ/bit').removeprefix('a ')}s")
             args[key] = Buffers(*(float(value[b]) for b in _BUFFER_NAMES))
         else:
-            if not (positive_number(value) or value == 0):
-                raise fail(source, f"energy.{key}", value, "a number >= 0")
+            if not in_range(*ENERGY)(value):
+                raise fail(source, f"energy.{key}", value, span(*ENERGY, ""))
             args[key] = float(value)
     return EnergyTable(**args)
 
 _NESTED: dict[str, tuple[tuple[str, ...], Any, str]] = {
-    "array": (("rows", "cols"), positive_int, "a positive integer"),
-    "sram_kib": (_BUFFER_NAMES, positive_number, "a positive number (KiB)"),
-    "sram_bytes_per_cycle": (_BUFFER_NAMES, _bandwidth, f"a positive number (bytes/cycle) or '{UNLIMITED}'"),
+    "array": (("rows", "cols"), in_range(*ARRAY_DIM, integer=True), span(*ARRAY_DIM, "", integer=True)),
+    "sram_kib": (_BUFFER_NAMES, in_range(*BUFFER_KIB), span(*BUFFER_KIB, "KiB")),
+    "sram_bytes_per_cycle": (_BUFFER_NAMES, _bandwidth, span(*RATE, "bytes/cycle", unlimited=True)),
 }
 
 
@@ -369,13 +403,13 @@ class ArmConfig:
 
     def with_clock(self, clock_mhz: float) -> "ArmConfig":
         """The same board at another core clock (MHz, positive)."""
-        if not positive_number(clock_mhz):
-            raise ConfigError(f"clock {clock_mhz!r} MHz: allowed: a positive number of MHz")
+        if not in_range(*CLOCK_MHZ)(clock_mhz):
+            raise ConfigError(f"clock {clock_mhz!r} MHz: allowed: {span(*CLOCK_MHZ, 'MHz')}")
         return dataclasses.replace(self, clock_mhz=float(clock_mhz))
 
 
 def _tile(v: Any) -> bool:
-    return isinstance(v, list) and len(v) == 2 and all(positive_int(x) for x in v)
+    return isinstance(v, list) and len(v) == 2 and all(in_range(1, 32, integer=True)(x) for x in v)
 
 
 def sweepable_fields(kind: str) -> list[str]:
@@ -412,10 +446,6 @@ def with_run_options(hw: "HardwareConfig", threads: int | None = None, clock_mhz
     return dataclasses.replace(hw, name=name)
 
 
-def _non_negative(v: Any) -> bool:
-    return positive_number(v) or v == 0
-
-
 #: The constants of the ARM model that ``hwsim calibrate`` may fit, with their physical ranges.
 ARM_FIT_BOUNDS: dict[str, tuple[float, float]] = {
     "dram_gb_per_s": (0.2, 25.6),
@@ -433,23 +463,22 @@ ARM_FIT_BOUNDS: dict[str, tuple[float, float]] = {
 _ARM_SCHEMA = {
     **COMMON_SCHEMA,
     "kind": (lambda v: v == "arm", True, None, "'arm'"),
-    "cores": (positive_int, True, None, "a positive integer"),
-    "threads": (positive_int, False, None, "a positive integer, at most cores (default: all cores)"),
-    "neon_q_ops_per_cycle": (positive_number, True, None, "a positive number"),
-    "load_cycles_per_vector": (positive_number, True, None, "a positive number (cycles per 16-byte load)"),
-    "loop_cycles_per_block": (_non_negative, True, None, "a number >= 0"),
-    "tile_int16": (_tile, True, None, "[mr, nr], two positive integers"),
-    "tile_int8": (_tile, True, None, "[mr, nr], two positive integers"),
-    "l1d_kib": (positive_number, True, None, "a positive number (KiB)"),
-    "l2_kib": (positive_number, True, None, "a positive number (KiB)"),
-    "dram_gb_per_s": (positive_number, True, None, "a positive number (GB/s, all cores together)"),
-    "core_gb_per_s": (positive_number, True, None, "a positive number (GB/s one core can stream)"),
-    "memory_overlap": (lambda v: _non_negative(v) and v <= 1, True, None,
-                       "a number in [0, 1] (share of the shorter of compute and memory time hidden)"),
-    "fork_join_us": (_non_negative, True, None, "a number >= 0 (microseconds per layer on more than one thread)"),
-    "pack_cycles_per_byte": (_non_negative, True, None, "a number >= 0"),
-    "requant_cycles_per_output": (_non_negative, True, None, "a number >= 0"),
-    "layer_overhead_us": (_non_negative, True, None, "a number >= 0 (microseconds)"),
+    "cores": ranged(1, 1024, "", integer=True),
+    "threads": ranged(1, 1024, "at most cores; default: all cores", integer=True, required=False),
+    "neon_q_ops_per_cycle": ranged(0.01, 64, "128-bit operations per cycle"),
+    "load_cycles_per_vector": ranged(0.01, 1000, "cycles per 16-byte load"),
+    "loop_cycles_per_block": ranged(0, 1e6, "cycles"),
+    "tile_int16": (_tile, True, None, "[mr, nr], two integers from 1 to 32"),
+    "tile_int8": (_tile, True, None, "[mr, nr], two integers from 1 to 32"),
+    "l1d_kib": ranged(*BUFFER_KIB, "KiB"),
+    "l2_kib": ranged(*BUFFER_KIB, "KiB"),
+    "dram_gb_per_s": ranged(*GB_PER_S, "GB/s, all cores together"),
+    "core_gb_per_s": ranged(*GB_PER_S, "GB/s one core can stream"),
+    "memory_overlap": ranged(0, 1, "share of the shorter of compute and memory time hidden"),
+    "fork_join_us": ranged(0, 1e9, "microseconds per layer on more than one thread"),
+    "pack_cycles_per_byte": ranged(0, 1e6, "cycles"),
+    "requant_cycles_per_output": ranged(0, 1e6, "cycles"),
+    "layer_overhead_us": ranged(0, 1e9, "microseconds"),
     "winograd_tile": (lambda v: v in (0, 2, 4), False, 0,
                       "0 (no Winograd), 2 or 4 (F(2,3) / F(4,3) for 3x3 stride-1 convolutions)"),
     "winograd_always": (lambda v: isinstance(v, bool), False, False,
@@ -458,10 +487,10 @@ _ARM_SCHEMA = {
     "int32_outputs": (lambda v: isinstance(v, bool), False, False,
                       "true (int32 accumulators are written out and requantized in a second pass, as ncnn does) "
                       "or false (requantized in the kernel)"),
-    "winograd_transform_cycles": (positive_number, False, 1.0, "a positive number (cycles per transformed element)"),
-    "residual_bytes_per_output": (_non_negative, False, 0.0,
-                                  "a number >= 0 (DRAM bytes per output of a layer feeding a residual add: the float path)"),
-    "fitted": (lambda v: isinstance(v, list) and all(x in ARM_FIT_BOUNDS for x in v), False, [],
+    "winograd_transform_cycles": ranged(0.01, 1e6, "cycles per transformed element", required=False, default=1.0),
+    "residual_bytes_per_output": ranged(0, 1e6, "DRAM bytes per output of a layer feeding a residual add: the "
+                                                "float path", required=False, default=0.0),
+    "fitted": (lambda v: isinstance(v, list) and all(isinstance(x, str) and x in ARM_FIT_BOUNDS for x in v), False, [],
                "a list drawn from " + ", ".join(ARM_FIT_BOUNDS)),
     "calibration": (lambda v: isinstance(v, str), False, "", "a string"),
 }
@@ -509,27 +538,22 @@ def _cfg_get(cp: configparser.ConfigParser, source: str, section: str, key: str)
     return cp.get(section, key).strip()
 
 
-def _cfg_positive(cp, source: str, section: str, key: str, cast=int):
-    text = _cfg_get(cp, source, section, key)
+def _cfg_number(cp, source: str, section: str, key: str, bounds: tuple, unit: str, integer: bool = False,
+                text: str | None = None):
+    """A number of a SCALE-Sim .cfg in its physical range (the same ranges as the YAML format's)."""
+    text = _cfg_get(cp, source, section, key) if text is None else text
     try:
-        value = cast(text)
+        value = int(text) if integer else float(text)
     except ValueError:
         value = None
-    if value is None or not positive_number(value) or (cast is int and value > 2 ** 40):
-        raise fail(source, f"{section}.{key}", text, "a positive, finite " + ("integer" if cast is int else "number")
-                   + f" up to {MAX_NUMBER:g}")
+    if value is None or not in_range(*bounds, integer)(value):
+        raise fail(source, f"{section}.{key}", text, span(*bounds, unit, integer))
     return value
 
 
 def _cfg_words_per_cycle(cp, source: str, section: str, key: str, text: str | None = None) -> int:
-    text = _cfg_get(cp, source, section, key) if text is None else text
-    try:
-        words = int(text)
-    except ValueError:
-        words = 0
-    if words <= 0:
-        raise fail(source, f"{section}.{key}", text, "a positive whole number of words per cycle")
-    return words
+    """A whole number of words per cycle (SCALE-Sim's bandwidths)."""
+    return _cfg_number(cp, source, section, key, WORDS_PER_CYCLE, "words per cycle", True, text)
 
 
 def _cfg_refuse_on(cp, source: str, section: str, key: str, why: str) -> None:
@@ -571,11 +595,13 @@ def config_from_scalesim_cfg(path: Path, text: str | None = None) -> SystolicCon
     except configparser.Error as exc:
         raise ConfigError(f"{source}: not a valid SCALE-Sim config: {exc}".splitlines()[0]) from None
     arch = "architecture_presets"
-    rows = _cfg_positive(cp, source, arch, "ArrayHeight")
-    cols = _cfg_positive(cp, source, arch, "ArrayWidth")
-    sram = Buffers(
-        *(float(_cfg_positive(cp, source, arch, k, float)) for k in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB"))
-    )
+    rows = _cfg_number(cp, source, arch, "ArrayHeight", ARRAY_DIM, "", integer=True)
+    cols = _cfg_number(cp, source, arch, "ArrayWidth", ARRAY_DIM, "", integer=True)
+    sram = Buffers(*(_cfg_number(cp, source, arch, k, BUFFER_KIB, "KiB")
+                     for k in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB")))
+    if cp.has_option(arch, "Bandwidth"):  # read in USER mode only, but SCALE-Sim parses it always: checked always
+        for part in cp.get(arch, "Bandwidth").split(","):
+            _cfg_words_per_cycle(cp, source, arch, "Bandwidth", part.strip())
     dataflow = _cfg_get(cp, source, arch, "Dataflow").lower()
     if dataflow not in DATAFLOWS:
         raise fail(source, f"{arch}.Dataflow", dataflow, ", ".join(DATAFLOWS))

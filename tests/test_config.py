@@ -48,15 +48,22 @@ def _write(tmp_path, base="bitfusion_16x32", **changes):
 
 @pytest.mark.parametrize("changes,expected", [
     ({"colour": "red"}, "field 'colour': got 'red'; allowed: known fields are"),
-    ({"array.rows": 0}, "field 'array.rows': got 0; allowed: a positive integer"),
-    ({"array.cols": "32"}, "field 'array.cols': got '32'; allowed: a positive integer"),
+    ({"array.rows": 0}, "field 'array.rows': got 0; allowed: an integer from 1 to 65536"),
+    ({"array.rows": 2 ** 63}, "field 'array.rows': got 9223372036854775808; allowed: an integer from 1 to 65536"),
+    ({"array.cols": "32"}, "field 'array.cols': got '32'; allowed: an integer from 1 to 65536"),
+    ({"array.cols": 32.0}, "field 'array.cols': got 32.0; allowed: an integer"),
     ({"array.depth": 3}, "field 'array.depth'"),
-    ({"sram_kib.ifmap": -1}, "field 'sram_kib.ifmap': got -1; allowed: a positive number (KiB)"),
+    ({"sram_kib.ifmap": -1}, "field 'sram_kib.ifmap': got -1; allowed: a number from 0.000976562 to 1.07374e+09 (KiB)"),
+    ({"sram_kib.ifmap": 1e-300}, "field 'sram_kib.ifmap': got 1e-300"),
     ({"sram_bytes_per_cycle.filter": "fast"}, "field 'sram_bytes_per_cycle.filter': got 'fast'"),
     ({"bits": [2, 3, 8]}, "field 'bits': got [2, 3, 8]; allowed: a non-empty list drawn from [2, 4, 8]"),
+    ({"bits": [8.0]}, "field 'bits': got [8.0]; allowed: a non-empty list drawn from [2, 4, 8]"),
     ({"dataflow": "rs"}, "field 'dataflow': got 'rs'; allowed: one of os, ws, is"),
     ({"clock_mhz": True}, "field 'clock_mhz': got True"),
-    ({"dram_gb_per_s": 0}, "field 'dram_gb_per_s': got 0; allowed: a positive number (GB/s) or 'unlimited'"),
+    ({"dram_gb_per_s": 0}, "field 'dram_gb_per_s': got 0; allowed: a number from 0.001 to 1e+06 (GB/s) or 'unlimited'"),
+    ({"clock_mhz": 1e-300}, "field 'clock_mhz': got 1e-300; allowed: a number from 0.001 to 100000 (MHz)"),
+    ({"requant_outputs_per_cycle": 1e-9}, "field 'requant_outputs_per_cycle': got 1e-09; allowed: a number from 0.01"),
+    ({"sram_bytes_per_cycle.ifmap": 1e-5}, "field 'sram_bytes_per_cycle.ifmap': got 1e-05; allowed: a number from 0.01"),
     ({"clock_mhz": None}, "field 'clock_mhz' is missing"),
     ({"scale_bits": 40}, "field 'scale_bits': got 40"),
 ])
@@ -105,10 +112,13 @@ def test_content_hash_ignores_names_but_not_numbers(paper_hw):
 
 
 @pytest.mark.parametrize("changes,expected", [
-    ({"cores": 0}, "field 'cores': got 0; allowed: a positive integer"),
+    ({"cores": 0}, "field 'cores': got 0; allowed: an integer from 1 to 1024"),
+    ({"cores": 2 ** 63}, "field 'cores': got 9223372036854775808; allowed: an integer from 1 to 1024"),
+    ({"dram_gb_per_s": 1e-300}, "field 'dram_gb_per_s': got 1e-300; allowed: a number from 0.001 to 1e+06"),
+    ({"fitted": [["dram_gb_per_s"]]}, "field 'fitted': got [['dram_gb_per_s']]; allowed: a list drawn from"),
     ({"thread_efficiency": 0.95}, "field 'thread_efficiency': got 0.95; allowed: nothing: thread scaling now follows"),
     ({"threads": 5}, "field 'threads': got 5; allowed: 1 to cores (4)"),
-    ({"memory_overlap": 1.5}, "field 'memory_overlap': got 1.5; allowed: a number in [0, 1]"),
+    ({"memory_overlap": 1.5}, "field 'memory_overlap': got 1.5; allowed: a number from 0 to 1"),
     ({"winograd_tile": 3}, "field 'winograd_tile': got 3; allowed: 0 (no Winograd), 2 or 4"),
     ({"fitted": ["cores"]}, "field 'fitted': got ['cores']; allowed: a list drawn from dram_gb_per_s"),
     ({"tile_int8": [4, 4]}, "field 'tile_int8': got [4, 4]; allowed: a tile needing at most 32 NEON registers"),
