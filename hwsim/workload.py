@@ -280,6 +280,8 @@ def _layers_from_rows(rows, strict: bool = False) -> list[Layer] | None:
 
 MAX_TOPOLOGY_LAYERS = 100_000  # rows of a topology CSV
 MAX_NAME_CHARS = 256  # characters of a layer name
+MAX_DIM = 2 ** 24  # any size in a topology row (16,777,216: past any real layer; keeps every count in int64)
+MAX_LAYER_MACS = 10 ** 15  # MACs of one layer (a 70B-parameter model's whole prefill of 8k tokens is ~10^15)
 
 
 def _scalesim_out(size: int, kernel: int, stride: int) -> int:
@@ -319,6 +321,8 @@ def layers_from_topology(path: str | Path) -> list[Layer]:
         raise HwsimError(f"{p}:1: the first line is a layer row, not the header; a topology starts with a header "
                          f"line such as 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
                          f"Channels, Num Filter, Strides,' (or 'Layer, M, N, K,' for GEMM rows)")
+    named = [c for c in head[1:] if c]
+    header_fields = (3,) if len(named) == 3 else (7, 8) if len(named) in (7, 8) else ()
     layers, names, kinds = [], set(), set()
     for lineno, row in enumerate(rows[1:], start=2):
         cells = [c.strip() for c in row]
@@ -338,24 +342,34 @@ def layers_from_topology(path: str | Path) -> list[Layer]:
         if len(values) not in (3, 7):
             raise HwsimError(f"{p}:{lineno}: expected 7 numbers (IFMAP H, IFMAP W, Filter H, Filter W, Channels, "
                              f"Num Filter, Stride) or 3 (M, N, K) after the name, got {len(values)} fields")
-        try:
-            nums = [int(v) for v in values]
-        except ValueError:
-            raise HwsimError(f"{p}:{lineno}: expected integers after the layer name, got {values}") from None
-        if any(v <= 0 for v in nums):
-            raise HwsimError(f"{p}:{lineno}: sizes must be positive integers, got {nums}")
+        if not all(re.fullmatch(r"\d+", v) for v in values):
+            raise HwsimError(f"{p}:{lineno}: expected whole numbers (digits only) after the layer name, got {values}")
+        if not all(1 <= int(v[-12:]) <= MAX_DIM and len(v.lstrip("0")) <= 12 for v in values):
+            raise HwsimError(f"{p}:{lineno}: sizes {', '.join(v if len(v) < 20 else v[:8] + '...' for v in values)}; "
+                             f"allowed: integers from 1 to {MAX_DIM:,}")
+        nums = [int(v) for v in values]
         kinds.add(len(nums))
         if len(kinds) > 1:
             raise HwsimError(f"{p}:{lineno}: mixes GEMM rows (3 numbers) and conv rows (7 numbers); allowed: one kind "
                              f"per file")
+        if header_fields in ((3,), (7, 8)) and len(nums) not in header_fields:
+            raise HwsimError(f"{p}:{lineno}: a {'GEMM' if len(nums) == 3 else 'conv'} row under a "
+                             f"{'GEMM (Layer, M, N, K)' if header_fields == (3,) else 'conv'} header; allowed: rows "
+                             f"of the header's kind")
         if len(nums) == 3:  # GEMM: M, N, K
             m, n, k = nums
+            if m * n * k > MAX_LAYER_MACS:
+                raise HwsimError(f"{p}:{lineno}: {m * n * k:.3g} MACs in one layer; allowed: at most "
+                                 f"{MAX_LAYER_MACS:.0e}")
             layers.append(Layer(name, "gemm", m, k, 1, m, 1, n, 1, k, 1, 1))
             continue
         h, w, fh, fw, c, nf, st = nums
         if fh > h or fw > w:
             raise HwsimError(f"{p}:{lineno}: filter {fh}x{fw} is larger than the input {h}x{w}")
         oh, ow = _scalesim_out(h, fh, st), _scalesim_out(w, fw, st)
+        macs = oh * ow * fh * fw * c * nf  # depthwise too: Channels groups of Num Filter filters
+        if macs > MAX_LAYER_MACS:
+            raise HwsimError(f"{p}:{lineno}: {macs:.3g} MACs in one layer; allowed: at most {MAX_LAYER_MACS:.0e}")
         if "DP" in name:
             layers.append(Layer(name, "conv", h, w, c, oh, ow, c * nf, fh, fw, st, c))
         else:

@@ -346,3 +346,53 @@ def test_a_bad_ray_address_is_one_line_in_seconds():
         s.bind(("127.0.0.1", 0))
         s.listen()
         check_ray_address(f"ray://127.0.0.1:{s.getsockname()[1]}")
+
+
+CONV_HEAD = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+
+
+@pytest.mark.parametrize("text,expected", [
+    (CONV_HEAD + "c1, +5, 5, 3, 3, 4, 4, 1,\n", "digits only"),
+    (CONV_HEAD + "c1, 1_0, 5, 3, 3, 4, 4, 1,\n", "digits only"),
+    (CONV_HEAD + "c1, 5.0, 5, 3, 3, 4, 4, 1,\n", "digits only"),
+    (CONV_HEAD + "c1, 5, 5, 3, 3, 9223372036854775808, 4, 1,\n", "allowed: integers from 1 to 16,777,216"),
+    (CONV_HEAD + "c1, 5, 5, 3, 3, " + "9" * 5000 + ", 4, 1,\n", "allowed: integers from 1 to 16,777,216"),
+    (CONV_HEAD + "c1, 5, 5, 3, 3, 0, 4, 1,\n", "allowed: integers from 1 to 16,777,216"),
+    (CONV_HEAD + "c1, 16000000, 16000000, 3, 3, 64, 64, 1,\n", "MACs in one layer; allowed: at most 1e+15"),
+    ("Layer, M, N, K,\nfc, 1000000, 1000000, 1000000,\n", "1e+18 MACs in one layer"),
+    ("Layer, M, N, K,\nfc, 4, 5, 6, 7, 8, 9, 1,\n", "a conv row under a GEMM (Layer, M, N, K) header"),
+    (CONV_HEAD + "fc, 4, 5, 6,\n", "a GEMM row under a conv header"),
+])
+@pytest.mark.parametrize("hw", ["bitfusion_16x32", "cortex_a53_rpi3b"])
+def test_topology_numbers_out_of_range_are_one_line(tmp_path, capsys, text, expected, hw):
+    topo = tmp_path / "t.csv"
+    topo.write_text(text)
+    assert main(["simulate", "--hw", str(ROOT / "hw_configs" / f"{hw}.yaml"), "--topology", str(topo)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim: error: ") and err.count("\n") == 1 and expected in err and len(err) < 400
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("array.rows", 2 ** 63, "an integer from 1 to 65536"),
+    ("array.cols", 1e300, "an integer from 1 to 65536"),
+    ("clock_mhz", 1e-300, "a number from 0.001 to 100000 (MHz)"),
+    ("dram_gb_per_s", 1e-12, "a number from 0.001 to 1e+06 (GB/s)"),
+    ("requant_outputs_per_cycle", 1e-300, "a number from 0.01 to 1e+06 (outputs/cycle)"),
+    ("sram_kib.ifmap", 1e-300, "a number from 0.000976562"),
+    ("bits", [8.0], "a non-empty list drawn from [2, 4, 8]"),
+])
+def test_config_numbers_out_of_their_physical_range_are_one_line(tmp_path, capsys, field, value, expected):
+    import yaml
+
+    raw = yaml.safe_load(HW.read_text())
+    outer, _, inner = field.partition(".")
+    if inner:
+        raw[outer][inner] = value
+    else:
+        raw[outer] = value
+    cfg = tmp_path / "hw.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert main(["simulate", "--hw", str(cfg), "--topology", TOPO, "-o", str(tmp_path / "o" / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"field '{field}'" in err and expected in err
+    assert not (tmp_path / "o").exists()

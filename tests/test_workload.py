@@ -77,8 +77,8 @@ def test_topology_depthwise_and_rounding(tmp_path):
 
 
 @pytest.mark.parametrize("body,message", [
-    ("conv, 10, 10, 3, 3, x, 4, 1,\n", "expected integers"),
-    ("conv, 10, 10, 3, 3, 0, 4, 1,\n", "sizes must be positive"),
+    ("conv, 10, 10, 3, 3, x, 4, 1,\n", "expected whole numbers"),
+    ("conv, 10, 10, 3, 3, 0, 4, 1,\n", "allowed: integers from 1 to"),
     ("conv, 10, 10, 3, 3,\n", "expected 7 numbers"),
     ("conv, 2, 2, 3, 3, 1, 4, 1,\n", "larger than the input"),
 ])
