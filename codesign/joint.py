@@ -44,7 +44,8 @@ from hwsim.lock import folder_lock
 from hwsim.lut import build_lut
 from hwsim.precision import PrecisionPolicy, parse_label
 from hwsim.targets import simulate_network
-from search.build import problem_from_tables, read_json
+from quant.sources import check_model_source
+from search.build import check_sensitivity, problem_from_tables, read_json
 from search.exact import solve_exact
 from search.multi import nondominated
 from search.problem import check_feasible
@@ -166,6 +167,9 @@ def _check(cfg: JointConfig):
     if space.base.get("kind", "systolic") != "systolic":
         raise HwsimError(f"{cfg.space}: a co-design space needs a systolic base (area and energy models); "
                          f"allowed: kind systolic")
+    check_model_source(cfg.model, cfg.checkpoint, cfg.data)
+    if cfg.sensitivity:
+        check_sensitivity(read_json(cfg.sensitivity, "sensitivity"), cfg.sensitivity)
     check_output_dir(cfg.out, create=False)
     return space
 

@@ -52,7 +52,7 @@ from quant.fingerprint import model_fingerprint
 from quant.integer import integer_execution
 from quant.sensitivity import METHODS, measure
 from quant.reproducible import pin_torch
-from quant.sources import load_model_and_data
+from quant.sources import check_model_source, load_model_and_data
 from search.build import problem_from_tables
 from search.exact import solve_exact
 from search.ga import solve_ga
@@ -128,6 +128,7 @@ def _check(cfg: PipelineConfig):
     if cfg.sensitivity_method == "pnmq" and len({a for _, a in choices}) > 1:
         raise HwsimError("--sensitivity-method pnmq quantizes weights only: give --choices with one activation "
                          "bit-width, e.g. w2a8,w4a8,w8a8")
+    check_model_source(cfg.model, cfg.checkpoint, cfg.data)
     check_output_dir(cfg.out, create=False)
     return hws, choices, PrecisionPolicy(cfg.policy)
 

@@ -38,7 +38,7 @@ from hwsim.io import read_text
 from hwsim.precision import check_bits, parse_label
 from hwsim.yaml_input import load_yaml
 
-from .workload import BITS_SUFFIXES, point_bits
+from .workload import BITS_SUFFIXES, model_layers, point_bits
 
 SAMPLINGS = ("grid", "random", "lhs")
 KNOWN = ("base", "axes", "models", "precisions", "input_size", "samples", "sampling", "seed", "heatmap")
@@ -302,6 +302,11 @@ def load_spec(path: str | Path, hardware_only: bool = False, samples: int | None
                                   f"{max_points:,} (raise the limit with --max-points, or give fewer samples)")
     _check_axis_values(spec)
     if not hardware_only:
+        for model in spec.models:  # an unknown name or a bad topology: one line now, not at the first point
+            try:
+                model_layers(model, spec.input_size)
+            except HwsimError as exc:
+                raise _fail(source, "models", str(exc)) from None
         _check_precisions(spec)
     return spec
 

@@ -11,11 +11,12 @@ previous output as it was.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .errors import HwsimError
 
@@ -51,6 +52,28 @@ def read_text(path: str | Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> 
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HwsimError(f"{p}: not UTF-8 text at byte {exc.start}; a {what} must be UTF-8 text") from None
+
+
+def load_json(text: str, source: str | Path) -> Any:
+    """Parse a JSON input strictly: ``NaN``/``Infinity`` and a key given twice in one object (which Python's
+    parser would take, keeping the last) are refused, as is nesting past the parser's depth; one HwsimError."""
+    def unique(pairs: list) -> dict:
+        out: dict = {}
+        for k, v in pairs:
+            if k in out:
+                raise HwsimError(f"{source}: duplicate key {k[:80]!r}; give each key once")
+            out[k] = v
+        return out
+
+    def constant(name: str) -> Any:
+        raise HwsimError(f"{source}: {name} is not a JSON number; allowed: finite numbers")
+
+    try:
+        return json.loads(text, object_pairs_hook=unique, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise HwsimError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise HwsimError(f"{source}: not valid JSON: nested too deeply") from None
 
 
 def check_output(path: str | Path, force: bool = False, create: bool = True) -> Path:

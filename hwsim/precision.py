@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import HwsimError
-from .io import read_text
+from .io import load_json, read_text
 
 _LABEL = re.compile(r"^w(\d+)a(\d+)$")
 
@@ -40,16 +39,6 @@ def _pair(value: Any, where: str) -> tuple[int, int]:
     raise HwsimError(f"{where}: got {value!r}; allowed: 'w4a8', [4, 8] or {{w: 4, a: 8}}")
 
 
-def _unique_keys(pairs: list, source: Path) -> dict:
-    """A JSON object's pairs as a dict, refusing a key given twice (JSON parsers keep the last silently)."""
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            raise HwsimError(f"{source}: duplicate key {k[:80]!r}; give each key once")
-        out[k] = v
-    return out
-
-
 def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Read a per-layer bit assignment (JSON or YAML mapping layer -> w/a; optional ``default``), or the
     result JSON of ``hwsim search`` (its ``assignment``).
@@ -60,10 +49,7 @@ def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tu
     p = Path(path)
     text = read_text(p, "bits file", max_bytes=16 * 2 ** 20)
     if p.suffix == ".json":
-        try:
-            raw = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, p))
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise HwsimError(f"{p}: not valid JSON: {(str(exc) or type(exc).__name__).splitlines()[0]}") from None
+        raw = load_json(text, p)
     else:
         from .yaml_input import load_yaml
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .common import (POLICIES, add_common, add_trust_checkpoint, finite_float, add_sensitivity_method, check_output_folder, note, positive_int, progress,
-                     sensitivity_options)
+from .common import (POLICIES, add_common, add_trust_checkpoint, add_sensitivity_method, check_output_folder, note, int_in, jobs_int, positive_float, progress,
+                     seed_int, sensitivity_options)
 
 
 def add_parser(sub) -> None:
@@ -16,26 +16,26 @@ def add_parser(sub) -> None:
                                    "reconstruction, integer execution and re-simulation.")
     p.add_argument("--hw-space", required=True, metavar="SPEC.yaml", help="base config and axes (a sweep spec "
                                                                           "without models and precisions)")
-    p.add_argument("--latency-ms", type=finite_float, required=True, help="latency budget (ms, whole network)")
-    p.add_argument("--area-mm2", type=finite_float, help="area budget (mm2, PE array and buffers)")
-    p.add_argument("--energy-uj", type=finite_float, help="energy budget of one inference (uJ): a constraint of each chip's "
+    p.add_argument("--latency-ms", type=positive_float, required=True, help="latency budget (ms, whole network)")
+    p.add_argument("--area-mm2", type=positive_float, help="area budget (mm2, PE array and buffers)")
+    p.add_argument("--energy-uj", type=positive_float, help="energy budget of one inference (uJ): a constraint of each chip's "
                                                    "bit search, checked again on the whole network")
     p.add_argument("--outer", choices=("all", "nsga2"), default="all",
                    help="which chips get the bit search: all (every chip of the space, or its sample, within the "
                         "area budget; default) or nsga2 (NSGA-II over the axes, for spaces too large to enumerate)")
-    p.add_argument("--population", type=positive_int, default=24, help="NSGA-II population (default 24)")
-    p.add_argument("--generations", type=positive_int, default=10, help="NSGA-II generations (default 10)")
+    p.add_argument("--population", type=int_in(2, 10_000), default=24, help="NSGA-II population (default 24)")
+    p.add_argument("--generations", type=int_in(1, 100_000), default=10, help="NSGA-II generations (default 10)")
     p.add_argument("--model", default="digits-resnet")
     p.add_argument("--checkpoint", metavar="FILE")
     add_trust_checkpoint(p)
     p.add_argument("--data", metavar="DIR")
     p.add_argument("--sensitivity", metavar="FILE", help="a hwsim sensitivity JSON (default: measured and cached)")
     add_sensitivity_method(p, "--sensitivity-method")
-    p.add_argument("--iters", type=positive_int, default=200, help="reconstruction iterations per unit (default 200)")
+    p.add_argument("--iters", type=int_in(1, 1_000_000), default=200, help="reconstruction iterations per unit (default 200)")
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=positive_int, help="processes building the chips' tables (default: all cores)")
-    p.add_argument("--top", type=positive_int, default=10, help="rows of the printed ranking (default 10)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--jobs", type=jobs_int, help="processes building the chips' tables (default: all cores)")
+    p.add_argument("--top", type=int_in(1, 10_000), default=10, help="rows of the printed ranking (default 10)")
     p.add_argument("--no-validate", action="store_true", help="skip quantizing and integer-checking the best pair")
     p.add_argument("--out", default="out/codesign", metavar="DIR")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at DIR")

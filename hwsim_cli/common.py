@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 
 from hwsim.errors import HwsimError
@@ -23,37 +24,50 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def int_in(lo: int, hi: int):
+    """An argparse type: an integer from ``lo`` to ``hi`` (digits only; a range a run could use)."""
+    def parse(text: str) -> int:
+        t = text.strip()
+        value = int(t) if re.fullmatch(r"[+-]?\d{1,19}", t) else None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer from {lo:,} to {hi:,}, got {text[:40]!r}")
+        return value
+    parse.__name__ = f"integer from {lo} to {hi}"
+    return parse
 
 
-def finite_float(text: str) -> float:
-    """An argparse type: a finite number (nan and inf are refused: every number hwsim reads is finite)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+#: an integer >= 1 with no flag-specific range (at most a billion)
+positive_int = int_in(1, 10 ** 9)
+#: random seeds: what numpy, torch and Python all take
+seed_int = int_in(0, 2 ** 32 - 1)
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def jobs_int(text: str) -> int:
+    """An argparse type: worker processes, 1 to 4 per core of this machine (each holds a simulator)."""
+    import os
+
+    return int_in(1, 4 * (os.cpu_count() or 1))(text)
+
+
+def number_in(lo: float, hi: float, open_lo: bool = False):
+    """An argparse type: a finite number in [lo, hi] (or (lo, hi] with ``open_lo``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and (value > lo if open_lo else value >= lo) and value <= hi):
+            raise argparse.ArgumentTypeError(f"expected a number {'above' if open_lo else 'from'} {lo:g} "
+                                             f"{'and up ' if open_lo else ''}to {hi:g}, got {text[:40]!r}")
+        return value
+    parse.__name__ = f"number from {lo:g} to {hi:g}"
+    return parse
+
+
+#: a finite number (nan and inf are refused: every number hwsim reads is finite), at most 1e18 in size
+finite_float = number_in(-1e18, 1e18)
+#: a finite number > 0, at most 1e18
+positive_float = number_in(0, 1e18, open_lo=True)
 
 
 def bit_width(text: str) -> int:
@@ -128,9 +142,9 @@ def add_workload(p, required: bool = True) -> None:
     src.add_argument("--model", metavar="NAME",
                      help="architecture name (resnet18, resnet50, mobilenet_v1, mobilenet_v2, regnet_x_600mf, digits-resnet)")
     src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
-    p.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
+    p.add_argument("--input-size", type=int_in(1, 2048), default=None, metavar="PX",
                    help="input height and width (default 224; 16 for digits-resnet)")
-    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    p.add_argument("--batch", type=int_in(1, 65536), default=1, help="batch size (default 1)")
     p.add_argument("--timing", choices=("hwsim", "scalesim"),
                    help="override the config's timing mode: hwsim (the best schedule, every cycle counted) or "
                         "scalesim (SCALE-Sim's schedule and counts)")
@@ -139,7 +153,7 @@ def add_workload(p, required: bool = True) -> None:
 
 def add_arm_options(p, what: str = "the ARM target") -> None:
     """--threads and --clock-mhz: how an ARM board is run (overriding its config)."""
-    p.add_argument("--threads", type=positive_int, metavar="N",
+    p.add_argument("--threads", type=int_in(1, 1024), metavar="N",
                    help=f"cores {what} runs on, 1 to its core count (default: the config's, all cores)")
     p.add_argument("--clock-mhz", type=positive_float, metavar="F",
                    help=f"core clock of {what} in MHz (default: the config's)")
@@ -182,16 +196,16 @@ def add_sensitivity_method(p, flag: str) -> None:
                         "(learned per-bit step sizes of a one-time quantization-aware training, Tang et al.), "
                         "gmpq (loss and attribution-rank preservation on a proxy set, Wang et al.), or pnmq "
                         "(data-free weight error of a non-uniform grid, Chikin and Antiukh; weights only)")
-    p.add_argument("--k", type=finite_float, default=0.001,
+    p.add_argument("--k", type=number_in(-1e6, 1e6), default=0.001,
                    help="first_order: the weight perturbation (default 0.001, the paper's; 0 = plain gradient norm)")
-    p.add_argument("--limpq-epochs", type=positive_int, default=10,
+    p.add_argument("--limpq-epochs", type=int_in(1, 10_000), default=10,
                    help="limpq: epochs of the one-time training (default 10)")
-    p.add_argument("--alpha", type=finite_float, default=3.0,
+    p.add_argument("--alpha", type=number_in(-1e6, 1e6), default=3.0,
                    help="limpq: weight of the weight indicators against the activation ones (default 3.0, the "
                         "paper's for ResNet-18)")
-    p.add_argument("--proxy", type=positive_int, default=256,
+    p.add_argument("--proxy", type=int_in(1, 100_000), default=256,
                    help="gmpq: images of the proxy set (default 256, from the calibration set)")
-    p.add_argument("--lam", type=finite_float, default=1.0,
+    p.add_argument("--lam", type=number_in(-1e6, 1e6), default=1.0,
                    help="gmpq: weight of attribution-rank loss against the task-loss increase (default 1.0)")
 
 
@@ -227,7 +241,7 @@ def add_model_source(p, recon_flag: str = "--method") -> None:
                    help="brecq (default), adaround (layer-wise AdaRound) or rtn (round to nearest)")
     p.add_argument("--granularity", choices=("layer", "block", "stage", "net"), default="block")
     p.add_argument("--objective", choices=("fisher", "mse"), default="fisher")
-    p.add_argument("--iters", type=positive_int, default=500, help="iterations per unit (paper: 20000; default 500)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iters", type=int_in(1, 1_000_000), default=500, help="iterations per unit (paper: 20000; default 500)")
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit",
                    help="precision policy: first-last-8bit (default: first and last layer w8a8, as in BRECQ) or none")

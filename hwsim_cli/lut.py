@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import POLICIES, add_common, add_output, add_workload, check_output_file, emit, load_workload, note, \
-    positive_int, progress
+    jobs_int, progress
 
 
 def add_parser(sub) -> None:
@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
     add_workload(p)
     p.add_argument("--format", choices=("json", "table"), help="json (default with -o) or table (default without)")
     add_output(p)
-    p.add_argument("--jobs", type=positive_int, help="parallel layer simulations (default: all cores)")
+    p.add_argument("--jobs", type=jobs_int, help="parallel layer simulations (default: all cores)")
     p.add_argument("--cache-dir", metavar="DIR", help="where tables are cached (default $HWSIM_CACHE_DIR or ~/.cache/hwsim)")
     p.add_argument("--no-cache", action="store_true", help="build afresh and do not write the cache")
     p.add_argument("--bits", metavar="FILE", help="also check this assignment (a bits file or an 'hwsim search' "

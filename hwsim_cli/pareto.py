@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_common, check_output_folder, note, positive_int
+from .common import add_common, check_output_folder, int_in, note, seed_int
 
 
 def add_parser(sub) -> None:
@@ -11,9 +11,9 @@ def add_parser(sub) -> None:
                        description="Solve a problem at evenly spaced budgets; write pareto.csv, pareto.png and "
                                    "pareto.svg with the uniform-precision points marked.")
     p.add_argument("--problem", required=True, metavar="FILE", help="problem file (its budget is ignored)")
-    p.add_argument("--points", type=positive_int, default=10)
+    p.add_argument("--points", type=int_in(1, 1000), default=10)
     p.add_argument("--solver", choices=("ga", "exact"), default="exact")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--title", default="", help="plot title (default: the problem file name)")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at DIR")

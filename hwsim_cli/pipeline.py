@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import (POLICIES, add_arm_options, add_common, add_trust_checkpoint, finite_float, add_sensitivity_method, check_output_folder, note,
-                     positive_int, progress, sensitivity_options)
+                     int_in, progress, seed_int, sensitivity_options)
 
 
 def add_parser(sub) -> None:
@@ -22,19 +22,19 @@ def add_parser(sub) -> None:
     p.add_argument("--budgets", type=finite_float, nargs="+", metavar="F",
                    help="latency budgets as fractions of the range from the cheapest to the dearest assignment "
                         "(default: one in the middle of each of the first --gaps gaps of the uniform front)")
-    p.add_argument("--gaps", type=positive_int, default=3,
+    p.add_argument("--gaps", type=int_in(1, 100), default=3,
                    help="without --budgets: how many gaps of the uniform accuracy-latency front get a budget (default 3)")
     p.add_argument("--choices", metavar="LIST",
                    help="comma-separated (w, a) choices per layer (default all nine of w2..8 x a2..8)")
     p.add_argument("--policy", choices=POLICIES, default="first-last-8bit",
                    help="precision policy (default first-last-8bit: first and last layer pinned at w8a8)")
-    p.add_argument("--iters", type=positive_int, default=200, help="reconstruction iterations per unit (default 200)")
+    p.add_argument("--iters", type=int_in(1, 1_000_000), default=200, help="reconstruction iterations per unit (default 200)")
     add_sensitivity_method(p, "--sensitivity-method")
     add_arm_options(p, "every ARM target")
-    p.add_argument("--torch-threads", type=positive_int, default=2,
+    p.add_argument("--torch-threads", type=int_in(1, 256), default=2,
                    help="torch threads of this machine (default 2; fixed so that results do not depend on its "
                         "core count)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", default="out/pipeline", metavar="DIR")
     p.add_argument("--force", action="store_true", help="write through a symbolic link at DIR")
     add_common(p)

@@ -32,7 +32,7 @@ def run(args) -> int:
 
     check_output_file(args)
     problem = problem_from_tables(read_json(args.lut, "lookup table"), read_json(args.sensitivity, "sensitivity"),
-                                  args.budget, args.budget_unit, args.metric)
+                                  args.budget, args.budget_unit, args.metric, sources=(args.lut, args.sensitivity))
     written = write_atomic(args.output, json.dumps(problem.to_json(), indent=1, allow_nan=False) + "\n", args.force)
     note(f"wrote {written}: {problem.n_layers} layers, choices {', '.join(problem.choices)}, budget "
          f"{problem.budget:.6g} {problem.cost_unit} (cheapest {problem.cheapest_cost():.6g})")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_common, add_workload, check_output_file, load_workload, note
+from .common import add_common, add_workload, check_output_file, load_workload, note, seed_int
 
 
 def add_parser(sub) -> None:
@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
                                    "and polished) or the exact MILP; print the assignment per layer.")
     p.add_argument("--problem", required=True, metavar="FILE")
     p.add_argument("--solver", choices=("ga", "exact"), default="ga")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--objectives", metavar="LIST",
                    help="comma list of two or more of loss, cost and the problem's metrics (latency, size, energy "
                         "from 'hwsim problem'): print the Pareto set instead (ga: NSGA-II; exact: a budget sweep "

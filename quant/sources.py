@@ -53,6 +53,26 @@ def _load_checkpoint(model: nn.Module, path: Path, trust: bool = False) -> None:
     model.load_state_dict(state)
 
 
+def check_model_source(model: str = DEFAULT_MODEL, checkpoint: str | None = None, data: str | None = None) -> None:
+    """The cheap checks of ``load_model_and_data``'s arguments (known model, files that exist), so that a
+    command can refuse them before it makes its output folder or trains anything."""
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise HwsimError(f"{checkpoint}: checkpoint file not found")
+    if model == DEFAULT_MODEL:
+        if data is not None:
+            raise HwsimError(f"{DEFAULT_MODEL} is trained on the embedded digits set; --data is for other models")
+        return
+    from hwsim.workload import build_named_model
+
+    build_named_model(model)  # an unknown name fails here, naming the known ones
+    if data is None:
+        raise HwsimError(f"model {model!r} needs --data DIR: an ImageFolder tree with train/ and val/ sub-folders")
+    if not Path(data).is_dir():
+        raise HwsimError(f"{data}: data folder not found; allowed: an ImageFolder tree with train/ and val/")
+    if checkpoint is None:
+        raise HwsimError(f"model {model!r} has no pretrained weights here; give --checkpoint FILE (a state dict)")
+
+
 def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = None, data: str | None = None,
                         cache_dir: Path | None = None, seed: int = 0, calib_size: int | None = None,
                         progress: bool = True, trust_checkpoint: bool = False) -> tuple[nn.Module, DataBundle]:
@@ -68,11 +88,7 @@ def load_model_and_data(model: str = DEFAULT_MODEL, checkpoint: str | None = Non
         return digits_model(bundle, cache_dir or default_cache_dir(), seed, progress), bundle
     from hwsim.workload import build_named_model
 
-    build_named_model(model)  # an unknown name fails here, naming the known ones, before data and weights
-    if data is None:
-        raise HwsimError(f"model {model!r} needs --data DIR: an ImageFolder tree with train/ and val/ sub-folders")
-    if checkpoint is None:
-        raise HwsimError(f"model {model!r} has no pretrained weights here; give --checkpoint FILE (a state dict)")
+    check_model_source(model, checkpoint, data)  # before data and weights
     bundle = image_folder(data, calib_size=calib_size or 1024, seed=seed, progress=progress)
     net = build_named_model(model, num_classes=bundle.num_classes)
     _load_checkpoint(net, Path(checkpoint), trust_checkpoint)

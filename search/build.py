@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from hwsim.errors import HwsimError
-from hwsim.io import read_text
+from hwsim.io import load_json, read_text
 
-from .problem import Problem
+from .problem import _LABEL, MAX_LAYERS, MAX_VALUE, Problem, _number, check_feasible
 
 METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes"), "energy": ("energy_uj", "uJ"),
            "bops": ("bops", "BOPs")}
@@ -27,26 +26,114 @@ def _with_bops(row: dict) -> dict:
 
 
 def read_json(path: str | Path, what: str) -> dict:
-    """A JSON file, or a clear error naming it."""
+    """A JSON object from a file (strict: no NaN, no key given twice), or a clear error naming it."""
     p = Path(path)
-    text = read_text(p, f"{what} file")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HwsimError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise HwsimError(f"{p}: not valid JSON: nested too deeply") from None
+    doc = load_json(read_text(p, f"{what} file"), p)
     if not isinstance(doc, dict):
         raise HwsimError(f"{p}: expected a JSON object (a hwsim {what} table), got {type(doc).__name__}")
     return doc
 
 
+def _bad(source: str, field: str, value, allowed: str) -> HwsimError:
+    shown = repr(value)
+    return HwsimError(f"{source}: field '{field}': got {shown if len(shown) < 80 else shown[:77] + '...'}; "
+                      f"allowed: {allowed}")
+
+
+def _labels(source: str, field: str, value) -> list:
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) and _LABEL.match(c) for c in value) \
+            or len(set(value)) != len(value):
+        raise _bad(source, field, value, "a non-empty list of distinct labels w<bits>a<bits>")
+    return value
+
+
+def _count(source: str, field: str, count: int) -> None:
+    if count > MAX_LAYERS:
+        raise HwsimError(f"{source}: field '{field}': {count:,} layers; allowed: at most {MAX_LAYERS:,}")
+
+
+def _priced(source: str, field: str, table, choices: list, lo: float) -> None:
+    """``table`` maps every choice to a number in [lo, MAX_VALUE]."""
+    if not isinstance(table, dict) or not set(choices) <= set(table) or not all(
+            _number(table[c]) and table[c] >= lo for c in choices):
+        raise _bad(source, field, table, f"an object mapping each of {', '.join(choices)} to a number from {lo:g} to "
+                                         f"{MAX_VALUE:g}")
+
+
+def check_lut(lut: dict, source: str = "lookup table") -> None:
+    """The fields of a hwsim-lut/2 table that a problem reads, with their types and ranges (one error if not)."""
+    if lut.get("format") != "hwsim-lut/2":
+        raise _bad(source, "format", lut.get("format"), "'hwsim-lut/2' (remake older tables with hwsim lut)")
+    choices = _labels(source, "choices", lut.get("choices"))
+    layers = lut.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _bad(source, "layers", layers, "a non-empty list of layer records")
+    _count(source, "layers", len(layers))
+    seen = set()
+    for i, row in enumerate(layers):
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"] or row["name"] in seen:
+            raise _bad(source, f"layers[{i}]", row, "a record with a name no other layer has")
+        seen.add(row["name"])
+        for field, _unit in METRICS.values():
+            if field in row:
+                _priced(source, f"layers[{i}].{field}", row[field], choices, 0)
+        if "macs" in row and not (_number(row["macs"]) and row["macs"] >= 0):
+            raise _bad(source, f"layers[{i}].macs", row["macs"], f"a number from 0 to {MAX_VALUE:g}")
+    pinned = lut.get("pinned", {})
+    if not isinstance(pinned, dict) or not all(isinstance(v, str) and _LABEL.match(v) for v in pinned.values()):
+        raise _bad(source, "pinned", pinned, "an object of layer name -> label")
+
+
+def check_sensitivity(sens: dict, source: str = "sensitivity table") -> None:
+    """The fields of a hwsim-sensitivity/2 table that a problem reads, with their types and ranges."""
+    if sens.get("format") != "hwsim-sensitivity/2":
+        raise _bad(source, "format", sens.get("format"), "'hwsim-sensitivity/2' (remake older tables with hwsim "
+                                                          "sensitivity)")
+    choices = _labels(source, "choices", sens.get("choices"))
+    layers = sens.get("layers")
+    if not isinstance(layers, dict) or not layers:
+        raise _bad(source, "layers", layers, "a non-empty object of layer name -> {choice: sensitivity}")
+    _count(source, "layers", len(layers))
+    for name, table in layers.items():
+        _priced(source, f"layers.{name}", table, choices, -MAX_VALUE)
+    pinned = sens.get("pinned", {})
+    if not isinstance(pinned, dict) or not all(isinstance(v, str) and _LABEL.match(v) for v in pinned.values()):
+        raise _bad(source, "pinned", pinned, "an object of layer name -> label")
+    blocks = sens.get("blocks", {})
+    if not isinstance(blocks, dict) or not all(isinstance(v, str) for v in blocks.values()):
+        raise _bad(source, "blocks", blocks, "an object of layer name -> block name")
+    pairs = sens.get("pairs", [])
+    if not isinstance(pairs, list):
+        raise _bad(source, "pairs", pairs, "a list of pair records")
+    for j, rec in enumerate(pairs):
+        if not (isinstance(rec, dict) and {"a", "b", "choice_a", "choice_b", "sensitivity"} <= set(rec)
+                and rec["a"] in layers and rec["b"] in layers and rec["a"] != rec["b"]
+                and rec["choice_a"] in choices and rec["choice_b"] in choices and _number(rec["sensitivity"])):
+            raise _bad(source, f"pairs[{j}]", rec, "{a, b: two layers of 'layers'; choice_a, choice_b: choices; "
+                                                   f"sensitivity: a number of at most {MAX_VALUE:g} in size}}")
+    groups = sens.get("act_groups", [])
+    if not isinstance(groups, list) or not all(
+            isinstance(g, list) and len(g) >= 2 and all(isinstance(n, str) and (n in layers or n in pinned) for n in g)
+            for g in groups):
+        raise _bad(source, "act_groups", groups, "a list of lists of two or more layer names")
+
+
 def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit: str = "fraction",
-                        metric: str = "latency") -> Problem:
+                        metric: str = "latency", sources: tuple[str, str] = ("lookup table", "sensitivity table")
+                        ) -> Problem:
     """The search problem over the choices both tables have; budget in ms, bytes, or a fraction of the range.
 
-    A fraction f means cheapest + f x (dearest - cheapest) cost.
+    A fraction f means cheapest + f x (dearest - cheapest) cost.  Both tables are checked first (types,
+    ranges, the same model); a budget below the cheapest assignment is refused.  ``sources`` name the
+    tables in errors.
     """
+    check_lut(lut, sources[0])
+    check_sensitivity(sensitivity, sources[1])
+    if not _number(budget) or budget < 0:
+        raise HwsimError(f"budget {budget!r}; allowed: a number from 0 to {MAX_VALUE:g}")
+    if lut.get("model") and sensitivity.get("model") and lut["model"] != sensitivity["model"]:
+        raise HwsimError(f"the lookup table is for model {lut['model']!r} and the sensitivity table for "
+                         f"{sensitivity['model']!r}: make both for the same model")
     if metric not in METRICS:
         raise HwsimError(f"metric {metric!r}; allowed: {', '.join(METRICS)}")
     if budget_unit not in BUDGET_UNITS:
@@ -113,4 +200,5 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
             raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")
         lo, hi = problem.cheapest_cost(), problem.dearest_cost()
         problem = problem.with_budget(lo + budget * (hi - lo))
+    check_feasible(problem)
     return problem

@@ -25,8 +25,6 @@ stores the tensor once).  Search sees numbers only: no torch, no simulator.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
-from hwsim.io import read_text
+from hwsim.io import load_json, read_text
 
 _LABEL = re.compile(r"^w(\d+)a(\d+)$")
 
@@ -171,8 +169,15 @@ def _fail(source: str, field: str, value: Any, allowed: str) -> HwsimError:
     return HwsimError(f"{source}: field '{field}': got {value!r}; allowed: {allowed}")
 
 
+MAX_VALUE = 1e18  # any number of a problem or table (ms, bytes, uJ, BOPs, sensitivities): at most this in size
+MAX_LAYERS = 10_000  # layers of a problem (a large LLM has about 600 linear layers)
+
+
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite real number (not a bool) of at most MAX_VALUE in size (a huge int is refused, not overflowed)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return -MAX_VALUE <= v <= MAX_VALUE  # False for NaN; exact for ints of any size
 
 
 def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
@@ -194,10 +199,12 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
     if len(set(choices)) != len(choices):
         raise _fail(source, "choices", choices, "distinct labels")
     if not _number(doc["budget"]) or doc["budget"] < 0:
-        raise _fail(source, "budget", doc["budget"], "a finite number >= 0")
+        raise _fail(source, "budget", doc["budget"], f"a number from 0 to {MAX_VALUE:g}")
     layers = doc["layers"]
     if not isinstance(layers, list) or not layers:
         raise _fail(source, "layers", layers, "a non-empty list of layer records")
+    if len(layers) > MAX_LAYERS:
+        raise HwsimError(f"{source}: field 'layers': {len(layers):,} records; allowed: at most {MAX_LAYERS:,}")
     names, blocks = [], []
     cost = np.zeros((len(layers), len(choices)))
     sens = np.zeros((len(layers), len(choices)))
@@ -223,7 +230,7 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
             for k, c in enumerate(choices):
                 if not _number(m[c]) or (key == "cost" and m[c] < 0):
                     raise _fail(source, f"{where}.{key}.{c}", m[c],
-                                "a finite number" + (" >= 0" if key == "cost" else ""))
+                                f"a number from {0 if key == 'cost' else -MAX_VALUE:g} to {MAX_VALUE:g}")
                 table[i, k] = m[c]
         mrec = rec.get("metrics", {})
         if not isinstance(mrec, dict) or (i and set(mrec) != set(metrics)) or "loss" in mrec or "cost" in mrec:
@@ -233,7 +240,7 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
             if not isinstance(table, dict) or set(table) != set(choices) or not all(
                     _number(table[c]) and table[c] >= 0 for c in choices):
                 raise _fail(source, f"{where}.metrics.{m}", table, f"an object with the choices {choices} as keys "
-                                                                   f"and finite values >= 0")
+                                                                   f"and values from 0 to {MAX_VALUE:g}")
             metrics.setdefault(m, np.zeros((len(layers), len(choices))))[i] = [table[c] for c in choices]
         names.append(rec["name"])
         blocks.append(rec.get("block"))
@@ -256,7 +263,7 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
             if not isinstance(rec[key], str) or rec[key] not in cidx:
                 raise _fail(source, f"{where}.{key}", rec[key], f"one of {choices}")
         if not _number(rec["sensitivity"]):
-            raise _fail(source, f"{where}.sensitivity", rec["sensitivity"], "a finite number")
+            raise _fail(source, f"{where}.sensitivity", rec["sensitivity"], f"a number of at most {MAX_VALUE:g} in size")
         pa.append(index[rec["a"]])
         pb.append(index[rec["b"]])
         pca.append(cidx[rec["choice_a"]])
@@ -292,14 +299,7 @@ def problem_from_dict(doc: Any, source: str = "<problem>") -> Problem:
 def load_problem(path: str | Path) -> Problem:
     """Read and validate a problem file."""
     p = Path(path)
-    text = read_text(p, "problem file")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HwsimError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise HwsimError(f"{p}: not valid JSON: nested too deeply") from None
-    return problem_from_dict(doc, str(p))
+    return problem_from_dict(load_json(read_text(p, "problem file"), p), str(p))
 
 
 def check_feasible(problem: Problem) -> None:

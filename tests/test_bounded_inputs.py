@@ -116,7 +116,7 @@ def test_too_many_jobs_are_refused(tmp_path, capsys):
     spec.write_text(f"base: {HW}\naxes:\n  array.rows: [8, 16]\nmodels: [{TOPO}]\nprecisions: [w8a8]\n")
     assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--jobs", str(4 * (os.cpu_count() or 1) + 1)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--jobs" in err and "allowed 1 to" in err
+    assert err.count("\n") == 1 and "--jobs" in err and f"expected an integer from 1 to {4 * (os.cpu_count() or 1)}" in err
 
 
 @pytest.mark.parametrize("edit", [("clock_mhz: 500", "clock_mhz: .inf"), ("clock_mhz: 500", "clock_mhz: .nan"),
@@ -396,3 +396,139 @@ def test_config_numbers_out_of_their_physical_range_are_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"field '{field}'" in err and expected in err
     assert not (tmp_path / "o").exists()
+
+
+LUT = {"format": "hwsim-lut/2", "model": "m", "choices": ["w2a8", "w8a8"], "policy": "none",
+       "layers": [{"name": "a", "macs": 100, "latency_ms": {"w2a8": 1.0, "w8a8": 3.0}},
+                  {"name": "b", "macs": 10, "latency_ms": {"w2a8": 2.0, "w8a8": 4.0}}]}
+SENS = {"format": "hwsim-sensitivity/2", "model": "m", "choices": ["w2a8", "w8a8"], "policy": "none",
+        "layers": {"a": {"w2a8": 1.0, "w8a8": 0.0}, "b": {"w2a8": 2.0, "w8a8": 0.0}}, "pairs": []}
+
+
+def _edit(doc: dict, path: str, value):
+    import copy
+
+    doc = copy.deepcopy(doc)
+    *outer, last = path.split(".")
+    node = doc
+    for key in outer:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    node[int(last) if isinstance(node, list) else last] = value
+    return doc
+
+
+@pytest.mark.parametrize("table,path,value,expected", [
+    ("lut", "layers.0.latency_ms.w2a8", -1.0, "layers[0].latency_ms"),
+    ("lut", "layers.0.latency_ms.w2a8", 10 ** 400, "layers[0].latency_ms"),
+    ("lut", "layers.0.latency_ms.w2a8", "x", "layers[0].latency_ms"),
+    ("lut", "layers.0.latency_ms.w2a8", [1], "layers[0].latency_ms"),
+    ("lut", "layers.0.macs", -5, "layers[0].macs"),
+    ("lut", "layers.1.name", "a", "layers[1]"),
+    ("lut", "choices", "w2a8", "field 'choices'"),
+    ("lut", "format", "hwsim-lut/1", "field 'format'"),
+    ("sens", "layers.a.w2a8", "x", "layers.a"),
+    ("sens", "layers.a.w2a8", 1e300, "layers.a"),
+    ("sens", "layers.a", [1, 2], "layers.a"),
+    ("sens", "choices", [], "field 'choices'"),
+    ("sens", "pairs", [{"a": "a", "b": "zz", "choice_a": "w2a8", "choice_b": "w2a8", "sensitivity": 1}], "pairs[0]"),
+    ("sens", "model", "other", "the lookup table is for model 'm' and the sensitivity table for 'other'"),
+])
+def test_bad_tables_for_a_problem_are_one_line(tmp_path, capsys, table, path, value, expected):
+    import json
+
+    lut, sens = (_edit(LUT, path, value), SENS) if table == "lut" else (LUT, _edit(SENS, path, value))
+    (tmp_path / "lut.json").write_text(json.dumps(lut))
+    (tmp_path / "sens.json").write_text(json.dumps(sens))
+    assert main(["problem", "--lut", str(tmp_path / "lut.json"), "--sensitivity", str(tmp_path / "sens.json"),
+                 "--budget", "0.5", "-o", str(tmp_path / "o" / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim: error: ") and err.count("\n") == 1 and expected in err, err
+    assert "internal error" not in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"x": NaN}', "NaN is not a JSON number"),
+    ('{"x": -Infinity}', "-Infinity is not a JSON number"),
+    ('{"x": 1, "x": 2}', "duplicate key 'x'"),
+    ("[" * 100_000, "nested too deeply"),
+])
+@pytest.mark.parametrize("where", ["lut", "sensitivity", "problem", "bits"])
+def test_json_inputs_refuse_nan_duplicates_and_depth(tmp_path, capsys, text, expected, where):
+    import json
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    good = {"lut": tmp_path / "lut.json", "sensitivity": tmp_path / "sens.json"}
+    good["lut"].write_text(json.dumps(LUT))
+    good["sensitivity"].write_text(json.dumps(SENS))
+    files = {**good, where: bad}
+    args = {"lut": ["problem", "--lut", str(files["lut"]), "--sensitivity", str(files["sensitivity"]),
+                    "--budget", "0.5", "-o", str(tmp_path / "p.json")],
+            "sensitivity": ["problem", "--lut", str(files["lut"]), "--sensitivity", str(files["sensitivity"]),
+                            "--budget", "0.5", "-o", str(tmp_path / "p.json")],
+            "problem": ["search", "--problem", str(bad), "-o", str(tmp_path / "r.json")],
+            "bits": ["simulate", "--hw", str(HW), "--topology", TOPO, "--bits", str(bad)]}[where]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("budget,unit,expected", [
+    ("-1", "ms", "budget -1.0; allowed: a number from 0"),
+    ("0", "ms", "infeasible: the cheapest assignment costs 3"),
+    ("1e300", "ms", "allowed: a number from 0 to 1e+18"),
+    ("1.5", "fraction", "a fractional budget must be in [0, 1]"),
+])
+def test_problem_budgets_out_of_range_are_refused(tmp_path, capsys, budget, unit, expected):
+    import json
+
+    (tmp_path / "lut.json").write_text(json.dumps(LUT))
+    (tmp_path / "sens.json").write_text(json.dumps(SENS))
+    assert main(["problem", "--lut", str(tmp_path / "lut.json"), "--sensitivity", str(tmp_path / "sens.json"),
+                 "--budget", budget, "--budget-unit", unit, "-o", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    ("budget", 10 ** 400, "field 'budget'"),
+    ("layers.0.cost.w2a8", 1e300, "layers[0].cost.w2a8"),
+    ("layers.0.sensitivity.w2a8", -(10 ** 30), "layers[0].sensitivity.w2a8"),
+])
+def test_problem_file_numbers_out_of_range_are_refused(tmp_path, capsys, path, value, expected):
+    import json
+
+    doc = {"choices": ["w2a8", "w8a8"], "budget": 5.0, "cost_unit": "ms",
+           "layers": [{"name": "a", "cost": {"w2a8": 1.0, "w8a8": 3.0}, "sensitivity": {"w2a8": 1.0, "w8a8": 0.0}},
+                      {"name": "b", "cost": {"w2a8": 2.0, "w8a8": 4.0}, "sensitivity": {"w2a8": 2.0, "w8a8": 0.0}}]}
+    (tmp_path / "p.json").write_text(json.dumps(_edit(doc, path, value)))
+    assert main(["search", "--problem", str(tmp_path / "p.json"), "-o", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("case", ["pipeline-model", "codesign-model", "codesign-sensitivity", "sweep-model",
+                                  "pipeline-checkpoint", "quantize-seed"])
+def test_inputs_checked_before_the_run_leave_no_folder(tmp_path, capsys, case):
+    """Inputs found bad only inside the run (a model name, a sensitivity table, a model in a spec) are
+    checked before the output folder is made and locked."""
+    out = tmp_path / "new"
+    sens = tmp_path / "s.json"
+    sens.write_text('{"format": "hwsim-sensitivity/2", "choices": ["w2a2"], "layers": {"a": {"w2a2": NaN}}}')
+    spec = _spec_with(tmp_path, "  array.rows: [8, 16]\n")
+    args = {
+        "pipeline-model": ["pipeline", "--model", "nosuch", "--out", str(out)],
+        "pipeline-checkpoint": ["pipeline", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)],
+        "codesign-model": ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"),
+                           "--latency-ms", "1", "--area-mm2", "2", "--model", "nosuch", "--out", str(out)],
+        "codesign-sensitivity": ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"),
+                                 "--latency-ms", "1", "--area-mm2", "2", "--sensitivity", str(sens), "--out", str(out)],
+        "sweep-model": ["sweep", spec, "-o", str(out)],
+        "quantize-seed": ["quantize", "--wbits", "4", "--abits", "4", "--seed", "-1", "-o", str(out)],
+    }[case]
+    if case == "sweep-model":
+        (tmp_path / "spec.yaml").write_text((tmp_path / "spec.yaml").read_text().replace(TOPO, "nosuch"))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim: error: ") and err.count("\n") == 1, err
+    assert not out.exists()
