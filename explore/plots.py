@@ -45,7 +45,7 @@ def front_plot(table, x: str, y: str, stem: Path, title: str) -> list[Path] | No
         if finite.size and finite.max() / finite.min() > 20:  # log only where it spans decades
             set_scale("log")
     ax.grid(alpha=0.3, which="both")
-    ax.set_title(title)
+    ax.set_title(title, parse_math=False)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, stem)
@@ -83,7 +83,7 @@ def heatmap(table, x: str, y: str, value: str, stem: Path, title: str, model: st
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(im, ax=ax, label=f"best {LABELS.get(value, value)}")
-    ax.set_title(f"{title}: {first}", fontsize=9)
+    ax.set_title(f"{title}: {first}", fontsize=9, parse_math=False)
     fig.tight_layout()
     return save_figure(fig, stem)
 

@@ -77,25 +77,39 @@ def read_measurements(path: str | Path) -> list[Measurement]:
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if unknown:
         raise HwsimError(f"{path}: unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED + OPTIONAL)}")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise HwsimError(f"{path}: column(s) {', '.join(twice)} given twice; allowed: each column once")
     if not rows:
         raise HwsimError(f"{path}: no measurements; allowed: one row per measured latency")
+    if len(rows) > MAX_MEASUREMENTS:
+        raise HwsimError(f"{path}: {len(rows):,} measurements; allowed: at most {MAX_MEASUREMENTS:,}")
     out = []
     for n, row in enumerate(rows, start=2):
+        if None in row:  # csv.DictReader files the fields past the header under None
+            raise HwsimError(f"{path}: line {n}: {len(header) + len(row[None])} fields under a header of "
+                             f"{len(header)}; allowed: one field per column")
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
         out.append(_measurement(row, f"{path}: line {n}", Path(path).parent))
     return out
 
 
+MAX_MEASUREMENTS = 10_000
+#: the physical range of each number of a measurement row
+RANGES = {"threads": (1, 1024), "clock_mhz": (1.0, 1e5), "latency_ms": (1e-6, 1e9), "input_size": (1, 2048)}
+
+
 def _measurement(row: dict, where: str, folder: Path) -> Measurement:
-    def number(key: str, kind, positive: bool = True):
+    def number(key: str, kind):
+        lo, hi = RANGES.get(key, (1, 8))
+        allowed = f"{'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
+        text = row[key]
         try:
-            value = kind(row[key])
+            value = kind(text) if len(text) < 40 and (kind is float or text.isdigit()) else None
         except ValueError:
-            raise HwsimError(f"{where}: {key} {row[key]!r} is not a number; allowed: a positive "
-                             f"{'integer' if kind is int else 'number'}") from None
-        if positive and not (value > 0 and math.isfinite(value)):
-            raise HwsimError(f"{where}: {key} {row[key]}; allowed: a positive "
-                             f"{'integer' if kind is int else 'number'}")
+            value = None
+        if value is None or not (math.isfinite(value) and lo <= value <= hi):
+            raise HwsimError(f"{where}: {key} {text[:40]!r}; allowed: {allowed}")
         return value
 
     model = row["model"]

@@ -26,6 +26,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Fit, print the report on stdout, write the config."""
+    import re
     import sys
     from pathlib import Path
 
@@ -40,7 +41,15 @@ def run(args) -> int:
     base = load_config(args.hw)
     if base.kind != "arm":
         raise HwsimError(f"{args.hw}: calibrate fits ARM configs (kind: arm); this one is of kind {base.kind!r}")
-    names = [n.strip() for n in args.fit.split(",") if n.strip()] if args.fit else list(base.fitted)
+    if args.fit is not None:
+        names = [n.strip() for n in args.fit.split(",") if n.strip()]
+        if not names or len(set(names)) != len(names):
+            raise HwsimError(f"--fit {args.fit[:80]!r}: allowed: distinct names from {', '.join(ARM_FIT_BOUNDS)}, "
+                             f"comma-separated")
+    else:
+        names = list(base.fitted)
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", args.name):
+        raise HwsimError(f"--name {args.name[:80]!r}: allowed: 1 to 64 letters, digits and _ . + -")
     if not names:
         raise HwsimError(f"{args.hw}: nothing to fit: the config has no 'fitted' list; allowed: --fit with names "
                          f"from {', '.join(ARM_FIT_BOUNDS)}")

@@ -30,8 +30,8 @@ def run(args) -> int:
     from search.pareto import plot, sweep, to_csv, uniform_points
     from search.problem import load_problem
 
-    if args.points > 1000:
-        raise HwsimError(f"--points {args.points}: allowed 1..1000")
+    if len(args.title) > 200 or any(ord(c) < 32 for c in args.title):
+        raise HwsimError(f"--title of {len(args.title):,} characters; allowed: one line of at most 200 characters")
     check_output_folder(args.output, args.force)
     problem = load_problem(args.problem)
     rows = sweep(problem, args.points, args.solver, args.seed)

@@ -78,7 +78,7 @@ def plot(rows: list[dict], uniform: list[dict], out_stem: Path, title: str, cost
         ax.scatter(u["cost"], u["objective"], **uniform_style(u["choice"]))
     ax.set_xlabel(cost_label)
     ax.set_ylabel(value_label)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, parse_math=False)  # a user's title is text, never mathtext
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()

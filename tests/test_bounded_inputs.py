@@ -532,3 +532,42 @@ def test_inputs_checked_before_the_run_leave_no_folder(tmp_path, capsys, case):
     err = capsys.readouterr().err
     assert err.startswith("hwsim: error: ") and err.count("\n") == 1, err
     assert not out.exists()
+
+
+MEASURED = "model,threads,clock_mhz,wbits,abits,latency_ms,source\nresnet18,4,1400,8,8,160.07,x\nresnet18,1,1400,8,8,312.68,x\n"
+
+
+@pytest.mark.parametrize("edit,flags,expected", [
+    (("4,1400,8,8,160.07", "4,1e300,8,8,160.07"), [], "clock_mhz '1e300'; allowed: a number from 1 to 100000"),
+    (("4,1400,8,8,160.07", "4,1400,8,8,1" + "0" * 400), [], "latency_ms"),
+    (("4,1400,8,8,160.07", "99999999999999999999,1400,8,8,160.07"), [], "threads"),
+    ((",source\n", ",source,model\n"), [], "column(s) model given twice"),
+    (("160.07,x\n", "160.07,x,a,b,c\n"), [], "10 fields under a header of 7"),
+    (("x\n", "x\n", ), ["--fit", ""], "--fit '': allowed: distinct names"),
+    (("x\n", "x\n"), ["--fit", "dram_gb_per_s,dram_gb_per_s"], "allowed: distinct names"),
+    (("x\n", "x\n"), ["--name", "a\nb: c"], "--name 'a\\nb: c'"),
+])
+def test_calibrate_inputs_out_of_range_are_one_line(tmp_path, capsys, edit, flags, expected):
+    csv = tmp_path / "m.csv"
+    csv.write_text(MEASURED.replace(*edit, 1))
+    assert main(["calibrate", "--hw", str(ROOT / "hw_configs" / "cortex_a53_rpi3bplus.yaml"), "--measurements",
+                 str(csv), "--no-loo", *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and expected in captured.err and captured.out == "", captured.err
+
+
+def test_a_pareto_title_is_text_not_mathtext(tmp_path, capsys):
+    import json
+
+    from search.problem import problem_from_dict
+
+    doc = {"choices": ["w2a8", "w8a8"], "budget": 5.0, "cost_unit": "ms",
+           "layers": [{"name": "a", "cost": {"w2a8": 1.0, "w8a8": 3.0}, "sensitivity": {"w2a8": 1.0, "w8a8": 0.0}},
+                      {"name": "b", "cost": {"w2a8": 2.0, "w8a8": 4.0}, "sensitivity": {"w2a8": 2.0, "w8a8": 0.0}}]}
+    problem_from_dict(doc)
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    assert main(["pareto", "--problem", str(tmp_path / "p.json"), "--points", "2", "--title", r"\foo{ $x",
+                 "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "pareto.png").stat().st_size > 1000
+    assert main(["pareto", "--problem", str(tmp_path / "p.json"), "--title", "x" * 201, "-o", str(tmp_path / "o2")]) == 2
+    assert "at most 200 characters" in capsys.readouterr().err and not (tmp_path / "o2").exists()
