@@ -29,10 +29,12 @@ def run(args) -> int:
 
     from hwsim.io import write_atomic
     from search.build import problem_from_tables, read_json
+    from search.problem import check_feasible
 
     check_output_file(args)
     problem = problem_from_tables(read_json(args.lut, "lookup table"), read_json(args.sensitivity, "sensitivity"),
                                   args.budget, args.budget_unit, args.metric, sources=(args.lut, args.sensitivity))
+    check_feasible(problem)  # a problem no assignment can meet is refused before it is written
     written = write_atomic(args.output, json.dumps(problem.to_json(), indent=1, allow_nan=False) + "\n", args.force)
     note(f"wrote {written}: {problem.n_layers} layers, choices {', '.join(problem.choices)}, budget "
          f"{problem.budget:.6g} {problem.cost_unit} (cheapest {problem.cheapest_cost():.6g})")

@@ -9,7 +9,7 @@ import numpy as np
 from hwsim.errors import HwsimError
 from hwsim.io import load_json, read_text
 
-from .problem import _LABEL, MAX_LAYERS, MAX_VALUE, Problem, _number, check_feasible
+from .problem import _LABEL, MAX_LAYERS, MAX_VALUE, Problem, _number
 
 METRICS = {"latency": ("latency_ms", "ms"), "size": ("weight_bytes", "bytes"), "energy": ("energy_uj", "uJ"),
            "bops": ("bops", "BOPs")}
@@ -124,8 +124,8 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
     """The search problem over the choices both tables have; budget in ms, bytes, or a fraction of the range.
 
     A fraction f means cheapest + f x (dearest - cheapest) cost.  Both tables are checked first (types,
-    ranges, the same model); a budget below the cheapest assignment is refused.  ``sources`` name the
-    tables in errors.
+    ranges, the same model); a budget must be a number from 0 to 1e18.  ``sources`` name the
+    tables in errors.  (Whether the budget is feasible is the caller's question: see ``check_feasible``.)
     """
     check_lut(lut, sources[0])
     check_sensitivity(sensitivity, sources[1])
@@ -200,5 +200,4 @@ def problem_from_tables(lut: dict, sensitivity: dict, budget: float, budget_unit
             raise HwsimError(f"a fractional budget must be in [0, 1], got {budget}")
         lo, hi = problem.cheapest_cost(), problem.dearest_cost()
         problem = problem.with_budget(lo + budget * (hi - lo))
-    check_feasible(problem)
     return problem

@@ -155,7 +155,7 @@ def test_non_finite_flags_are_refused(tmp_path, capsys, flags):
     args = ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"), *flags, "--out", str(tmp_path)]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "expected a finite number" in err
+    assert err.count("\n") == 1 and "expected a number" in err and "got '" in err
 
 
 def test_a_stride_larger_than_the_input_gives_one_output_pixel(tmp_path):
@@ -476,7 +476,7 @@ def test_json_inputs_refuse_nan_duplicates_and_depth(tmp_path, capsys, text, exp
 @pytest.mark.parametrize("budget,unit,expected", [
     ("-1", "ms", "budget -1.0; allowed: a number from 0"),
     ("0", "ms", "infeasible: the cheapest assignment costs 3"),
-    ("1e300", "ms", "allowed: a number from 0 to 1e+18"),
+    ("1e300", "ms", "to 1e+18"),
     ("1.5", "fraction", "a fractional budget must be in [0, 1]"),
 ])
 def test_problem_budgets_out_of_range_are_refused(tmp_path, capsys, budget, unit, expected):

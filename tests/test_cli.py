@@ -125,8 +125,8 @@ def test_arm_threads_and_clock_options(capsys, tmp_path):
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     assert json.loads(out.read_text())["hardware"]["name"] == "cortex_a53_rpi3b_2t"
     for args, expected in ((["--threads", "5"], "threads 5: cortex_a53_rpi3b has 4 cores; allowed: 1 to 4"),
-                           (["--threads", "0"], "argument --threads: expected a positive integer"),
-                           (["--clock-mhz", "fast"], "argument --clock-mhz: expected a positive number")):
+                           (["--threads", "0"], "argument --threads: expected an integer from 1 to 1,024"),
+                           (["--clock-mhz", "fast"], "argument --clock-mhz: expected a number above 0")):
         assert main(["simulate", "--hw", arm, "--model", "resnet18"] + args) == 2
         assert expected in capsys.readouterr().err
     assert main(["simulate", "--hw", HW, "--model", "resnet18", "--threads", "2"]) == 2

@@ -83,7 +83,7 @@ def test_validation_quantizes_and_runs_the_best_pair_in_integers(tmp_path, capsy
 
 @pytest.mark.parametrize("args,expected", [
     (["--latency-ms", "0.004"], "give a hardware budget: --area-mm2"),
-    (["--latency-ms", "-1", "--area-mm2", "2"], "--latency-ms -1.0: allowed: a positive number"),
+    (["--latency-ms", "-1", "--area-mm2", "2"], "argument --latency-ms: expected a number above 0"),
     (["--latency-ms", "0.000001", "--area-mm2", "2"], "no chip of the space meets the budgets"),
     (["--latency-ms", "0.004", "--area-mm2", "0.01"], "no chip of the space meets the budgets"),
 ])

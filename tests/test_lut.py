@@ -116,5 +116,5 @@ def test_cli_bad_config_exits_2(tmp_path, capsys):
     bad.write_text((CONFIGS / "cortex_a53_rpi3b.yaml").read_text().replace("cores: 4", "cores: four"))
     out = tmp_path / "lut.json"
     assert main(["lut", "--hw", str(bad), "--topology", str(TOPO), "-o", str(out)]) == 2
-    assert f"{bad}: field 'cores': got 'four'; allowed: a positive integer" in capsys.readouterr().err
+    assert f"{bad}: field 'cores': got 'four'; allowed: an integer from 1 to 1024" in capsys.readouterr().err
     assert not out.exists()
