@@ -279,8 +279,8 @@ def load_spec(path: str | Path, hardware_only: bool = False, samples: int | None
     if samples is not None and sampling == "grid":
         sampling = "random"
     seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise _fail(source, "seed", f"{seed!r}; allowed: an integer")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 32:
+        raise _fail(source, "seed", f"{seed!r}; allowed: an integer from 0 to 4,294,967,295")
     size = raw.get("input_size")
     if size is not None and not (isinstance(size, int) and not isinstance(size, bool) and size > 0):
         raise _fail(source, "input_size", f"{size!r}; allowed: a positive integer")

@@ -11,7 +11,6 @@ import configparser
 import dataclasses
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -153,7 +152,9 @@ MAX_NUMBER = 1e12  # any number in a config: finite and at most this (1 THz, 1 P
 
 def finite_number(v: Any) -> bool:
     """A real number (not a bool) that is finite and at most MAX_NUMBER in size."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_NUMBER
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return -MAX_NUMBER <= v <= MAX_NUMBER  # False for NaN; exact for ints of any size (no float overflow)
 
 
 def positive_number(v: Any) -> bool:

@@ -37,6 +37,9 @@ def run(args) -> int:
 
     if args.bits and (args.wbits is not None or args.abits is not None):
         raise HwsimError("give either --bits FILE or --wbits/--abits, not both")
+    if args.quantizer == "pnmq" and args.abits is not None:
+        raise HwsimError(f"--abits {args.abits}: pnmq quantizes weights only (activations stay in float); "
+                         f"allowed: --wbits B or --bits FILE")
     if not args.bits and args.quantizer == "pnmq" and args.wbits is None:
         raise HwsimError("give --wbits B (2..8; pnmq quantizes weights only) or --bits FILE")
     if not args.bits and args.quantizer == "uniform" and (args.wbits is None or args.abits is None):

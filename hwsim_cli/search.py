@@ -44,7 +44,7 @@ def run(args) -> int:
     if args.hw or args.model or args.topology:
         raise HwsimError("--hw, --model and --topology are for --resimulate")
     check_feasible(problem)
-    if args.objectives:
+    if args.objectives is not None:
         return _pareto(args, problem)
     sol = solve_ga(problem, args.seed) if args.solver == "ga" else solve_exact(problem)
     return _emit(args, sol.table(problem), sol.to_json(),
@@ -72,6 +72,9 @@ def _pareto(args, problem) -> int:
     from search.multi import check_objectives, exact_front, pareto_nsga2
 
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    if len(objectives) < 2:
+        raise HwsimError(f"--objectives {args.objectives[:80]!r}: allowed: two or more comma-separated objectives, "
+                         f"e.g. loss,latency")
     check_objectives(problem, objectives)
     if args.solver == "exact":
         if len(objectives) != 2 or objectives[0] != "loss":

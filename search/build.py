@@ -77,8 +77,9 @@ def check_lut(lut: dict, source: str = "lookup table") -> None:
         for field, _unit in METRICS.values():
             if field in row:
                 _priced(source, f"layers[{i}].{field}", row[field], choices, 0)
-        if "macs" in row and not (_number(row["macs"]) and row["macs"] >= 0):
-            raise _bad(source, f"layers[{i}].macs", row["macs"], f"a number from 0 to {MAX_VALUE:g}")
+        for count in ("macs", "weights"):
+            if count in row and not (_number(row[count]) and row[count] >= 0):
+                raise _bad(source, f"layers[{i}].{count}", row[count], f"a number from 0 to {MAX_VALUE:g}")
     pinned = lut.get("pinned", {})
     if not isinstance(pinned, dict) or not all(isinstance(v, str) and _LABEL.match(v) for v in pinned.values()):
         raise _bad(source, "pinned", pinned, "an object of layer name -> label")

@@ -571,3 +571,35 @@ def test_a_pareto_title_is_text_not_mathtext(tmp_path, capsys):
     assert (tmp_path / "out" / "pareto.png").stat().st_size > 1000
     assert main(["pareto", "--problem", str(tmp_path / "p.json"), "--title", "x" * 201, "-o", str(tmp_path / "o2")]) == 2
     assert "at most 200 characters" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+
+
+def test_a_config_integer_past_any_float_is_refused_not_overflowed(tmp_path, capsys):
+    cfg = tmp_path / "hw.yaml"
+    cfg.write_text(HW.read_text().replace("rows: 16", "rows: 1" + "0" * 400))
+    assert "rows: 1000" in cfg.read_text()
+    assert main(["simulate", "--hw", str(cfg), "--topology", TOPO]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "field 'array.rows'" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("spec-seed", "seed: -1; allowed: an integer from 0 to 4,294,967,295"),
+    ("objectives", "--objectives '': allowed: two or more"),
+    ("pnmq-abits", "--abits 2: pnmq quantizes weights only"),
+])
+def test_more_inputs_refused_in_one_line(tmp_path, capsys, case, expected):
+    import json
+
+    if case == "spec-seed":
+        args = ["sweep", _spec_with(tmp_path, "  array.rows: [8, 16]\n", "seed: -1\n"), "-o", str(tmp_path / "o")]
+    elif case == "objectives":
+        doc = {"choices": ["w2a8", "w8a8"], "budget": 5.0, "cost_unit": "ms", "layers": [
+            {"name": "a", "cost": {"w2a8": 1.0, "w8a8": 3.0}, "sensitivity": {"w2a8": 1.0, "w8a8": 0.0}}]}
+        (tmp_path / "p.json").write_text(json.dumps(doc))
+        args = ["search", "--problem", str(tmp_path / "p.json"), "--objectives", "", "-o", str(tmp_path / "o.json")]
+    else:
+        args = ["quantize", "--quantizer", "pnmq", "--wbits", "4", "--abits", "2", "-o", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.json").exists()
