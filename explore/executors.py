@@ -40,6 +40,24 @@ def _worker_init() -> None:
     each worker, decides what happens (it stops them); SIGTERM keeps its default (end at once)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_parent()
+
+
+def _end_with_parent() -> None:
+    """Linux: this process gets SIGTERM when the driver dies, even by SIGKILL or the OOM killer (no orphan
+    keeps computing or holds the caller's stderr).  Elsewhere the driver's own handlers are the guard."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the driver died before the request took effect
+        os._exit(1)
 
 
 def _stop(pool, timeout: float = 1.5) -> None:

@@ -274,8 +274,9 @@ def load_spec(path: str | Path, hardware_only: bool = False, samples: int | None
     if sampling not in SAMPLINGS:
         raise _fail(source, "sampling", f"{sampling!r}; allowed: {', '.join(SAMPLINGS)}")
     samples = raw.get("samples") if samples is None else samples
-    if samples is not None and not (isinstance(samples, int) and not isinstance(samples, bool) and samples >= 1):
-        raise _fail(source, "samples", f"{samples!r}; allowed: a positive integer")
+    if samples is not None and not (isinstance(samples, int) and not isinstance(samples, bool)
+                                    and 1 <= samples <= max_points):
+        raise _fail(source, "samples", f"{samples!r}; allowed: an integer from 1 to {max_points:,} (--max-points)")
     if samples is not None and sampling == "grid":
         sampling = "random"
     seed = raw.get("seed", 0)

@@ -7,6 +7,7 @@ import itertools
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -45,13 +46,16 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, out: Path, jobs: int = 1, ray: bool = False, ray_address: str | None = None,
-              progress: bool = False, chunk: int = CHUNK, plots: bool = True) -> SweepResult:
+              progress: bool = False, chunk: int = CHUNK, plots: bool = True,
+              started: Callable[[], None] | None = None) -> SweepResult:
     """Simulate every point of ``spec`` not yet in ``out``, then write sweep.parquet, sweep.csv and the plots.
 
     ``out`` is locked for the run (a second run into it is refused, naming this one's pid).  Only parts whose
     manifests match this spec and code are reused (explore/store.py).
     """
     with folder_lock(out, "sweep"):
+        if started:  # e.g. the CLI's "sweep: N points" line, only once the folder is this run's
+            started()
         return _run_sweep(spec, out, jobs, ray, ray_address, progress, chunk, plots)
 
 

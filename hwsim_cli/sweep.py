@@ -48,9 +48,10 @@ def run(args) -> int:
     n = len(spec.indices())
     where = (f"on the Ray cluster at {args.ray_address}" if args.ray_address else
              f"{jobs} Ray CPUs" if args.ray else f"{jobs} processes")
-    note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), {where}")
     result = run_sweep(spec, Path(args.output), jobs=jobs, ray=args.ray, ray_address=args.ray_address,
-                       progress=progress(args), plots=not args.no_plots)
+                       progress=progress(args), plots=not args.no_plots,
+                       started=lambda: note(f"sweep: {n:,} points ({spec.grid_size:,} in the grid, {spec.sampling}), "
+                                            f"{where}"))
     import numpy as np
     import pyarrow as pa
 

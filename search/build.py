@@ -74,7 +74,7 @@ def check_lut(lut: dict, source: str = "lookup table") -> None:
         if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"] or row["name"] in seen:
             raise _bad(source, f"layers[{i}]", row, "a record with a name no other layer has")
         seen.add(row["name"])
-        for field, _unit in METRICS.values():
+        for field in [f for f, _unit in METRICS.values()] + ["latency_cycles"]:
             if field in row:
                 _priced(source, f"layers[{i}].{field}", row[field], choices, 0)
         for count in ("macs", "weights"):

@@ -423,6 +423,8 @@ def _edit(doc: dict, path: str, value):
     ("lut", "layers.0.latency_ms.w2a8", "x", "layers[0].latency_ms"),
     ("lut", "layers.0.latency_ms.w2a8", [1], "layers[0].latency_ms"),
     ("lut", "layers.0.macs", -5, "layers[0].macs"),
+    ("lut", "layers.0.latency_cycles", {"w2a8": "x", "w8a8": 3}, "layers[0].latency_cycles"),
+    ("lut", "layers.0.weights", 10 ** 400, "layers[0].weights"),
     ("lut", "layers.1.name", "a", "layers[1]"),
     ("lut", "choices", "w2a8", "field 'choices'"),
     ("lut", "format", "hwsim-lut/1", "field 'format'"),
@@ -584,14 +586,16 @@ def test_a_config_integer_past_any_float_is_refused_not_overflowed(tmp_path, cap
 
 @pytest.mark.parametrize("case,expected", [
     ("spec-seed", "seed: -1; allowed: an integer from 0 to 4,294,967,295"),
+    ("spec-samples", "samples: 1000000000000; allowed: an integer from 1 to 10,000,000"),
     ("objectives", "--objectives '': allowed: two or more"),
     ("pnmq-abits", "--abits 2: pnmq quantizes weights only"),
 ])
 def test_more_inputs_refused_in_one_line(tmp_path, capsys, case, expected):
     import json
 
-    if case == "spec-seed":
-        args = ["sweep", _spec_with(tmp_path, "  array.rows: [8, 16]\n", "seed: -1\n"), "-o", str(tmp_path / "o")]
+    if case.startswith("spec-"):
+        extra = "seed: -1\n" if case == "spec-seed" else "samples: 1000000000000\n"
+        args = ["sweep", _spec_with(tmp_path, "  array.rows: [8, 16]\n", extra), "-o", str(tmp_path / "o")]
     elif case == "objectives":
         doc = {"choices": ["w2a8", "w8a8"], "budget": 5.0, "cost_unit": "ms", "layers": [
             {"name": "a", "cost": {"w2a8": 1.0, "w8a8": 3.0}, "sensitivity": {"w2a8": 1.0, "w8a8": 0.0}}]}

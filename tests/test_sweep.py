@@ -189,7 +189,7 @@ precisions: [w8a8, w2a2]
      "value 'xs' makes an invalid config"),
     ("base: {base}\nmodels: [resnet18]\nprecisions: [w3a8]\n", "precisions: w3a8: weight bit-width 3 is not supported"),
     ("base: {base}\nmodels: [resnet18]\nprecisions: [w8a8]\nsampling: sobol\n", "sampling: 'sobol'; allowed: grid"),
-    ("base: {base}\nmodels: [resnet18]\nprecisions: [w8a8]\nsamples: 0\n", "samples: 0; allowed: a positive integer"),
+    ("base: {base}\nmodels: [resnet18]\nprecisions: [w8a8]\nsamples: 0\n", "samples: 0; allowed: an integer from 1 to 10,000,000"),
     ("base: {base}\nmodels: []\nprecisions: [w8a8]\n", "models: got []; allowed: a non-empty list"),
     ("base: {base}\nmodels: [nothere.csv]\nprecisions: [w8a8]\n", "topology file 'nothere.csv' not found"),
     ("base: {base}\nmodels: [resnet18]\nprecisions: [w8a8]\ncolour: red\n", "colour: unknown field"),

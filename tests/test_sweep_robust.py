@@ -143,6 +143,7 @@ def test_two_cli_sweeps_into_one_folder(tmp_path):
     first.kill()
     first.wait()
     assert second.returncode == 2 and _one_hwsim_line(second.stderr).startswith("hwsim: error: ")
+    assert second.stderr.count("\n") == 1, second.stderr  # the error alone: no "sweep: N points" line first
     assert f"pid {first.pid}" in second.stderr and "another sweep" in second.stderr
 
 
@@ -192,6 +193,30 @@ def test_a_signal_stops_workers_and_the_resumed_table_is_byte_identical(tmp_path
     assert "found from an earlier run" in resumed.stderr and "damaged" not in resumed.stderr
     for name in ("sweep.parquet", "sweep.csv"):
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_a_killed_driver_takes_its_workers_with_it(tmp_path):
+    """SIGKILL (or the OOM killer) to the driver alone: no handler runs, yet the workers end within 3 s (they
+    ask the kernel for SIGTERM when their parent dies), and a rerun resumes to the uninterrupted table."""
+    spec = _spec(tmp_path, SLOW)
+    cmd = lambda out: [sys.executable, "-m", "hwsim_cli", "sweep", str(spec), "-o", str(out), "--jobs", "2",  # noqa
+                       "--no-plots", "--quiet"]
+    subprocess.run(cmd(tmp_path / "whole"), check=True, capture_output=True, cwd=ROOT)
+    out = tmp_path / "cut"
+    proc = subprocess.Popen(cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while not list(out.glob("parts-*/part-*.json")) and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed = time.time()
+    while _alive_in_group(proc.pid) and time.time() < killed + 3.0:
+        time.sleep(0.05)
+    assert not _alive_in_group(proc.pid), "worker processes outlived a killed driver"
+    subprocess.run(cmd(out), capture_output=True, text=True, cwd=ROOT, check=True)
+    assert (out / "sweep.csv").read_bytes() == (tmp_path / "whole" / "sweep.csv").read_bytes()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
