@@ -157,13 +157,20 @@ def test_a_full_disk_leaves_the_previous_file(tmp_path, monkeypatch):
 
 def test_huge_inputs_are_refused_quickly_with_an_estimate(capsys, tmp_path):
     start = time.monotonic()
-    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--model", "resnet18", "--batch", "10000000")[::2],
-                     "folds", "GiB", "allowed: up to")
-    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--model", "resnet18", "--input-size", "100000")[::2],
-                     "folds", "allowed: up to")
+    # inside the flags' and topology's ranges, but too large to simulate: an estimate, naming the layer
+    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--model", "resnet18", "--batch", "65536")[::2],
+                     "layer conv1: ", "folds", "GiB", "allowed: up to")
     topo = tmp_path / "huge.csv"
+    topo.write_text("Layer, M, N, K,\nhuge, 100000, 100000, 100000,\n")
+    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--topology", str(topo))[::2], "layer huge: ", "folds",
+                     "GiB")
+    # past the ranges: refused before any estimate
+    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--model", "resnet18", "--batch", "10000000")[::2],
+                     "--batch: expected an integer from 1 to 65,536")
+    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--model", "resnet18", "--input-size", "100000")[::2],
+                     "--input-size: expected an integer from 1 to 2,048")
     topo.write_text("Layer, M, N, K,\nhuge, 1000000, 1000000, 1000000,\n")
-    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--topology", str(topo))[::2], "folds", "GiB")
+    assert_one_error(*run(capsys, "simulate", "--hw", HW, "--topology", str(topo))[::2], "MACs in one layer")
     assert time.monotonic() - start < 60
 
 

@@ -83,7 +83,11 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
         return _run(layer, hw, m, kernel_tiles, plan, wbits, abits, wbits, abits, out_bits, dataflow, overlap,
                     reuse_folds)
     anon = dataclasses.replace(layer, name="", consumers=())  # layers of the same shape share one search
-    r = _best_schedule_memo(anon, hw, wbits, abits, out_bits, dataflow, reuse_folds, ifmap_on_chip, ofmap_on_chip)
+    try:
+        r = _best_schedule_memo(anon, hw, wbits, abits, out_bits, dataflow, reuse_folds, ifmap_on_chip,
+                                ofmap_on_chip)
+    except HwsimError as exc:  # a refusal names the layer the user gave, not the shared anonymous shape
+        raise HwsimError(str(exc).replace("layer : ", f"layer {layer.name}: ", 1)) from None
     return dataclasses.replace(r, name=layer.name)
 
 
