@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean readme-demo fuzz boards
+.PHONY: demo test install bench clean readme-demo fuzz boards docs
 
 # torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build).
 $(STAMP): pyproject.toml
@@ -24,17 +24,23 @@ demo: $(STAMP)
 readme-demo: $(STAMP)
 	$(PY) scripts/readme_demo.py --update out/demo/summary.md
 
-# Refit the shipped ARM boards to the public measurements in hw_configs/measurements/ (hwsim calibrate),
+# Refit the shipped ARM boards to the public measurements in hwsim/hw_configs/measurements/ (hwsim calibrate),
 # share the core's constants with the Pi 3B+, derive the Pi 3B from the Pi 3B+, and print the validation table the README quotes.
 boards: $(STAMP)
-	$(VENV)/bin/hwsim calibrate --hw hw_configs/cortex_a53_sd410.yaml --measurements hw_configs/measurements/ncnn_sd410.csv -o hw_configs/cortex_a53_sd410.yaml
+	$(VENV)/bin/hwsim calibrate --hw hwsim/hw_configs/cortex_a53_sd410.yaml --measurements hwsim/hw_configs/measurements/ncnn_sd410.csv -o hwsim/hw_configs/cortex_a53_sd410.yaml
 	$(PY) scripts/boards.py share
-	$(VENV)/bin/hwsim calibrate --hw hw_configs/cortex_a53_rpi3bplus.yaml --measurements hw_configs/measurements/ncnn_rpi3bplus.csv -o hw_configs/cortex_a53_rpi3bplus.yaml
+	$(VENV)/bin/hwsim calibrate --hw hwsim/hw_configs/cortex_a53_rpi3bplus.yaml --measurements hwsim/hw_configs/measurements/ncnn_rpi3bplus.csv -o hwsim/hw_configs/cortex_a53_rpi3bplus.yaml
 	$(PY) scripts/boards.py derive
 	$(PY) benchmarks/arm_validation.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=20
+
+# The documentation site (mkdocs.yml: the pages in docs/ and the API reference from the docstrings) into site/;
+# --strict: any warning (a broken link or anchor, a docstring mkdocstrings cannot read) fails the build.
+docs: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) -m mkdocs build --strict
 
 # The CLI fuzz tests with 10x the CI examples (20,000 generated cases, a few minutes).
 fuzz: $(STAMP)

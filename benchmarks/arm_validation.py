@@ -1,8 +1,8 @@
 """The ARM boards against every public measurement: fitted, left out of the fit, and never used.
 
-  python benchmarks/arm_validation.py            print the validation table (markdown) the README quotes
-  python benchmarks/arm_validation.py --update   also paste it into README.md between its markers
-  python benchmarks/arm_validation.py --check    exit 1 if the README's copy differs from a fresh run
+  python benchmarks/arm_validation.py            print the validation table (markdown) the docs quote
+  python benchmarks/arm_validation.py --update   also paste it into docs/guide/arm-boards.md between its markers
+  python benchmarks/arm_validation.py --check    exit 1 if that page's copy differs from a fresh run
 
 For each shipped board the calibration CSV's rows are "fit" (the constants were fitted to them, and
 the leave-one-out column refits without the row and predicts it), the held-out CSVs' rows were never
@@ -25,8 +25,11 @@ sys.path.insert(0, str(ROOT))
 from hwsim.calibrate import Predictor, fit, leave_one_out, read_measurements  # noqa: E402
 from hwsim.config import load_config  # noqa: E402
 
-CONFIGS, MEAS = ROOT / "hw_configs", ROOT / "hw_configs" / "measurements"
-BEGIN = "<!-- arm-validation:begin (written by `python benchmarks/arm_validation.py --update`; checked by tests) -->"
+CONFIGS, MEAS = ROOT / "hwsim" / "hw_configs", ROOT / "hwsim" / "hw_configs" / "measurements"
+#: the page that quotes the table (tests/test_calibrate.py checks its copy against a fresh run)
+PAGE = ROOT / "docs" / "guide" / "arm-boards.md"
+BEGIN = ("<!-- arm-validation:begin (written into docs/guide/arm-boards.md by "
+         "`python benchmarks/arm_validation.py --update`; checked by tests) -->")
 END = "<!-- arm-validation:end -->"
 #: (config, calibration CSV or None, held-out CSVs)
 BOARDS = (
@@ -110,9 +113,9 @@ def precision_table(board: str = "cortex_a53_rpi3b") -> str:
 
 
 def readme_block(readme: str) -> str:
-    """The README's copy of the table (between the markers)."""
+    """The docs page's copy of the table (between the markers); ``readme`` is the text of :data:`PAGE`."""
     if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
+        raise SystemExit(f"{PAGE.relative_to(ROOT)} lacks the markers {BEGIN!r} ... {END!r}")
     return readme.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
 
 
@@ -134,20 +137,20 @@ def _calibrate_speed() -> str:
 
 def main(argv: list[str]) -> int:
     fresh = table()
-    readme_path = ROOT / "README.md"
+    readme_path = PAGE
     if "--check" in argv:
         quoted = readme_block(readme_path.read_text(encoding="utf-8"))
         if quoted != fresh:
-            print("README's ARM validation table differs from a fresh run:\n" + fresh)
+            print(f"{PAGE.relative_to(ROOT)}: the ARM validation table differs from a fresh run:\n" + fresh)
             return 1
-        print("README ARM validation table matches")
+        print(f"{PAGE.relative_to(ROOT)}: ARM validation table matches")
         return 0
     print(fresh)
     if "--update" in argv:
         readme = readme_path.read_text(encoding="utf-8")
         head, rest = readme.split(BEGIN, 1)
         readme_path.write_text(head + BEGIN + "\n" + fresh + END + rest.split(END, 1)[1], encoding="utf-8")
-        print("updated README.md", file=sys.stderr)
+        print(f"updated {PAGE.relative_to(ROOT)}", file=sys.stderr)
     else:
         print(_calibrate_speed())
     return 0

@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from quant.api import quantize
-from quant.integer import integer_execution
-from quant.reconstruct import ReconConfig
-from quant.sources import load_model_and_data
+from hwsim.quant.api import quantize
+from hwsim.quant.integer import integer_execution
+from hwsim.quant.reconstruct import ReconConfig
+from hwsim.quant.sources import load_model_and_data
 
 BITS = [(2, 2), (2, 4), (4, 4), (4, 8)]
 

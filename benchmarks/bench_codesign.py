@@ -1,6 +1,6 @@
 """Co-design outer loops side by side: every chip of the space against NSGA-II over its axes.
 
-  python benchmarks/bench_codesign.py [--space examples/codesign_space.yaml] [--area-mm2 1.65]
+  python benchmarks/bench_codesign.py [--space hwsim/examples/codesign_space.yaml] [--area-mm2 1.65]
                                       [--latency-ms 0.0065] [--seeds 3] [--population 24] [--generations 10]
 
 The baseline is ``--outer all``: the inner exact bit search on every chip within the area budget, whose
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--space", default=str(ROOT / "examples" / "codesign_space.yaml"))
+    parser.add_argument("--space", default=str(ROOT / "hwsim" / "examples" / "codesign_space.yaml"))
     parser.add_argument("--area-mm2", type=float, default=1.65)
     parser.add_argument("--latency-ms", type=float, default=0.0065)
     parser.add_argument("--seeds", type=int, default=3)
@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "out" / "bench_codesign"))
     args = parser.parse_args()
 
-    from codesign.joint import JointConfig, run_joint
+    from hwsim.codesign.joint import JointConfig, run_joint
 
     out = Path(args.out)
     common = dict(space=args.space, latency_ms=args.latency_ms, area_mm2=args.area_mm2, jobs=args.jobs,

@@ -35,19 +35,19 @@ def main() -> None:
           f"5-config additivity check")
     print(f"{'target':<22}{'1 thread (s)':>14}{f'{cores} threads (s)':>16}{'speed-up':>10}{'target':>9}")
     for name, target_s in (("bitfusion_16x32", 10.0), ("cortex_a53_rpi3b", 1.0)):
-        hw = load_config(REPO / "hw_configs" / f"{name}.yaml")
+        hw = load_config(REPO / "hwsim" / "hw_configs" / f"{name}.yaml")
         build_lut(layers[:2], hw, progress=False)  # warm-up (numba cache, imports)
         clear_schedule_cache()  # each build searches every layer's schedule afresh
-        serial, t1 = timed(lambda: build_lut(layers, hw, "resnet50", jobs=1, progress=False))
+        serial, t1 = timed(lambda hw=hw: build_lut(layers, hw, "resnet50", jobs=1, progress=False))
         clear_schedule_cache()
-        parallel, tn = timed(lambda: build_lut(layers, hw, "resnet50", jobs=cores, progress=False))
+        parallel, tn = timed(lambda hw=hw: build_lut(layers, hw, "resnet50", jobs=cores, progress=False))
         assert serial == parallel
         print(f"{name:<22}{t1:>14.3f}{tn:>16.3f}{t1 / tn:>9.2f}x{'<' + format(target_s, 'g') + ' s':>9}"
               f"  {'ok' if tn < target_s else 'MISSED'}")
         worst = max(abs(a["error_pct"]) for a in parallel["additivity"])
         print(f"{'':<22}additivity: table sum vs whole network, worst error {worst:.3f}%")
     with tempfile.TemporaryDirectory() as cache:
-        hw = load_config(REPO / "hw_configs" / "bitfusion_16x32.yaml")
+        hw = load_config(REPO / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml")
         clear_schedule_cache()
         (_, first), t_first = timed(lambda: cached_lut(layers, hw, cache_dir=Path(cache), progress=False))
         (_, hit), t_hit = timed(lambda: cached_lut(layers, hw, cache_dir=Path(cache), progress=False))

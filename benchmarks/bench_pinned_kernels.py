@@ -27,12 +27,12 @@ STEPS = {
 def _child(step: str) -> None:
     import time
 
-    import quant  # noqa: F401  (pins unless HWSIM_NATIVE_KERNELS=1)
+    import hwsim.quant  # noqa: F401  (pins unless HWSIM_NATIVE_KERNELS=1)
     import torch
 
-    from quant.data import digits
-    from quant.digits_model import RECIPE, digits_model, train_digits_model
-    from quant.reproducible import pin_torch
+    from hwsim.quant.data import digits
+    from hwsim.quant.digits_model import RECIPE, digits_model, train_digits_model
+    from hwsim.quant.reproducible import pin_torch
 
     pin_torch()
     data = digits()
@@ -46,7 +46,7 @@ def _child(step: str) -> None:
         RECIPE["epochs"] = 1
         train_digits_model(data, 0, progress=False)
     else:
-        from quant.api import quantize
+        from hwsim.quant.api import quantize
 
         quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, (2, 2), iters=200, progress=False)
     print(json.dumps({"seconds": time.perf_counter() - start, "capability": torch.backends.cpu.get_cpu_capability()}))

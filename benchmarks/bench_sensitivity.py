@@ -23,10 +23,10 @@ import torch
 from scipy.stats import spearmanr
 
 from hwsim.precision import PrecisionPolicy, label
-from quant.api import quantize
-from quant.qmodel import activation_groups, quant_layers, wrap
-from quant.sensitivity import measure_sensitivity
-from quant.sources import load_model_and_data
+from hwsim.quant.api import quantize
+from hwsim.quant.qmodel import activation_groups, quant_layers, wrap
+from hwsim.quant.sensitivity import measure_sensitivity
+from hwsim.quant.sources import load_model_and_data
 
 CHOICES = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
 

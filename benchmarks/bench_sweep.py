@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,11 +49,11 @@ seed: 0
 def sweep(folder: Path, timing: str, samples: int, jobs: int) -> tuple[float, float, float]:
     """(seconds, driver peak MB, largest worker peak MB) of one `hwsim sweep` in a fresh process."""
     spec = folder / f"spec_{timing}_{samples}.yaml"
-    spec.write_text(SPEC.format(base=ROOT / "hw_configs" / "bitfusion_16x32.yaml", timing=timing, samples=samples))
+    spec.write_text(SPEC.format(base=ROOT / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml", timing=timing, samples=samples))
     out = folder / f"out_{timing}_{samples}"
     code = (
         "import resource, sys, time\n"
-        "from hwsim_cli import main\n"
+        "from hwsim.cli import main\n"
         "t = time.perf_counter()\n"
         f"rc = main(['sweep', {str(spec)!r}, '-o', {str(out)!r}, '--jobs', '{jobs}', '--quiet', '--no-plots'])\n"
         "dt = time.perf_counter() - t\n"
@@ -135,7 +133,7 @@ def merge_scale(sweep_out: Path, copies: int, folder: Path) -> tuple[int, float,
     code = (
         "import resource, sys, time, numpy as np, pyarrow.parquet as pq\n"
         "from pathlib import Path\n"
-        "from explore.store import done_codes, merge\n"
+        "from hwsim.explore.store import done_codes, merge\n"
         f"folder, out = Path({str(target / parts.name)!r}), Path({str(target)!r})\n"
         "wanted = done_codes(folder)\n"
         "sch = pq.read_schema(next(folder.glob('part-*.parquet')))\n"

@@ -77,7 +77,7 @@ def compare_with_scalesim(n_layers: int, dataflow: str, work: Path) -> None:
 
 
 def sweep_resnet50() -> None:
-    hw = load_config(REPO / "hw_configs" / "bitfusion_16x32.yaml")
+    hw = load_config(REPO / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml")
     layers = layers_from_model_name("resnet50")
     runs = [(df, w, a) for df in ("os", "ws", "is") for w in (2, 4, 8) for a in (2, 4, 8)]
     for df, w, a in runs:  # warm-up
@@ -98,7 +98,7 @@ def sweep_resnet50() -> None:
 _FRESH = textwrap.dedent("""
     import sys, time
     t0 = time.perf_counter()
-    from hwsim_cli import main
+    from hwsim.cli import main
     main(["simulate", "--hw", {hw!r}, "--model", "resnet50", "--timing", sys.argv[1], "--wbits", "2",
           "--abits", "2", "--format", "json", "-o", {out!r}, "--force", "--quiet"])
     print(time.perf_counter() - t0)
@@ -109,7 +109,7 @@ def fresh_process() -> None:
     """Whole-network ResNet-50 `hwsim simulate` in a new process, with and without the layer cache."""
     print("\n== 4. hwsim simulate --model resnet50 (w2a2) in a fresh process (interpreter start excluded) ==")
     with tempfile.TemporaryDirectory() as tmp:
-        probe = _FRESH.format(hw=str(REPO / "hw_configs" / "bitfusion_16x32.yaml"), out=str(Path(tmp) / "r.json"))
+        probe = _FRESH.format(hw=str(REPO / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml"), out=str(Path(tmp) / "r.json"))
         for timing in ("scalesim", "hwsim"):
             env = dict(os.environ, HWSIM_CACHE_DIR=str(Path(tmp) / f"cache-{timing}"))  # each starts empty
             row = []
@@ -132,7 +132,7 @@ _PROBE = textwrap.dedent("""
 
 
 def cache_reuse() -> None:
-    probe = _PROBE.format(hw=str(REPO / "hw_configs" / "bitfusion_16x32.yaml"))
+    probe = _PROBE.format(hw=str(REPO / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml"))
     env = dict(os.environ)
     subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True)  # fill the cache
     warm = float(subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True,

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "buffer_sweep"))
     args = parser.parse_args()
     bits = parse_label(args.bits)
-    base = load_config(ROOT / "hw_configs" / "bitfusion_16x32.yaml")
+    base = load_config(ROOT / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml")
     start = time.perf_counter()
     results = {}
     for model in MODELS:

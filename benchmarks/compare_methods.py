@@ -2,7 +2,7 @@
 
   python benchmarks/compare_methods.py [--iters 200] [--out out/compare] [--update]
 
-On the embedded digits task, each method of ``quant.sensitivity`` (brecq, first_order, hawq, limpq,
+On the embedded digits task, each method of ``hwsim.quant.sensitivity`` (brecq, first_order, hawq, limpq,
 gmpq) builds its table (timed; cached in OUT/cache).  For each target (the paper's 16x32 Bit Fusion array
 and the Raspberry Pi 3B) and three latency budgets (fractions 0.1, 0.25, 0.5 of the way from the
 all-cheapest to the all-dearest assignment), the exact solver picks each method's configuration from its
@@ -16,8 +16,8 @@ Then how well each method's predicted loss ranks what quantization really costs:
 correlation between each method's predicted loss (its table's sum for the configuration) and the measured
 top-1 drop is reported.
 
-Writes OUT/compare.json and docs/compare_methods.png; ``--update`` pastes the tables into README.md
-between its markers.  Minutes on two cores once the tables are cached (about 20 without).
+Writes OUT/compare.json and docs/compare_methods.png; ``--update`` pastes the tables into
+docs/guide/quantize.md between its markers.  Minutes on two cores once the tables are cached (about 20 without).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BEGIN = "<!-- compare-methods:begin (written by `python benchmarks/compare_methods.py --update`) -->"
+#: the page that quotes the tables (its section on the sensitivity methods)
+PAGE = ROOT / "docs" / "guide" / "quantize.md"
+BEGIN = ("<!-- compare-methods:begin (written into docs/guide/quantize.md by "
+         "`python benchmarks/compare_methods.py --update`) -->")
 END = "<!-- compare-methods:end -->"
 METHODS = ("brecq", "first_order", "hawq", "limpq", "gmpq")
 TARGETS = ("bitfusion_16x32", "cortex_a53_rpi3b")
@@ -56,18 +59,18 @@ def main(argv=None) -> int:
 
     from scipy.stats import spearmanr
 
-    from codesign.pipeline import _Cache, seed_everything
+    from hwsim.codesign.pipeline import _Cache, seed_everything
     from hwsim.config import load_config
     from hwsim.lut import build_lut
     from hwsim.precision import PrecisionPolicy, parse_label
     from hwsim.targets import simulate_network
     from hwsim.workload import layers_from_module
-    from quant.api import quantize
-    from quant.pnmq import quantize_pnmq
-    from quant.sensitivity import measure
-    from quant.sources import load_model_and_data
-    from search.build import problem_from_tables
-    from search.exact import solve_exact
+    from hwsim.quant.api import quantize
+    from hwsim.quant.pnmq import quantize_pnmq
+    from hwsim.quant.sensitivity import measure
+    from hwsim.quant.sources import load_model_and_data
+    from hwsim.search.build import problem_from_tables
+    from hwsim.search.exact import solve_exact
 
     out = Path(args.out)
     cache = _Cache(out / "cache")
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
     layers = layers_from_module(model, data.input_shape)
     names = [layer.name for layer in layers]
     pinned = policy.pinned(names)
-    from quant.fingerprint import model_fingerprint
+    from hwsim.quant.fingerprint import model_fingerprint
 
     # everything the cached numbers depend on besides what each key adds
     base = {"model": model_fingerprint(model), "data": data.name, "policy": policy.name, "seed": 0}
@@ -114,7 +117,7 @@ def main(argv=None) -> int:
     fp = None
     rows = []
     for target in TARGETS:
-        hw = load_config(ROOT / "hw_configs" / f"{target}.yaml")
+        hw = load_config(ROOT / "hwsim" / "hw_configs" / f"{target}.yaml")
         lut = build_lut(layers, hw, "digits-resnet", tuple(data.input_shape), progress=False, policy=policy)
         for m in METHODS:
             for frac in LATENCY_BUDGETS:
@@ -130,7 +133,7 @@ def main(argv=None) -> int:
                              "predicted_ms": sol.cost, "simulated_ms": net.latency_ms, "accuracy": q["accuracy"],
                              "assignment": sol.assignment})
     size_rows = []
-    lut = build_lut(layers, load_config(ROOT / "hw_configs" / f"{TARGETS[0]}.yaml"), "digits-resnet",
+    lut = build_lut(layers, load_config(ROOT / "hwsim" / "hw_configs" / f"{TARGETS[0]}.yaml"), "digits-resnet",
                     tuple(data.input_shape), progress=False, policy=policy)
     for frac in SIZE_BUDGETS:
         problem = problem_from_tables(lut, tables["pnmq"], frac, "fraction", "size")
@@ -178,7 +181,7 @@ def main(argv=None) -> int:
     print(text)
     _plot(doc, ROOT / "docs" / "compare_methods.png")
     if args.update:
-        readme = ROOT / "README.md"
+        readme = PAGE
         s = readme.read_text()
         a, b = s.index(BEGIN), s.index(END)
         readme.write_text(s[:a] + BEGIN + "\n" + text + END + s[b + len(END):])

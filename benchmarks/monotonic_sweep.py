@@ -1,6 +1,6 @@
 """More hardware, or fewer bits, is never slower: sweep the shipped models and count inversions.
 
-Every shipped model (each distinct layer shape once) on ``hw_configs/bitfusion_16x32.yaml`` in
+Every shipped model (each distinct layer shape once) on the shipped ``bitfusion_16x32`` in
 ``hwsim`` timing, one resource varied at a time:
 
 * the array, rows x cols over {8, 16, 32, 64, 128} in both dimensions (25 arrays);
@@ -41,13 +41,13 @@ BITS = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
 SIZES = [8, 16, 32, 64, 128]
 SRAM_KB = [32, 64, 128, 256, 512, 1024, 2048]
 BANDWIDTH = [1, 2, 4, 8, 16, 32, 64]
-BASE = ROOT / "hw_configs" / "bitfusion_16x32.yaml"
+BASE = ROOT / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml"
 
 
 def model_layers(model: str) -> list:
     """Layers of a shipped model at its default input (the embedded digits network at 16 x 16, one channel)."""
     if model == "digits-resnet":
-        from quant.digits_model import default_digits_model
+        from hwsim.quant.digits_model import default_digits_model
 
         return layers_from_module(default_digits_model(), (1, 1, 16, 16))
     return layers_from_model_name(model)

@@ -1,4 +1,5 @@
-"""The README's tables of what the accelerator model predicts (timing ``hwsim``, whole networks, batch 1):
+"""The tables of what the accelerator model predicts, quoted in docs/models/accelerator.md (timing ``hwsim``,
+whole networks, batch 1):
 
 1. ResNet-18 latency per precision on the shipped systolic configs;
 2. latency, energy and area of ResNet-18 and MobileNetV2 at w8a8, w4a4 and w2a2;
@@ -26,7 +27,7 @@ MODELS = ("resnet18", "mobilenet_v2")
 
 def main() -> None:
     start = time.perf_counter()
-    hws = [load_config(ROOT / "hw_configs" / f"{c}.yaml") for c in CONFIGS]
+    hws = [load_config(ROOT / "hwsim" / "hw_configs" / f"{c}.yaml") for c in CONFIGS]
     nets = {m: layers_from_model_name(m) for m in MODELS}
     runs = {(m, hw.name, p): simulate_network(nets[m], hw, p) for m in MODELS for hw in hws for p in PAIRS}
     ms = {k: r.latency_ms for k, r in runs.items()}

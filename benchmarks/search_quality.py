@@ -1,14 +1,14 @@
 """The genetic search against the exact optimum on seeded random problems, beside the paper's GA.
 
 Draws ``--instances`` (default 120) problems shaped like the ones ``hwsim pipeline`` builds
-(``search.random_problems.quality_instances``: 20-120 layers, 3 or 9 choices, tight and loose
+(``hwsim.search.random_problems.quality_instances``: 20-120 layers, 3 or 9 choices, tight and loose
 budgets, hardware-table costs, weight and activation losses, 2-bit pair terms, activation groups)
 and solves each with the exact MILP, with the GA as the paper describes it (the baseline:
 Gaussian start, rejection of over-budget children, no local search) and with our GA (the default).
 Prints, per kind of instance and overall, how often each GA lands within 1% of the optimum, its
 worst gap and its median time; then the median time of our GA in a fresh process (imports included,
 interpreter start excluded) on ``--fresh`` instances.  Last, ``--pareto`` instances with no budget
-limit: NSGA-II's front of loss against latency (``search.multi.pareto_nsga2``) against the exact
+limit: NSGA-II's front of loss against latency (``hwsim.search.multi.pareto_nsga2``) against the exact
 front from the MILP at 50 budgets, as a hypervolume ratio (1.0: as good).  Then hardware in the loop:
 on ``digits-resnet`` (16x16, small tensors stay on chip) and ResNet-18 (224x224) on ``bitfusion_16x32``,
 the real lookup table with seeded synthetic losses (latency is what is being tested here), at three
@@ -29,18 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from search.exact import solve_exact
-from search.ga import GAConfig, solve_ga
-from search.multi import exact_front, hypervolume_ratio, pareto_nsga2
-from search.random_problems import pipeline_like, quality_instances
+from hwsim.search.exact import solve_exact
+from hwsim.search.ga import GAConfig, solve_ga
+from hwsim.search.multi import exact_front, hypervolume_ratio, pareto_nsga2
+from hwsim.search.random_problems import pipeline_like, quality_instances
 
 REPO = Path(__file__).resolve().parent.parent
 
 _FRESH = textwrap.dedent("""
     import sys, time
     t0 = time.perf_counter()
-    from search.ga import solve_ga
-    from search.random_problems import quality_instances
+    from hwsim.search.ga import solve_ga
+    from hwsim.search.random_problems import quality_instances
     seed = int(sys.argv[1])
     _, problem = next(iter(quality_instances(1, seed)))
     t1 = time.perf_counter()
@@ -130,14 +130,14 @@ if __name__ == "__main__":
 
 def hardware_in_the_loop() -> None:
     """The table's optimum against the GA with whole-network re-simulation as its cost."""
-    from codesign.resimulate import network_oracle, surrogate_gap
+    from hwsim.codesign.resimulate import network_oracle, surrogate_gap
     from hwsim.config import load_config
     from hwsim.lut import build_lut
     from hwsim.workload import layers_from_model_name, layers_from_module
-    from quant.digits_model import default_digits_model
-    from search.build import problem_from_tables
+    from hwsim.quant.digits_model import default_digits_model
+    from hwsim.search.build import problem_from_tables
 
-    hw = load_config(REPO / "hw_configs" / "bitfusion_16x32.yaml")
+    hw = load_config(REPO / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml")
     print(f"\n{'model':<14} {'budget ms':>9} | {'table optimum: loss':>19} {'table ms':>9} {'network ms':>10} | "
           f"{'re-simulated GA: loss':>21} {'network ms':>10} {'simulations':>11} {'s':>6}")
     for model in ("digits-resnet", "resnet18"):

@@ -35,8 +35,8 @@ from typing import Any, Callable
 from .errors import HwsimError
 
 CACHE_FORMAT = "hwsim-cache/1"
-# the distribution's own packages: their source and data files make up the code identity
-PACKAGES = ("hwsim", "hwsim_cli", "quant", "search", "codesign", "explore")
+# the distribution's one package (its subpackages and data included): its files make up the code identity
+PACKAGES = ("hwsim",)
 _SOURCE_SUFFIXES = (".py", ".json", ".pt", ".yaml", ".yml", ".sha256")
 # libraries whose releases can change a number hwsim computes (kernels, solvers, the data set, samplers)
 RESULT_LIBRARIES = ("numpy", "numba", "llvmlite", "torch", "scipy", "scikit-learn", "pymoo", "pyarrow")
@@ -46,7 +46,7 @@ NATIVE_KERNELS = "HWSIM_NATIVE_KERNELS"  # the opt-out of quant.reproducible's p
 
 
 def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)  # finds without importing (quant would import torch)
+    spec = importlib.util.find_spec(name)  # finds without importing (hwsim.quant would import torch)
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0])

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Union
 
 
 from .errors import ConfigError, HwsimError
@@ -91,6 +91,18 @@ class SystolicConfig:
         """Silicon area of the PE array and the three buffers (mm2), from the energy table's figures."""
         return self.rows * self.cols * self.energy.pe_um2 / 1e6 + sum(self.sram_kib) * self.energy.sram_mm2_per_kib
 
+    # ---- the Target protocol (hwsim.targets.Target; simulation dispatches on the config's type there) -------
+
+    def on_chip_bits(self) -> float:
+        """Bits an activation tensor may have to stay on chip between two layers (the smaller of the ifmap and
+        ofmap buffers)."""
+        return min(self.sram_kib.ifmap, self.sram_kib.ofmap) * 1024 * 8
+
+    @property
+    def run_label(self) -> str:
+        """How it runs, for reports: the dataflow."""
+        return self.dataflow
+
     def fusion_factor(self, wbits: int, abits: int) -> int:
         """MACs per PE per cycle at ``wbits`` x ``abits`` (Bit Fusion: (8/w)*(8/a))."""
         return fusion_factor(wbits, abits)
@@ -130,8 +142,6 @@ def content_hash(config: Any) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
-#: What :func:`load_config` returns: a SystolicConfig, or an ArmConfig for ``kind: arm``.
-HardwareConfig = Any
 
 
 def fusion_factor(wbits: int, abits: int) -> int:
@@ -391,6 +401,21 @@ class ArmConfig:
         """A stable hash of the numbers (not name/description/source)."""
         return content_hash(self)
 
+    # ---- the Target protocol (hwsim.targets.Target; simulation dispatches on the config's type there) -------
+
+    def on_chip_bits(self) -> float:
+        """0: tensors go through the memory hierarchy between layers."""
+        return 0.0
+
+    def area_mm2(self) -> None:
+        """None: the board has no area model."""
+        return None
+
+    @property
+    def run_label(self) -> str:
+        """How it runs, for reports: the thread count."""
+        return f"{self.threads} threads"
+
     def bytes_per_cycle(self, threads: int | None = None) -> float:
         """DRAM bytes per core cycle that ``threads`` cores can stream (shared bus, per-core limit)."""
         t = self.threads if threads is None else threads
@@ -408,6 +433,11 @@ class ArmConfig:
             raise ConfigError(f"clock {clock_mhz!r} MHz: allowed: {span(*CLOCK_MHZ, 'MHz')}")
         return dataclasses.replace(self, clock_mhz=float(clock_mhz))
 
+
+
+#: What :func:`load_config` returns: a SystolicConfig, or an ArmConfig for ``kind: arm``; both implement
+#: :class:`hwsim.targets.Target`.
+HardwareConfig = Union[SystolicConfig, ArmConfig]
 
 def _tile(v: Any) -> bool:
     return isinstance(v, list) and len(v) == 2 and all(in_range(1, 32, integer=True)(x) for x in v)
@@ -502,7 +532,7 @@ def arm_config_from_dict(raw: dict, source: str) -> ArmConfig:
     if "thread_efficiency" in raw:
         raise fail(source, "thread_efficiency", raw["thread_efficiency"],
                    "nothing: thread scaling now follows from core_gb_per_s, dram_gb_per_s and fork_join_us "
-                   "(see hw_configs/cortex_a53_*.yaml)")
+                   "(see the shipped cortex_a53_*.yaml configs)")
     v = validated(raw, source, _ARM_SCHEMA)
     for tile in ("tile_int16", "tile_int8"):
         regs = _registers(tile, *v[tile])
@@ -646,11 +676,17 @@ def _read(path: Path) -> str:
 
 
 def load_config(path: str | Path) -> "HardwareConfig":
-    """Load a hardware description from ``.yaml``/``.yml`` (ours) or ``.cfg`` (SCALE-Sim)."""
-    p = Path(path)
+    """Load a hardware description from ``.yaml``/``.yml`` (ours) or ``.cfg`` (SCALE-Sim), or a shipped one by
+    name (``bitfusion_16x32``; see :mod:`hwsim.shipped`)."""
+    from .shipped import config_names, config_path
+
+    p = config_path(path)
     suffix = p.suffix.lower()
     if p.is_dir():
         raise ConfigError(f"{p}: is a directory; give a hardware config file (.yaml, .yml or SCALE-Sim .cfg)")
+    if not p.exists() and len(p.parts) == 1:
+        raise ConfigError(f"{p}: hardware config file not found; allowed: a path, or a shipped config: "
+                          f"{', '.join(config_names())}")
     if suffix not in (".yaml", ".yml", ".cfg"):
         if not p.exists():
             raise ConfigError(f"{p}: hardware config file not found")

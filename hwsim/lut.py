@@ -142,7 +142,7 @@ def build_lut(layers: Sequence[Layer], hw: HardwareConfig, model: str = "", inpu
         "hardware": {"name": hw.name, "kind": hw.kind, "hash": hw.content_hash(), "clock_mhz": hw.clock_mhz},
         "choices": [label(w, a) for w, a in pairs], "policy": policy.name, "pinned": pinned,
         "layers": rows,
-        "area_mm2": hw.area_mm2() if hw.kind == "systolic" else None,
+        "area_mm2": hw.area_mm2(),
         "totals": {label(w, a): {key: sum(r[key][pinned.get(r["name"], label(w, a))] for r in rows)
                                  for key in ("latency_ms", "weight_bytes", "energy_uj") if key in rows[0]}
                    for w, a in pairs},

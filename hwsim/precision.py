@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .errors import HwsimError
 from .io import load_json, read_text
@@ -13,12 +14,52 @@ from .io import load_json, read_text
 _LABEL = re.compile(r"^w(\d+)a(\d+)$")
 
 
-def parse_label(text: str) -> tuple[int, int]:
-    """``"w4a8"`` -> ``(4, 8)``; raises HwsimError on anything else."""
-    m = _LABEL.match(str(text).strip().lower())
-    if not m:
-        raise HwsimError(f"bit label {text!r} is not of the form w<bits>a<bits>, e.g. w4a8")
-    return int(m.group(1)), int(m.group(2))
+class Bits(NamedTuple):
+    """A precision: ``w``-bit weights times ``a``-bit activations.  A tuple, so ``(4, 8)`` works wherever a Bits
+    is asked for, and ``Bits(4, 8) == (4, 8)``; its label is ``"w4a8"``."""
+
+    w: int
+    a: int
+
+    @classmethod
+    def parse(cls, text: str) -> Bits:
+        """``Bits.parse("w4a8") == Bits(4, 8)`` (case and surrounding blanks ignored); raises HwsimError on
+        anything else."""
+        m = _LABEL.match(str(text).strip().lower())
+        if not m:
+            raise HwsimError(f"bit label {text!r} is not of the form w<bits>a<bits>, e.g. w4a8")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def of(cls, value: Any, where: str = "bits") -> Bits:
+        """A Bits from any of its spellings: ``"w4a8"``, ``(4, 8)``, ``[4, 8]``, ``{"w": 4, "a": 8}``; raises
+        HwsimError naming ``where`` on anything else."""
+        if isinstance(value, str):
+            try:
+                return cls.parse(value)
+            except HwsimError as exc:
+                raise HwsimError(f"{where}: {exc}") from None
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+            return cls(int(value[0]), int(value[1]))
+        if isinstance(value, dict) and set(value) == {"w", "a"}:
+            return cls.of([value["w"], value["a"]], where)
+        raise HwsimError(f"{where}: got {value!r}; allowed: 'w4a8', [4, 8] or {{w: 4, a: 8}}")
+
+    @property
+    def label(self) -> str:
+        """``"w4a8"``."""
+        return f"w{self.w}a{self.a}"
+
+
+def is_label(text: Any) -> bool:
+    """Whether ``text`` is exactly a bit label (``w4a8``; no blanks, lower case)."""
+    return isinstance(text, str) and _LABEL.match(text) is not None
+
+
+def parse_label(text: str) -> Bits:
+    """``"w4a8"`` -> ``Bits(4, 8)``; raises HwsimError on anything else."""
+    return Bits.parse(text)
 
 
 def label(wbits: int, abits: int) -> str:
@@ -26,17 +67,8 @@ def label(wbits: int, abits: int) -> str:
     return f"w{wbits}a{abits}"
 
 
-def _pair(value: Any, where: str) -> tuple[int, int]:
-    if isinstance(value, str):
-        try:
-            return parse_label(value)
-        except HwsimError as exc:
-            raise HwsimError(f"{where}: {exc}") from None
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return int(value[0]), int(value[1])
-    if isinstance(value, dict) and set(value) == {"w", "a"}:
-        return _pair([value["w"], value["a"]], where)
-    raise HwsimError(f"{where}: got {value!r}; allowed: 'w4a8', [4, 8] or {{w: 4, a: 8}}")
+def _pair(value: Any, where: str) -> Bits:
+    return Bits.of(value, where)
 
 
 def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tuple[int, int]]:

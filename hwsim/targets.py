@@ -1,19 +1,47 @@
 """One entry point for every hardware target: the same question, the same result type.
 
-Downstream code (CLI, lookup tables, search, validation) calls these and never asks which
-kind of hardware it is talking to.
+Every hardware config implements :class:`Target` (the systolic array and the ARM board alike) and
+:func:`simulate_layer` dispatches on its type (a new target is a config class and one ``register``), so downstream
+code (CLI, lookup tables, search, validation) calls these and never asks which kind of hardware it talks to.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+import functools
+from typing import Iterable, Mapping, Protocol, runtime_checkable
 
-from .config import HardwareConfig
+from .config import ArmConfig, HardwareConfig, SystolicConfig
 from .errors import HwsimError
 from .layers import Layer
+from .precision import Bits
 from .results import LayerResult, NetworkResult
 
-Bits = tuple[int, int]  # (weight bits, activation bits)
+
+@runtime_checkable
+class Target(Protocol):
+    """What a hardware target answers; :class:`hwsim.config.SystolicConfig` and :class:`hwsim.config.ArmConfig`
+    implement it."""
+
+    name: str
+    clock_mhz: float
+    bits: tuple[int, ...]
+
+    def on_chip_bits(self) -> float:
+        """Bits an activation tensor may have to stay on chip between two layers (0: never)."""
+        ...
+
+    def area_mm2(self) -> float | None:
+        """Silicon area (mm2), or None without an area model."""
+        ...
+
+    @property
+    def run_label(self) -> str:
+        """How it runs, for reports (a dataflow, a thread count)."""
+        ...
+
+    def content_hash(self) -> str:
+        """A stable hash of everything that changes simulated numbers."""
+        ...
 
 
 def simulate_layer(layer: Layer, hw: HardwareConfig, wbits: int = 8, abits: int = 8,
@@ -25,32 +53,44 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, wbits: int = 8, abits: int 
     ``ofmap_on_chip``: the input was left on chip by the previous layer / the output stays on
     chip for the next one (no DRAM traffic for it; systolic targets only).
     """
-    if hw.kind == "arm":
-        from .arm import simulate_layer_arm
+    return _simulate(hw, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip)
 
-        return simulate_layer_arm(layer, hw, wbits, abits, out_bits)
+
+@functools.singledispatch
+def _simulate(hw, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip) -> LayerResult:
+    raise HwsimError(f"no simulator for a {type(hw).__name__}; allowed: a SystolicConfig or an ArmConfig")
+
+
+@_simulate.register
+def _(hw: SystolicConfig, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip) -> LayerResult:
     from .systolic import simulate_layer as systolic_layer
 
     return systolic_layer(layer, hw, wbits, abits, out_bits=out_bits, ifmap_on_chip=ifmap_on_chip,
                           ofmap_on_chip=ofmap_on_chip)
 
 
+@_simulate.register
+def _(hw: ArmConfig, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip) -> LayerResult:
+    from .arm import simulate_layer_arm
+
+    return simulate_layer_arm(layer, hw, wbits, abits, out_bits)  # a CPU keeps no tensor on chip across layers
+
+
 def bits_per_layer(layers: list[Layer], bits: Bits | Mapping[str, Bits]) -> dict[str, Bits]:
     """Expand one (w, a) pair to every layer, or check a per-layer mapping covers them all."""
     if isinstance(bits, tuple):
-        return {layer.name: bits for layer in layers}
+        pair = Bits.of(bits)
+        return {layer.name: pair for layer in layers}
     missing = [layer.name for layer in layers if layer.name not in bits]
     if missing:
         raise HwsimError(f"bit assignment has no entry for layer(s): {', '.join(missing[:5])}"
                          + (" ..." if len(missing) > 5 else ""))
-    return {layer.name: tuple(bits[layer.name]) for layer in layers}
+    return {layer.name: Bits.of(bits[layer.name], f"bits of {layer.name}") for layer in layers}
 
 
 def on_chip_bits(hw: HardwareConfig) -> float:
     """Bits an activation tensor may have to stay on chip between two layers (0: never)."""
-    if hw.kind != "systolic":
-        return 0.0
-    return min(hw.sram_kib.ifmap, hw.sram_kib.ofmap) * 1024 * 8
+    return hw.on_chip_bits()
 
 
 def simulate_network(layers: Iterable[Layer], hw: HardwareConfig, bits: Bits | Mapping[str, Bits] = (8, 8),
@@ -85,6 +125,5 @@ def simulate_network(layers: Iterable[Layer], hw: HardwareConfig, bits: Bits | M
                     and layer.ofmap_elements * (out_bits or a) <= room)
         results.append(simulate_layer(layer, hw, w, a, out_bits, ifmap_on_chip=input_on_chip, ofmap_on_chip=keep))
         input_on_chip = keep
-    return NetworkResult(hardware=hw.name, dataflow=getattr(hw, "dataflow", None) or f"{hw.threads} threads",
-                         clock_mhz=hw.clock_mhz, layers=results,
-                         area_mm2=hw.area_mm2() if hw.kind == "systolic" else None)
+    return NetworkResult(hardware=hw.name, dataflow=hw.run_label, clock_mhz=hw.clock_mhz, layers=results,
+                         area_mm2=hw.area_mm2())

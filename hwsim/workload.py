@@ -192,7 +192,7 @@ def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), met
             shadow.train(was_training)
     detail = f"{type(error).__name__}: {str(error).splitlines()[0]}" if error is not None and str(error) else ""
     if method == "fx":
-        raise HwsimError(f"torch.fx could not trace the model" + (f" ({detail})" if detail else ""))
+        raise HwsimError("torch.fx could not trace the model" + (f" ({detail})" if detail else ""))
     raise HwsimError(f"the model does not run on input shape {tuple(input_shape)}" + (f" ({detail})" if detail else ""))
 
 

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hwsim.calibrate import MEANING, replace_fields  # noqa: E402
-PHONE = ROOT / "hw_configs" / "cortex_a53_sd410.yaml"
-SOURCE = ROOT / "hw_configs" / "cortex_a53_rpi3bplus.yaml"
-TARGET = ROOT / "hw_configs" / "cortex_a53_rpi3b.yaml"
+PHONE = ROOT / "hwsim" / "hw_configs" / "cortex_a53_sd410.yaml"
+SOURCE = ROOT / "hwsim" / "hw_configs" / "cortex_a53_rpi3bplus.yaml"
+TARGET = ROOT / "hwsim" / "hw_configs" / "cortex_a53_rpi3b.yaml"
 SHARED = ("memory_overlap",)  # core + library constants fitted on the phone, used by every Pi
 MEMORY_CLOCK_RATIO = 450 / 500  # sdram_freq, Pi 3B / Pi 3B+
 

@@ -49,12 +49,12 @@ def run_step(step: str) -> dict:
     """Run one step in this process; its digest (and a number that matters) as a dict."""
     import time
 
-    import quant  # noqa: F401  (pins the environment unless HWSIM_NATIVE_KERNELS=1)
+    import hwsim.quant  # noqa: F401  (pins the environment unless HWSIM_NATIVE_KERNELS=1)
     import torch
 
-    from quant.data import digits
-    from quant.digits_model import RECIPE, accuracy, digits_model, train_digits_model
-    from quant.reproducible import environment
+    from hwsim.quant.data import digits
+    from hwsim.quant.digits_model import RECIPE, accuracy, digits_model, train_digits_model
+    from hwsim.quant.reproducible import environment
 
     start = time.perf_counter()
     data = digits()
@@ -76,7 +76,7 @@ def run_step(step: str) -> dict:
             with torch.no_grad():
                 out["digest"] = _digest(model(data.test_x))
         else:
-            from quant.api import quantize
+            from hwsim.quant.api import quantize
 
             res = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, (2, 2), method="brecq",
                            iters=100, progress=False)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import quant  # noqa: E402,F401  (pins the float environment before torch runs)
+import hwsim.quant  # noqa: E402,F401  (pins the float environment before torch runs)
 from hwsim.io import replace_atomic, write_atomic  # noqa: E402
-from quant.data import digits  # noqa: E402
-from quant.digits_model import RETRAIN_TOLERANCE, RECIPE, WEIGHTS, accuracy, recipe_key, state_bytes, \
+from hwsim.quant.data import digits  # noqa: E402
+from hwsim.quant.digits_model import RETRAIN_TOLERANCE, RECIPE, WEIGHTS, accuracy, recipe_key, state_bytes, \
     train_digits_model  # noqa: E402
-from quant.reproducible import environment  # noqa: E402
+from hwsim.quant.reproducible import environment  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-CONFIGS = ROOT / "hw_configs"
+CONFIGS = ROOT / "hwsim" / "hw_configs"
 
 # A two-layer search problem with one intra-block pair (the problem-file contract, search/problem.py).
 EXAMPLE_PROBLEM = {
@@ -64,7 +64,7 @@ def assert_lower_bits_never_slower(cycles):
 @pytest.fixture(scope="session")
 def data():
     """The embedded digits data."""
-    from quant.data import digits
+    from hwsim.quant.data import digits
 
     return digits()
 
@@ -80,7 +80,7 @@ def model(data, cache_dir):
     """The digits model, trained once per test session (about 30 s on 2 cores)."""
     import torch
 
-    from quant.digits_model import digits_model
+    from hwsim.quant.digits_model import digits_model
 
     torch.set_num_threads(2)
     return digits_model(data, cache_dir, progress=False)

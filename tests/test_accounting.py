@@ -5,13 +5,13 @@ import dataclasses
 import math
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hwsim.config import Buffers, SystolicConfig
 from hwsim.layers import Layer
 from hwsim.systolic import simulate_layer
-from hwsim.systolic.dram import build_tiles, plan_traffic
+from hwsim.systolic.dram import plan_traffic
 from hwsim.systolic.mapping import map_layer
 from hwsim.systolic.simulate import layer_tiles
 from hwsim.targets import simulate_network

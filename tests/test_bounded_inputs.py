@@ -11,9 +11,9 @@ from conftest import ROOT
 
 from hwsim.errors import HwsimError
 from hwsim.yaml_input import MAX_NODES, load_yaml
-from hwsim_cli import main
+from hwsim.cli import main
 
-HW = ROOT / "hw_configs" / "bitfusion_16x32.yaml"
+HW = ROOT / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml"
 TOPO = str(ROOT / "tests" / "data" / "scalesim" / "topo_convs.csv")
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -152,7 +152,7 @@ def test_non_finite_numbers_in_a_scalesim_cfg_are_refused(tmp_path, capsys, valu
 
 @pytest.mark.parametrize("flags", [["--latency-ms", "nan"], ["--latency-ms", "1", "--area-mm2", "inf"]])
 def test_non_finite_flags_are_refused(tmp_path, capsys, flags):
-    args = ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"), *flags, "--out", str(tmp_path)]
+    args = ["codesign", "--hw-space", str(ROOT / "hwsim" / "examples" / "codesign_space.yaml"), *flags, "--out", str(tmp_path)]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "expected a number" in err and "got '" in err
@@ -232,8 +232,8 @@ def test_ray_missing_is_the_only_line(tmp_path, capsys, monkeypatch):
 def test_a_pickled_module_checkpoint_needs_trust_checkpoint(tmp_path, capsys):
     import torch
 
-    from quant.digits_model import default_digits_model
-    from quant.sources import load_model_and_data
+    from hwsim.quant.digits_model import default_digits_model
+    from hwsim.quant.sources import load_model_and_data
 
     module = default_digits_model()
     torch.nn.init.constant_(module.fc.bias, 0.25)
@@ -268,7 +268,7 @@ def test_the_point_count_is_checked_from_the_axes_before_any_point_is_made(tmp_p
 
 
 def test_max_points_lowers_and_raises_the_limit(tmp_path, capsys):
-    from explore.spec import MAX_POINTS, load_spec
+    from hwsim.explore.spec import MAX_POINTS, load_spec
 
     spec = _spec_with(tmp_path, "  array.rows: [8, 16, 32]\n  array.cols: [16, 32]\n")
     assert main(["sweep", spec, "-o", str(tmp_path / "out"), "--max-points", "5"]) == 2
@@ -311,8 +311,8 @@ def test_an_output_folder_that_cannot_be_made_is_refused_before_work(tmp_path, c
 def test_a_second_pipeline_or_codesign_into_a_held_folder_is_refused(tmp_path, command):
     import os
 
-    from codesign.joint import JointConfig, run_joint
-    from codesign.pipeline import PipelineConfig, run_pipeline
+    from hwsim.codesign.joint import JointConfig, run_joint
+    from hwsim.codesign.pipeline import PipelineConfig, run_pipeline
     from hwsim.lock import folder_lock
 
     out = tmp_path / "out"
@@ -321,7 +321,7 @@ def test_a_second_pipeline_or_codesign_into_a_held_folder_is_refused(tmp_path, c
             if command == "pipeline":
                 run_pipeline(PipelineConfig(out=str(out)), progress=False)
             else:
-                run_joint(JointConfig(space=str(ROOT / "examples" / "codesign_space.yaml"), latency_ms=1.0,
+                run_joint(JointConfig(space=str(ROOT / "hwsim" / "examples" / "codesign_space.yaml"), latency_ms=1.0,
                                       area_mm2=2.0, out=str(out)), progress=False)
     assert sorted(p.name for p in out.iterdir()) == [".hwsim.lock"]  # the holder's files only; nothing written
 
@@ -330,7 +330,7 @@ def test_a_bad_ray_address_is_one_line_in_seconds():
     """Ray itself retries an unreachable head for minutes, logging each try; the check answers first."""
     import socket
 
-    from explore.executors import check_ray_address
+    from hwsim.explore.executors import check_ray_address
 
     for bad in ("foo", "host:99999", "ray://:10001", "10.0.0.1:port"):
         with pytest.raises(HwsimError, match="not an address; allowed: host:port"):
@@ -367,7 +367,7 @@ CONV_HEAD = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width,
 def test_topology_numbers_out_of_range_are_one_line(tmp_path, capsys, text, expected, hw):
     topo = tmp_path / "t.csv"
     topo.write_text(text)
-    assert main(["simulate", "--hw", str(ROOT / "hw_configs" / f"{hw}.yaml"), "--topology", str(topo)]) == 2
+    assert main(["simulate", "--hw", str(ROOT / "hwsim" / "hw_configs" / f"{hw}.yaml"), "--topology", str(topo)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hwsim: error: ") and err.count("\n") == 1 and expected in err and len(err) < 400
 
@@ -521,9 +521,9 @@ def test_inputs_checked_before_the_run_leave_no_folder(tmp_path, capsys, case):
     args = {
         "pipeline-model": ["pipeline", "--model", "nosuch", "--out", str(out)],
         "pipeline-checkpoint": ["pipeline", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)],
-        "codesign-model": ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"),
+        "codesign-model": ["codesign", "--hw-space", str(ROOT / "hwsim" / "examples" / "codesign_space.yaml"),
                            "--latency-ms", "1", "--area-mm2", "2", "--model", "nosuch", "--out", str(out)],
-        "codesign-sensitivity": ["codesign", "--hw-space", str(ROOT / "examples" / "codesign_space.yaml"),
+        "codesign-sensitivity": ["codesign", "--hw-space", str(ROOT / "hwsim" / "examples" / "codesign_space.yaml"),
                                  "--latency-ms", "1", "--area-mm2", "2", "--sensitivity", str(sens), "--out", str(out)],
         "sweep-model": ["sweep", spec, "-o", str(out)],
         "quantize-seed": ["quantize", "--wbits", "4", "--abits", "4", "--seed", "-1", "-o", str(out)],
@@ -552,7 +552,7 @@ MEASURED = "model,threads,clock_mhz,wbits,abits,latency_ms,source\nresnet18,4,14
 def test_calibrate_inputs_out_of_range_are_one_line(tmp_path, capsys, edit, flags, expected):
     csv = tmp_path / "m.csv"
     csv.write_text(MEASURED.replace(*edit, 1))
-    assert main(["calibrate", "--hw", str(ROOT / "hw_configs" / "cortex_a53_rpi3bplus.yaml"), "--measurements",
+    assert main(["calibrate", "--hw", str(ROOT / "hwsim" / "hw_configs" / "cortex_a53_rpi3bplus.yaml"), "--measurements",
                  str(csv), "--no-loo", *flags]) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and expected in captured.err and captured.out == "", captured.err
@@ -561,7 +561,7 @@ def test_calibrate_inputs_out_of_range_are_one_line(tmp_path, capsys, edit, flag
 def test_a_pareto_title_is_text_not_mathtext(tmp_path, capsys):
     import json
 
-    from search.problem import problem_from_dict
+    from hwsim.search.problem import problem_from_dict
 
     doc = {"choices": ["w2a8", "w8a8"], "budget": 5.0, "cost_unit": "ms",
            "layers": [{"name": "a", "cost": {"w2a8": 1.0, "w8a8": 3.0}, "sensitivity": {"w2a8": 1.0, "w8a8": 0.0}},

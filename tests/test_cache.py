@@ -16,17 +16,16 @@ from conftest import ROOT
 from hwsim.cache import Cache, code_identity, key_digest
 
 TOPO = str(ROOT / "tests" / "data" / "scalesim" / "topo_convs.csv")
-HW = str(ROOT / "hw_configs" / "bitfusion_16x32.yaml")
+HW = str(ROOT / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml")
 
 
 def test_code_identity_changes_with_an_edit_to_the_kernel_source(tmp_path):
     """A copy of the package with one comment added to the cycle kernel: another identity, and `hwsim lut`
     misses its cache instead of returning the old table."""
-    for name in ("hwsim", "hwsim_cli"):
-        shutil.copytree(ROOT / name, tmp_path / "pkg" / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "hwsim", tmp_path / "pkg" / "hwsim", ignore=shutil.ignore_patterns("__pycache__"))
     cache = tmp_path / "cache"
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "HWSIM_CACHE_DIR": str(cache)}
-    code = ("import sys, hwsim; from hwsim.cache import code_identity; from hwsim_cli import main\n"
+    code = ("import sys, hwsim; from hwsim.cache import code_identity; from hwsim.cli import main\n"
             "assert hwsim.__file__.startswith(sys.argv[1]), hwsim.__file__\n"
             "print(code_identity()); main(['lut', '--hw', sys.argv[2], '--topology', sys.argv[3], '--quiet'])\n")
 
@@ -148,7 +147,7 @@ def test_key_digest_includes_the_code_identity(monkeypatch):
 
 @pytest.mark.parametrize("kind", ["file", "entry-dir"])
 def test_lut_with_an_unusable_cache_dir_warns_once_and_writes_its_output(tmp_path, capsys, kind):
-    from hwsim_cli import main
+    from hwsim.cli import main
 
     cache = tmp_path / "cache"
     if kind == "file":

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hwsim_cli import main
+from hwsim.cli import main
 
 from conftest import CONFIGS, DATA
 
@@ -102,7 +102,7 @@ def test_bad_config_from_a_real_process(tmp_path):
     cfg = tmp_path / "hw.yaml"
     cfg.write_text((CONFIGS / "bitfusion_16x32.yaml").read_text().replace("dataflow: os", "dataflow: diagonal"))
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "hwsim_cli", "simulate", "--hw", str(cfg), "--topology", TOPO,
+    proc = subprocess.run([sys.executable, "-m", "hwsim", "simulate", "--hw", str(cfg), "--topology", TOPO,
                            "--format", "json", "-o", str(out)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"hwsim: error: {cfg}: field 'dataflow': got 'diagonal'; "

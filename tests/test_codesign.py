@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from hwsim.config import load_config
-from hwsim_cli import main
+from hwsim.cli import main
 
 from conftest import CONFIGS
 
@@ -23,7 +23,7 @@ axes:
 def sens_file(tmp_path_factory):
     """A sensitivity table for the embedded digits model: loss falls with bits, activations weigh double."""
     from hwsim.workload import layers_from_module
-    from quant.digits_model import default_digits_model
+    from hwsim.quant.digits_model import default_digits_model
 
     names = [layer.name for layer in layers_from_module(default_digits_model(), (1, 1, 16, 16))]
     pinned = {names[0]: "w8a8", names[-1]: "w8a8"}

@@ -1,7 +1,6 @@
 """Energy and area: the figures come from the config's table (Bit Fusion's 45 nm numbers by default), the counts
 from the simulator; the search can budget energy."""
 
-import dataclasses
 
 import pytest
 
@@ -54,8 +53,8 @@ def test_energy_table_is_overridable_and_checked():
 def test_search_budgets_energy(tmp_path, capsys):
     from hwsim.lut import build_lut
     from hwsim.workload import layers_from_model_name
-    from search.build import problem_from_tables
-    from search.exact import solve_exact
+    from hwsim.search.build import problem_from_tables
+    from hwsim.search.exact import solve_exact
 
     layers = layers_from_model_name("resnet18")[:4]
     lut = build_lut(layers, load_config(CONFIGS / "bitfusion_16x32.yaml"), "r18", progress=False)

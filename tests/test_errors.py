@@ -15,7 +15,7 @@ import pytest
 
 from hwsim.errors import HwsimError
 from hwsim.io import write_atomic
-from hwsim_cli import main
+from hwsim.cli import main
 
 from conftest import CONFIGS, DATA
 
@@ -212,7 +212,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_reconstruction_that_would_not_fit_is_refused_with_its_estimate(model, data, monkeypatch):
     import hwsim.resources as resources
-    from quant.api import quantize
+    from hwsim.quant.api import quantize
 
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 2 ** 20)  # a machine with 1 MiB free
     with pytest.raises(HwsimError, match=r"block reconstruction of 512 calibration images would need about .* GiB; "
@@ -221,8 +221,8 @@ def test_reconstruction_that_would_not_fit_is_refused_with_its_estimate(model, d
 
 
 def test_long_steps_show_progress_on_stderr(model, data, capsys):
-    from quant.api import quantize
-    from quant.sensitivity import measure_sensitivity
+    from hwsim.quant.api import quantize
+    from hwsim.quant.sensitivity import measure_sensitivity
 
     quantize(model, data.calib_x[:64], data.calib_y[:64], data.test_x, data.test_y, (4, 4), iters=2, progress=True)
     out, err = capsys.readouterr()

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hwsim_cli import main
+from hwsim.cli import main
 
 from conftest import CONFIGS, DATA, EXAMPLE_PROBLEM
 

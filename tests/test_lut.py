@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from hwsim_cli import main
+from hwsim.cli import main
 from hwsim.config import load_config
 from hwsim.lut import build_lut, cached_lut, check_lut, lut_key
 from hwsim.precision import PrecisionPolicy

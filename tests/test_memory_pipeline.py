@@ -17,7 +17,6 @@ def simpy_pipeline_end(load, compute, write, mode=None, out_slots=2):
     started = [env.event() for _ in range(n)]  # a load has begun (a streamed fold may compute from then on)
     computed = [env.event() for _ in range(n)]
     written = [env.event() for _ in range(n)]
-    seq = iter(range(10 ** 9))
 
     def transfer(duration, done, order, begun=None):
         with dram.request(priority=order) as req:

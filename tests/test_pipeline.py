@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from codesign.pipeline import PipelineConfig, gap_budgets, run_pipeline
-from codesign.report import summary_line, write_report
-from hwsim_cli import main
+from hwsim.codesign.pipeline import PipelineConfig, gap_budgets, run_pipeline
+from hwsim.codesign.report import summary_line, write_report
+from hwsim.cli import main
 from hwsim.errors import ConfigError, HwsimError
 
 from conftest import CONFIGS

@@ -13,12 +13,12 @@ from conftest import randomize_bn
 
 from hwsim.errors import HwsimError
 from hwsim.precision import PrecisionPolicy
-from quant.api import quantize
-from quant.digits_model import DigitsResNet
-from quant.qmodel import assign_bits, calibrate_activations, fold_bn, quant_layers, set_mode, wrap
-from quant.quantizers import ActQuantizer, WeightQuantizer, lp_search_affine
-from quant.reconstruct import ReconConfig, reconstruct_unit, unit_inputs, unit_targets
-from quant.units import find_units
+from hwsim.quant.api import quantize
+from hwsim.quant.digits_model import DigitsResNet
+from hwsim.quant.qmodel import assign_bits, calibrate_activations, fold_bn, quant_layers, set_mode, wrap
+from hwsim.quant.quantizers import ActQuantizer, WeightQuantizer, lp_search_affine
+from hwsim.quant.reconstruct import ReconConfig, reconstruct_unit, unit_inputs, unit_targets
+from hwsim.quant.units import find_units
 
 torch.set_num_threads(2)
 
@@ -186,7 +186,7 @@ def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
 
 
 def test_resume_after_interruption_gives_the_same_model(model, data, tmp_path, monkeypatch):
-    import quant.api as api
+    import hwsim.quant.api as api
 
     args = (model, data.calib_x[:128], data.calib_y[:128], data.test_x, data.test_y, (4, 4))
     whole = quantize(*args, iters=30, progress=False)
@@ -223,7 +223,7 @@ def test_mixed_precision_mapping_and_errors(model, data):
 
 
 def test_checkpoint_mismatch_is_a_clear_error(tmp_path):
-    from quant.sources import load_model_and_data
+    from hwsim.quant.sources import load_model_and_data
 
     bad = tmp_path / "bad.pt"
     torch.save(DigitsResNet(num_classes=7).state_dict(), bad)
@@ -238,7 +238,7 @@ def test_checkpoint_mismatch_is_a_clear_error(tmp_path):
 def test_image_folder_data(tmp_path):
     from PIL import Image
 
-    from quant.data import image_folder
+    from hwsim.quant.data import image_folder
 
     rng = np.random.default_rng(0)
     for split, n in (("train", 3), ("val", 2)):
@@ -258,7 +258,7 @@ def test_image_folder_data(tmp_path):
 
 
 def test_cli_quantize_writes_summary_and_model(model, cache_dir, tmp_path, monkeypatch, capsys):
-    from hwsim_cli import main
+    from hwsim.cli import main
 
     monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
     bits = tmp_path / "bits.yaml"

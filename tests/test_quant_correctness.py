@@ -7,20 +7,19 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
 
 from conftest import randomize_bn
 
 from hwsim.errors import HwsimError
 from hwsim.models import build_model
 from hwsim.precision import PrecisionPolicy
-from quant.api import quantize
-from quant.integer import fixed_point, integer_execution
-from quant.qmodel import activation_groups, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
-from quant.quantizers import ActQuantizer, WeightQuantizer
-from quant.reconstruct import unit_inputs, unit_targets
-from quant.sensitivity import project_monotone
-from quant.units import find_units
+from hwsim.quant.api import quantize
+from hwsim.quant.integer import fixed_point, integer_execution
+from hwsim.quant.qmodel import activation_groups, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
+from hwsim.quant.quantizers import ActQuantizer, WeightQuantizer
+from hwsim.quant.reconstruct import unit_inputs, unit_targets
+from hwsim.quant.sensitivity import project_monotone
+from hwsim.quant.units import find_units
 
 torch.set_num_threads(2)
 
@@ -160,7 +159,7 @@ def test_quantize_dequantize_is_idempotent(seed, bits, per_channel):
 @given(st.lists(st.floats(-1, 1, allow_nan=False), min_size=9, max_size=9),
        st.lists(st.floats(1e-4, 1, allow_nan=False), min_size=9, max_size=9))
 def test_projection_is_nonnegative_monotone_and_a_fixed_point(values, cis):
-    from quant.sensitivity import _covering_pairs
+    from hwsim.quant.sensitivity import _covering_pairs
 
     choices = [(w, a) for w in (2, 4, 8) for a in (2, 4, 8)]
     order = _covering_pairs(choices)
@@ -171,7 +170,7 @@ def test_projection_is_nonnegative_monotone_and_a_fixed_point(values, cis):
 
 
 def test_sensitivities_are_held_out_nonnegative_monotone_with_intervals(model, data):
-    from quant.sensitivity import measure_sensitivity
+    from hwsim.quant.sensitivity import measure_sensitivity
 
     choices = ((2, 2), (2, 8), (8, 8))
     t = measure_sensitivity(model, data.calib_x[:128], data.calib_y[:128], data.holdout_x, data.holdout_y,

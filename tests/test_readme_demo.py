@@ -23,8 +23,8 @@ def _quoted() -> str:
 
 
 def test_readme_demo_table_equals_a_fresh_run(cache_dir, tmp_path):
-    from codesign.pipeline import PipelineConfig, run_pipeline
-    from codesign.report import summary_markdown
+    from hwsim.codesign.pipeline import PipelineConfig, run_pipeline
+    from hwsim.codesign.report import summary_markdown
 
     os.environ["HWSIM_CACHE_DIR"] = str(cache_dir)  # the session's lookup tables
     results = run_pipeline(PipelineConfig(out=str(tmp_path / "demo")), progress=False)
@@ -35,6 +35,6 @@ def test_readme_demo_table_under_another_cpu_configuration(cache_dir, tmp_path):
     """`make demo`'s command in a fresh process whose environment asks for other kernels and threads."""
     env = {**os.environ, **OTHER_CPU, "HWSIM_CACHE_DIR": str(cache_dir)}
     out = tmp_path / "demo-other-cpu"
-    subprocess.run([sys.executable, "-m", "hwsim_cli", "pipeline", "--out", str(out), "--quiet"], env=env,
+    subprocess.run([sys.executable, "-m", "hwsim", "pipeline", "--out", str(out), "--quiet"], env=env,
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     assert (out / "summary.md").read_text(encoding="utf-8") == _quoted(), STALE + " (or differs on another CPU)"

@@ -16,8 +16,8 @@ from conftest import ROOT
 
 
 def test_importing_quant_pins_the_portable_kernels():
-    import quant  # noqa: F401
-    from quant.reproducible import THREADS, environment, pin_torch
+    import hwsim.quant  # noqa: F401
+    from hwsim.quant.reproducible import THREADS, environment, pin_torch
 
     pin_torch()
     env = environment()
@@ -26,7 +26,7 @@ def test_importing_quant_pins_the_portable_kernels():
 
 
 def test_shipped_weights_match_their_record_and_load_without_training(data, monkeypatch):
-    from quant import digits_model as dm
+    from hwsim.quant import digits_model as dm
 
     path, record = dm.shipped_weights(0)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == record["sha256"]
@@ -37,7 +37,7 @@ def test_shipped_weights_match_their_record_and_load_without_training(data, monk
 
 
 def test_damaged_shipped_weights_are_a_warning_and_a_retrain(data, tmp_path, monkeypatch, capsys):
-    from quant import digits_model as dm
+    from hwsim.quant import digits_model as dm
 
     weights = tmp_path / "weights"
     shutil.copytree(dm.WEIGHTS, weights)
@@ -59,7 +59,7 @@ def test_damaged_shipped_weights_are_a_warning_and_a_retrain(data, tmp_path, mon
 def test_retraining_reproduces_the_shipped_accuracy(data):
     """scripts/train_digits.py's recipe, run again here: within RETRAIN_TOLERANCE points (bit-identical weights on
     the torch release that made them)."""
-    from quant import digits_model as dm
+    from hwsim.quant import digits_model as dm
 
     _, record = dm.shipped_weights(0)
     model = dm.train_digits_model(data, 0, progress=False)
@@ -71,8 +71,8 @@ def test_retraining_reproduces_the_shipped_accuracy(data):
 
 def _probe(env: dict, taskset: bool) -> dict:
     code = ("import json, torch, quant\n"
-            "from quant.data import digits\nfrom quant.digits_model import digits_model, train_digits_model\n"
-            "from quant.reproducible import environment\n"
+            "from hwsim.quant.data import digits\nfrom quant.digits_model import digits_model, train_digits_model\n"
+            "from hwsim.quant.reproducible import environment\n"
             "d = digits()\nm = digits_model(d, progress=False)\n"
             "torch.manual_seed(0)\nx = d.calib_x[:64].clone().requires_grad_(True)\n"
             "m(x).logsumexp(1).sum().backward()\n"

@@ -3,7 +3,7 @@ numbers as the real SCALE-Sim 3.0.0 wherever the two count the same thing (tests
 
 import csv
 
-from hwsim_cli import main
+from hwsim.cli import main
 
 from conftest import DATA
 

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwsim_cli import main
+from hwsim.cli import main
 from hwsim.errors import HwsimError
-from search.exact import solve_exact
-from search.ga import GAConfig, solve_ga
-from search.problem import load_problem, problem_from_dict
-from search.random_problems import paper_like, pipeline_like
+from hwsim.search.exact import solve_exact
+from hwsim.search.ga import GAConfig, solve_ga
+from hwsim.search.problem import load_problem, problem_from_dict
+from hwsim.search.random_problems import paper_like, pipeline_like
 
 from conftest import EXAMPLE_PROBLEM
 
@@ -148,7 +148,7 @@ def test_cli_search_and_pareto(tmp_path, capsys):
 
 
 def test_problem_from_tables(tmp_path):
-    from search.build import problem_from_tables
+    from hwsim.search.build import problem_from_tables
 
     lut = {"format": "hwsim-lut/2", "choices": ["w2a8", "w8a8"],
            "layers": [{"name": "a", "latency_ms": {"w2a8": 1.0, "w8a8": 3.0}, "weight_bytes": {"w2a8": 10, "w8a8": 40}},
@@ -215,7 +215,7 @@ def test_activation_groups_share_bits_and_solvers_are_optimal(seed):
 @given(st.data())
 def test_units_tie_activation_bits_and_cover_every_tied_assignment(data):
     """The GA's unit view (search/units.py): every unit assignment is a tied layer assignment, and back."""
-    from search.units import build_units
+    from hwsim.search.units import build_units
 
     p = _tied_problem(0)
     units = build_units(p)
@@ -249,7 +249,7 @@ def _digits_problem(tmp_path, budget: str, seed: int) -> list[str]:
     return names
 
 
-DIGITS_HW = "hw_configs/bitfusion_16x32.yaml"
+DIGITS_HW = "bitfusion_16x32"
 
 
 def test_search_to_bits_to_simulate_lut_and_quantize(model, cache_dir, tmp_path, monkeypatch, capsys):
@@ -293,7 +293,7 @@ def test_infeasible_budget_is_one_line_with_the_minimum(tmp_path, capsys):
 
 def test_nsga2_front_matches_the_exact_front():
     """Pareto set by NSGA-II: within budget, never better than the MILP at its own cost, hypervolume >= 99%."""
-    from search.multi import exact_front, hypervolume_ratio, pareto_nsga2
+    from hwsim.search.multi import exact_front, hypervolume_ratio, pareto_nsga2
 
     p = pipeline_like(30, 9, 0.8, 5)
     front = pareto_nsga2(p, ["loss", "cost"], seed=1)
@@ -356,7 +356,7 @@ def test_resimulated_search_prices_candidates_by_the_whole_network(model, cache_
     budget = load_problem(tmp_path / "P.json").budget
     bits = {n: (int(lab[1]), int(lab.split("a")[1])) for n, lab in doc["assignment"].items()}
     from hwsim.workload import layers_from_module
-    from quant.digits_model import default_digits_model
+    from hwsim.quant.digits_model import default_digits_model
 
     layers = layers_from_module(default_digits_model(), (1, 1, 16, 16))
     truth = simulate_network(layers, load_config(hw_path), bits, whole_network=True).latency_ms
@@ -398,7 +398,7 @@ def test_a_limit_on_a_metric_the_problem_lacks_is_refused():
 
 def test_a_bops_budget_is_macs_times_bits_from_any_lookup_table(tmp_path):
     """The hardware-independent budget of GMPQ and LIMPQ: bit operations (MACs x w x a), from the table's MACs."""
-    from search.build import problem_from_tables
+    from hwsim.search.build import problem_from_tables
 
     lut = {"format": "hwsim-lut/2", "choices": ["w2a8", "w8a8"], "policy": "none",
            "layers": [{"name": "a", "macs": 100, "latency_ms": {"w2a8": 1.0, "w8a8": 2.0}},

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 from hwsim.precision import PrecisionPolicy
-from hwsim_cli import main
-from quant.sensitivity import METHODS
-from quant.sensitivity.first_order import gradient_norms
-from quant.sensitivity.hawq import hutchinson_traces
-from quant.sensitivity.probes import prepare, table_document
+from hwsim.cli import main
+from hwsim.quant.sensitivity import METHODS
+from hwsim.quant.sensitivity.first_order import gradient_norms
+from hwsim.quant.sensitivity.hawq import hutchinson_traces
+from hwsim.quant.sensitivity.probes import prepare, table_document
 
 from conftest import CONFIGS
 
@@ -124,8 +124,8 @@ def test_cli_table_feeds_the_exact_search_within_budget(tmp_path, capsys, method
 def test_hawq_table_on_the_digits_model():
     """hawq on a few samples of the embedded task: one entry per free layer and choice, traces positive for the
     weights (a trained network sits near a minimum), 2-bit weights predicted costlier than 8-bit."""
-    from quant.sensitivity import measure
-    from quant.sources import load_model_and_data
+    from hwsim.quant.sensitivity import measure
+    from hwsim.quant.sources import load_model_and_data
 
     model, data = load_model_and_data("digits-resnet", None, None, seed=0, progress=False)
     data = dataclasses.replace(data, calib_x=data.calib_x[:64], calib_y=data.calib_y[:64])
@@ -138,7 +138,7 @@ def test_hawq_table_on_the_digits_model():
 
 
 def test_cli_methods_match_the_registry_and_bad_k_is_one_line(tmp_path, capsys):
-    from hwsim_cli.common import SENSITIVITY_METHODS
+    from hwsim.cli.common import SENSITIVITY_METHODS
 
     assert SENSITIVITY_METHODS == METHODS
     assert main(["sensitivity", "--method", "first_order", "--k", "-1", "-o", str(tmp_path / "s.json")]) == 2
@@ -152,10 +152,10 @@ def test_limpq_trains_key_and_random_policies_and_its_ilp_meets_the_budget(tmp_p
     one weight and one activation indicator per layer and bit; the exact search on them meets a budget."""
     import math
 
-    from quant.sensitivity.limpq import limpq_sensitivity, train_indicators
-    from quant.sources import load_model_and_data
-    from search.build import problem_from_tables
-    from search.exact import solve_exact
+    from hwsim.quant.sensitivity.limpq import limpq_sensitivity, train_indicators
+    from hwsim.quant.sources import load_model_and_data
+    from hwsim.search.build import problem_from_tables
+    from hwsim.search.exact import solve_exact
 
     model, data = load_model_and_data("digits-resnet", None, None, seed=0, progress=False)
     policy = PrecisionPolicy("first-last-8bit")
@@ -194,7 +194,7 @@ def test_gmpq_rank_correlation_is_spearmans_and_blind_to_monotone_maps(seed, pix
     against any strictly increasing function of itself, -1 against a decreasing one."""
     from scipy.stats import spearmanr
 
-    from quant.sensitivity.gmpq import spearman
+    from hwsim.quant.sensitivity.gmpq import spearman
 
     gen = torch.Generator().manual_seed(seed)
     a, b = torch.randn(4, pixels, generator=gen, dtype=torch.float64), torch.randn(4, pixels, generator=gen,
@@ -208,8 +208,8 @@ def test_gmpq_rank_correlation_is_spearmans_and_blind_to_monotone_maps(seed, pix
 def test_gmpq_entries_split_into_loss_and_rank_terms():
     """Each entry is the loss increase plus lam x the rank loss; 8-bit layers keep the attribution ranks
     better than 2-bit ones."""
-    from quant.sensitivity import measure
-    from quant.sources import load_model_and_data
+    from hwsim.quant.sensitivity import measure
+    from hwsim.quant.sources import load_model_and_data
 
     model, data = load_model_and_data("digits-resnet", None, None, seed=0, progress=False)
     doc = measure("gmpq", model, data, [(2, 8), (8, 8)], PrecisionPolicy("first-last-8bit"), "digits-resnet",
@@ -224,7 +224,7 @@ def test_gmpq_entries_split_into_loss_and_rank_terms():
 @given(p=st.floats(1.0, 3.0), bits=st.integers(2, 8))
 def test_pnmq_closed_form_rounding_maps_every_grid_point_to_itself(p, bits):
     """Eq. A.2 on every level of the grid of Eq. A.1 (both signs, and zero) returns that level."""
-    from quant.pnmq import closed_form_index, levels, quantize_scaled
+    from hwsim.quant.pnmq import closed_form_index, levels, quantize_scaled
 
     grid = levels(p, bits)
     K = 2 ** (bits - 1) - 1
@@ -240,7 +240,7 @@ def test_pnmq_closed_form_rounding_maps_every_grid_point_to_itself(p, bits):
 def test_pnmq_closed_form_against_nearest_level_rounding(p, bits):
     """How often Eq. A.2 departs from nearest-level rounding, on Gaussian weights scaled to [-1, 1]: never on
     the uniform grid (p = 1), sometimes for p > 1, and then always by one level (to a neighbour)."""
-    from quant.pnmq import closed_form_index, nearest_index
+    from hwsim.quant.pnmq import closed_form_index, nearest_index
 
     x = torch.randn(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) / 3
     x = x.clamp(-1, 1)
@@ -257,8 +257,8 @@ def test_pnmq_closed_form_against_nearest_level_rounding(p, bits):
 def test_pnmq_quantizer_cli_and_mixed_precision_under_a_size_budget(tmp_path, capsys):
     """`hwsim quantize --quantizer pnmq` keeps 4-bit weights near FP accuracy, reports size and the Eq. A.2
     share; the pnmq table drives the exact search under a weight-size budget."""
-    from search.build import problem_from_tables
-    from search.exact import solve_exact
+    from hwsim.search.build import problem_from_tables
+    from hwsim.search.exact import solve_exact
 
     out = tmp_path / "q"
     assert main(["quantize", "--quantizer", "pnmq", "--wbits", "4", "-o", str(out), "--quiet"]) == 0

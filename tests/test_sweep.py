@@ -1,19 +1,17 @@
 """`hwsim sweep`: specs validated, points enumerated and sampled, the same table on any executor, resume."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from explore.frontier import pareto_mask
-from explore.spec import load_spec
-from explore.sweep import run_sweep
-from hwsim.config import load_config
+from hwsim.explore.frontier import pareto_mask
+from hwsim.explore.spec import load_spec
+from hwsim.explore.sweep import run_sweep
 from hwsim.targets import simulate_network
-from hwsim_cli import main
+from hwsim.cli import main
 
 from conftest import CONFIGS, DATA
 
@@ -51,7 +49,7 @@ def test_grid_points_and_their_configs(tmp_path):
 
 
 def test_records_equal_direct_simulation(tmp_path):
-    from explore.run import run_point
+    from hwsim.explore.run import run_point
     from hwsim.config import config_from_dict
     from hwsim.workload import layers_from_topology
 
@@ -94,7 +92,7 @@ def test_same_table_with_one_or_two_processes_and_resume(tmp_path, capsys):
 def test_merge_gathers_small_parts_into_row_groups(tmp_path, monkeypatch):
     """Parts of a few points are written as row groups of ROW_GROUP rows (one footer entry per part made the
     merge's memory grow with the sweep); the table is the same whatever the row-group size."""
-    import explore.store as store
+    import hwsim.explore.store as store
 
     spec = load_spec(_spec(tmp_path, SMALL))
     whole = run_sweep(spec, tmp_path / "whole", jobs=1, chunk=5, plots=False)
@@ -114,7 +112,7 @@ def test_merge_gathers_small_parts_into_row_groups(tmp_path, monkeypatch):
 
 
 def test_interrupted_sweep_keeps_finished_chunks(tmp_path, monkeypatch):
-    import explore.sweep as sweep_mod
+    import hwsim.explore.sweep as sweep_mod
 
     spec = load_spec(_spec(tmp_path, SMALL))
     real, calls = sweep_mod.write_part, []

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import CONFIGS, DATA, ROOT
 
 from hwsim.lock import folder_lock
-from explore.spec import load_spec
-from explore.sweep import run_sweep
+from hwsim.explore.spec import load_spec
+from hwsim.explore.sweep import run_sweep
 from hwsim.errors import HwsimError
 
 TOPO = DATA / "scalesim" / "topo_convs.csv"
@@ -133,7 +133,7 @@ def test_a_second_run_into_a_held_folder_is_refused_naming_the_holder(tmp_path, 
 def test_two_cli_sweeps_into_one_folder(tmp_path):
     """Started together: one runs, the other gets one error line naming the first's pid (exit 2)."""
     spec = _spec(tmp_path, SLOW)
-    cmd = [sys.executable, "-m", "hwsim_cli", "sweep", str(spec), "-o", str(tmp_path / "out"), "--jobs", "1",
+    cmd = [sys.executable, "-m", "hwsim", "sweep", str(spec), "-o", str(tmp_path / "out"), "--jobs", "1",
            "--no-plots", "--quiet"]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.time() + 60
@@ -165,7 +165,7 @@ def _alive_in_group(pgid: int) -> bool:
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_workers_and_the_resumed_table_is_byte_identical(tmp_path, sig, code):
     spec = _spec(tmp_path, SLOW)
-    cmd = lambda out: [sys.executable, "-m", "hwsim_cli", "sweep", str(spec), "-o", str(out), "--jobs", "2",  # noqa
+    cmd = lambda out: [sys.executable, "-m", "hwsim", "sweep", str(spec), "-o", str(out), "--jobs", "2",  # noqa
                        "--no-plots", "--quiet"]
     subprocess.run(cmd(tmp_path / "whole"), check=True, capture_output=True, cwd=ROOT)
 
@@ -199,7 +199,7 @@ def test_a_killed_driver_takes_its_workers_with_it(tmp_path):
     """SIGKILL (or the OOM killer) to the driver alone: no handler runs, yet the workers end within 3 s (they
     ask the kernel for SIGTERM when their parent dies), and a rerun resumes to the uninterrupted table."""
     spec = _spec(tmp_path, SLOW)
-    cmd = lambda out: [sys.executable, "-m", "hwsim_cli", "sweep", str(spec), "-o", str(out), "--jobs", "2",  # noqa
+    cmd = lambda out: [sys.executable, "-m", "hwsim", "sweep", str(spec), "-o", str(out), "--jobs", "2",  # noqa
                        "--no-plots", "--quiet"]
     subprocess.run(cmd(tmp_path / "whole"), check=True, capture_output=True, cwd=ROOT)
     out = tmp_path / "cut"
@@ -224,8 +224,8 @@ def test_a_killed_driver_takes_its_workers_with_it(tmp_path):
 def test_interrupt_anywhere_then_resume_gives_the_same_table(tmp_path_factory, reference, data, chunk, tear):
     """Stopped after any number of parts (and, with ``tear``, between a part and its manifest): the resumed
     sweep's files are byte-identical to an uninterrupted run's."""
-    import explore.sweep as sweep_mod
-    import explore.store as store
+    import hwsim.explore.sweep as sweep_mod
+    import hwsim.explore.store as store
 
     spec, _ = reference
     root = tmp_path_factory.mktemp("resume")

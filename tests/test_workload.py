@@ -2,7 +2,6 @@
 
 import dataclasses
 import pytest
-import torch
 from torch import nn
 
 from hwsim.errors import HwsimError

@@ -1,7 +1,0 @@
-"""``python -m hwsim_cli``: the same as the ``hwsim`` command."""
-
-import sys
-
-from . import main
-
-sys.exit(main())

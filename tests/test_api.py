@@ -1,0 +1,81 @@
+"""The public Python API: what `import hwsim` and its subpackages export, and the tour in docs/guide/python.md,
+executed block after block as a reader would run it in a notebook."""
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+TOUR = ROOT / "docs" / "guide" / "python.md"
+PACKAGES = ("hwsim", "hwsim.search", "hwsim.quant", "hwsim.explore", "hwsim.codesign")
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_exported_name_resolves_and_all_lists_exactly_them(name):
+    package = importlib.import_module(name)
+    exported = set(package._EXPORTS)
+    assert set(package.__all__) - {"__version__"} == exported
+    for attr in exported:
+        assert getattr(package, attr) is not None, attr
+        assert getattr(package, attr).__doc__, f"{name}.{attr} has no docstring"
+    with pytest.raises(AttributeError):
+        package.no_such_name  # noqa: B018
+
+
+def test_import_hwsim_loads_neither_torch_nor_numba():
+    code = "import sys, hwsim; hwsim.Bits.parse('w4a8'); assert not {'torch', 'numba'} & set(sys.modules), sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bits_spellings():
+    from hwsim import Bits, HwsimError
+
+    assert Bits.parse(" W4A8 ") == Bits(4, 8) == (4, 8) and Bits(4, 8).label == "w4a8"
+    assert Bits.of([2, 4]) == Bits.of({"w": 2, "a": 4}) == Bits.of("w2a4") == Bits(2, 4)
+    for bad in ("w4", [4], [True, 8], {"w": 4}, 4.0):
+        with pytest.raises(HwsimError):
+            Bits.of(bad, "here")
+
+
+def test_simulate_is_what_the_cli_prints(capsys):
+    import hwsim
+    from hwsim.cli import main
+
+    net = hwsim.simulate("resnet18", "bitfusion_16x32", "w4a8")
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "resnet18", "--wbits", "4", "--abits", "8",
+                 "--format", "json"]) == 0
+    assert capsys.readouterr().out == net.to_json()
+
+
+def _blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.slow
+def test_the_python_tour_runs_as_written(tmp_path, monkeypatch):
+    blocks = _blocks(TOUR.read_text(encoding="utf-8"))
+    assert len(blocks) >= 6
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(tmp_path / "cache"))
+    namespace: dict = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"{TOUR.name} block {i + 1}", "exec"), namespace)  # noqa: S102
+    assert namespace["exact"].feasible and namespace["sweep"].rows == 8
+    assert os.path.exists(tmp_path / "sweep" / "sweep.parquet")
+
+
+@pytest.mark.parametrize("name", ["bitfusion_16x32", "cortex_a53_rpi3b"])
+def test_both_kinds_of_hardware_are_targets(name):
+    import hwsim
+    from hwsim.targets import Target
+
+    hw = hwsim.load_config(name)
+    assert isinstance(hw, Target)
+    layer = hwsim.model_layers("resnet18")[1]
+    assert hwsim.simulate(layer, hw, "w8a8").total_cycles > 0
+    assert (hw.area_mm2() is None) == (hw.on_chip_bits() == 0)
