@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The package as a user gets it: build a wheel, install it (not editable) into a fresh venv outside the checkout,
+# then, from an empty folder, run the CLI with the shipped configs and examples by name, the Python API and a short
+# pipeline.  `make check-install` runs this; CI runs it through `make test`.
+#
+#   scripts/check_install.sh [PYTHON]     (default python3)
+set -euo pipefail
+PYTHON=${1:-python3}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwsim-install.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+say() { echo "check-install: $*" >&2; }
+
+say "building the wheel"
+"$PYTHON" -m venv "$WORK/build"
+"$WORK/build/bin/pip" install --quiet --upgrade pip build
+"$WORK/build/bin/python" -m build --wheel --outdir "$WORK/dist" "$REPO" >/dev/null
+WHEEL=$(ls "$WORK"/dist/hwsim-*.whl)
+say "built $(basename "$WHEEL")"
+# no top-level package but hwsim; the configs, examples, zoo layers and shipped weights inside it
+"$WORK/build/bin/python" - "$WHEEL" <<'EOF'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+assert tops == {"hwsim"}, f"top-level entries besides hwsim: {tops}"
+for needed in ("hwsim/py.typed", "hwsim/hw_configs/bitfusion_16x32.yaml", "hwsim/examples/sweep_bitfusion.yaml",
+               "hwsim/zoo_layers/resnet50.json", "hwsim/quant/weights/digits-resnet-seed0.pt",
+               "hwsim/hw_configs/measurements/ncnn_sd410.csv"):
+    assert needed in names, f"the wheel lacks {needed}"
+EOF
+
+say "installing it into a fresh venv"
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install --quiet --upgrade pip
+"$WORK/venv/bin/pip" install --quiet "torch==2.13.*"
+"$WORK/venv/bin/pip" install --quiet "$WHEEL"
+
+mkdir "$WORK/user" && cd "$WORK/user"
+export HWSIM_CACHE_DIR="$WORK/cache"
+HWSIM="$WORK/venv/bin/hwsim"
+say "running from $PWD"
+"$HWSIM" --version
+"$HWSIM" simulate --hw bitfusion_16x32 --model resnet18 --format csv > sim.csv
+"$HWSIM" lut --hw cortex_a53_rpi3b --model mobilenet_v2 -o lut.json --quiet
+"$HWSIM" sweep sweep_bitfusion --samples 4 --jobs 2 -o sweep --quiet
+"$HWSIM" codesign --hw-space codesign_space --area-mm2 1.65 --latency-ms 0.0065 --outer nsga2 --population 4 \
+    --generations 1 --iters 20 --no-validate --out codesign --quiet
+"$HWSIM" pipeline --out pipeline --iters 20 --gaps 1 --choices w4a4,w4a8,w8a8 --quiet
+test -s pipeline/summary.md && test -s sweep/sweep.parquet && test -s codesign/codesign.json
+"$WORK/venv/bin/python" - <<'EOF'
+import sys
+import hwsim
+assert "torch" not in sys.modules
+assert hwsim.__file__.startswith(sys.prefix), hwsim.__file__  # the installed copy, not a checkout
+r = hwsim.simulate("resnet18", "bitfusion_16x32", "w4a4")
+assert r.latency_ms > 0 and len(r.layers) == 21, (r.latency_ms, len(r.layers))
+print(f"python api: resnet18 w4a4 on bitfusion_16x32 {r.latency_ms:.4f} ms")
+EOF
+say "ok: the installed package runs the CLI, the shipped configs and examples by name, the API and the pipeline"
