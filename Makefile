@@ -1,17 +1,17 @@
-# Two commands on a fresh machine: `make demo` (install + main job) and `make test` (install + tests).
+# Two commands on a fresh machine: `make demo` (install + main job) and `make test` (install + everything CI checks).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean readme-demo fuzz boards docs
+.PHONY: demo test test-fast pytest lint typecheck docs check-install install bench clean readme-demo fuzz boards
 
 # torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.*"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,ray,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,14 +33,32 @@ boards: $(STAMP)
 	$(PY) scripts/boards.py derive
 	$(PY) benchmarks/arm_validation.py
 
-test: $(STAMP)
-	$(PY) -m pytest -q --durations=20
+# What CI runs (.ci/run): lint, the public API's types, the docs site, the whole test suite (Ray cluster, pipelines,
+# the README demo) on both cores, and the package installed from its wheel outside the checkout.
+test: lint typecheck docs pytest check-install
+
+# The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 -m "not slow"
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q -n 2 --durations=20
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# mypy on the public API's modules (the list is in pyproject.toml, [tool.mypy])
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# A wheel, installed into a fresh venv, run from an empty folder (scripts/check_install.sh).
+check-install:
+	scripts/check_install.sh $(PYTHON)
 
 # The documentation site (mkdocs.yml: the pages in docs/ and the API reference from the docstrings) into site/;
 # --strict: any warning (a broken link or anchor, a docstring mkdocstrings cannot read) fails the build.
 docs: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[docs]"
-	$(PY) -m mkdocs build --strict
+	$(PY) -m mkdocs build --strict --quiet
 
 # The CLI fuzz tests with 10x the CI examples (20,000 generated cases, a few minutes).
 fuzz: $(STAMP)

@@ -14,6 +14,8 @@ every layer at every precision.  Above it, each a subpackage: :mod:`hwsim.search
 >>> result = hwsim.simulate("resnet18", hw, "w4a4")
 >>> round(result.latency_ms, 3) > 0
 True
+>>> result.layers[0].schedule.dataflow  # the schedule each layer ran, as data
+'os'
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ _EXPORTS = {
     "Bits": "hwsim.precision",
     "LayerResult": "hwsim.results",
     "NetworkResult": "hwsim.results",
+    "Schedule": "hwsim.results",
     "HwsimError": "hwsim.errors",
     "ConfigError": "hwsim.errors",
 }
 
 __all__ = [  # the names of _EXPORTS, written out for tools that read __all__ without running it (a test checks)
     "__version__", "load_config", "config_names", "hardware", "Layer", "model_layers", "topology_layers",
-    "module_layers", "layers_of", "simulate", "lookup_table", "Bits", "LayerResult", "NetworkResult", "HwsimError",
-    "ConfigError",
+    "module_layers", "layers_of", "simulate", "lookup_table", "Bits", "LayerResult", "NetworkResult", "Schedule",
+    "HwsimError", "ConfigError",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads the same names
@@ -55,7 +58,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ lo
     from .errors import ConfigError, HwsimError
     from .layers import Layer
     from .precision import Bits
-    from .results import LayerResult, NetworkResult
+    from .results import LayerResult, NetworkResult, Schedule
     from .shipped import config_names
 
 

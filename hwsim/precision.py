@@ -71,7 +71,7 @@ def _pair(value: Any, where: str) -> Bits:
     return Bits.of(value, where)
 
 
-def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tuple[int, int]]:
+def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, Bits]:
     """Read a per-layer bit assignment (JSON or YAML mapping layer -> w/a; optional ``default``), or the
     result JSON of ``hwsim search`` (its ``assignment``).
 
@@ -107,7 +107,7 @@ def load_bits_file(path: str | Path, layer_names: Iterable[str]) -> dict[str, tu
     return out
 
 
-def check_bits(hw, wbits: int, abits: int, where: str = "") -> None:
+def check_bits(hw: Any, wbits: int, abits: int, where: str = "") -> None:
     """Raise HwsimError unless the hardware supports ``wbits`` x ``abits``."""
     for role, b in (("weight", wbits), ("activation", abits)):
         if b not in hw.bits:
@@ -130,7 +130,7 @@ class PrecisionPolicy:
 
     name: str = "first-last-8bit"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.name not in POLICIES:
             raise HwsimError(f"precision policy {self.name!r} is not known; allowed: {', '.join(POLICIES)}")
 

@@ -9,6 +9,26 @@ import json
 
 
 @dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How a layer ran on a systolic array: the schedule the search chose (``timing: hwsim``) or SCALE-Sim's.
+
+    ``mode``: the precision mode the PEs ran in (a Bit Fusion unit runs 2-bit data in its 4- or 8-bit
+    mode when that is faster); ``sub_array``: the rows x columns used; ``chunks``: how many pieces the
+    streamed dimension was cut into (1: none); ``rows_outer`` and ``block``: the fold loop order
+    (row folds outer or column folds outer) and how many inner folds share a block (of the most
+    frequent chunk when chunked); ``fold_overlap``: neighbouring folds overlap fill and drain.
+    """
+
+    dataflow: str
+    mode: str
+    sub_array: tuple[int, int]
+    chunks: int
+    rows_outer: bool
+    block: int
+    fold_overlap: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class LayerResult:
     """Simulated cost of one layer at one precision (cycles at the array clock, bytes, ms)."""
 
@@ -39,10 +59,15 @@ class LayerResult:
     energy_compute_pj: float | None = None
     energy_sram_pj: float | None = None
     energy_dram_pj: float | None = None
+    # the systolic schedule as data (None: an ARM target, or a result read back from a table); not part of
+    # the JSON/CSV records, whose columns stay as they were
+    schedule: Schedule | None = dataclasses.field(default=None, compare=False)
 
     def to_dict(self) -> dict:
-        """A JSON-ready record."""
-        return dataclasses.asdict(self)
+        """A JSON-ready record (without ``schedule``)."""
+        out = dataclasses.asdict(self)
+        del out["schedule"]
+        return out
 
 
 _SUMMED = ("macs", "total_cycles", "compute_cycles", "stall_cycles", "onchip_stall_cycles", "dram_stall_cycles",

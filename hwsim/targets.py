@@ -57,12 +57,14 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, wbits: int = 8, abits: int 
 
 
 @functools.singledispatch
-def _simulate(hw, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip) -> LayerResult:
+def _simulate(hw: object, layer: Layer, wbits: int, abits: int, out_bits: int | None, ifmap_on_chip: bool,
+              ofmap_on_chip: bool) -> LayerResult:
     raise HwsimError(f"no simulator for a {type(hw).__name__}; allowed: a SystolicConfig or an ArmConfig")
 
 
 @_simulate.register
-def _(hw: SystolicConfig, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip) -> LayerResult:
+def _(hw: SystolicConfig, layer: Layer, wbits: int, abits: int, out_bits: int | None, ifmap_on_chip: bool,
+      ofmap_on_chip: bool) -> LayerResult:
     from .systolic import simulate_layer as systolic_layer
 
     return systolic_layer(layer, hw, wbits, abits, out_bits=out_bits, ifmap_on_chip=ifmap_on_chip,
@@ -70,7 +72,8 @@ def _(hw: SystolicConfig, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on
 
 
 @_simulate.register
-def _(hw: ArmConfig, layer, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip) -> LayerResult:
+def _(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: int | None, ifmap_on_chip: bool,
+      ofmap_on_chip: bool) -> LayerResult:
     from .arm import simulate_layer_arm
 
     return simulate_layer_arm(layer, hw, wbits, abits, out_bits)  # a CPU keeps no tensor on chip across layers
@@ -93,7 +96,10 @@ def on_chip_bits(hw: HardwareConfig) -> float:
     return hw.on_chip_bits()
 
 
-def simulate_network(layers: Iterable[Layer], hw: HardwareConfig, bits: Bits | Mapping[str, Bits] = (8, 8),
+W8A8 = Bits(8, 8)
+
+
+def simulate_network(layers: Iterable[Layer], hw: HardwareConfig, bits: Bits | Mapping[str, Bits] = W8A8,
                      whole_network: bool = False) -> NetworkResult:
     """Simulate every layer, one after another.
 

@@ -24,7 +24,6 @@ check demands identical numbers.  A refactor that must not move numbers runs ``-
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gzip
 import json
 import multiprocessing
@@ -147,11 +146,16 @@ def _mixed(layers, seed: int) -> dict:
 
 
 def _record(results) -> list[dict]:
-    return [dataclasses.asdict(r) for r in results]
+    return [r.to_dict() for r in results]
 
 
 def run(case: dict) -> list[dict]:
     """The layer results of one case, as JSON-ready dicts."""
+    return _record(results(case))
+
+
+def results(case: dict) -> list:
+    """The layer results (LayerResult) of one case."""
     from hwsim.config import config_from_dict, load_config, with_run_options
     from hwsim.layers import Layer
     from hwsim.targets import simulate_layer, simulate_network
@@ -164,20 +168,49 @@ def run(case: dict) -> list[dict]:
         if case["bits"] == "mixed":
             bits = _mixed(layers, len(layers))
             bits = {k: (max(w, min(hw.bits)), max(a, min(hw.bits))) for k, (w, a) in bits.items()}
-            return _record(simulate_network(layers, hw, bits, whole_network=True).layers)
+            return simulate_network(layers, hw, bits, whole_network=True).layers
         w, a = case["bits"]
         if case["whole"]:
-            return _record(simulate_network(layers, hw, (w, a), whole_network=True).layers)
-        return _record(simulate_layer(layer, hw, w, a) for layer in layers)
+            return simulate_network(layers, hw, (w, a), whole_network=True).layers
+        return [simulate_layer(layer, hw, w, a) for layer in layers]
     if group == "random":
         hw = config_from_dict(case["hw"], case["hw"]["name"])
-        return _record([simulate_layer(Layer(**case["layer"]), hw, *case["bits"])])
+        return [simulate_layer(Layer(**case["layer"]), hw, *case["bits"])]
     if group == "arm":
         hw = with_run_options(load_config(case["hw"]), threads=case["threads"], clock_mhz=case["clock_mhz"])
-        return _record([simulate_layer(Layer(**case["layer"]), hw, *case["bits"])])
+        return [simulate_layer(Layer(**case["layer"]), hw, *case["bits"])]
     hw = load_config(ROOT / case["cfg"])
     layers = layers_from_topology(ROOT / "tests" / "data" / "scalesim" / case["topology"])
-    return _record(simulate_network(layers, hw, (8, 8)).layers)
+    return simulate_network(layers, hw, (8, 8)).layers
+
+
+def schedule_disagreements(results: list) -> list[str]:
+    """Where a result's ``schedule`` (data) and its note (prose, frozen in the golden file) tell different stories:
+    the precision mode, the sub-array and the chunks must agree; ARM results carry no schedule."""
+    import re
+
+    from hwsim.precision import label
+
+    lines = []
+    for r in results:
+        s = r.schedule
+        if r.dataflow not in ("os", "ws", "is"):  # an ARM kernel's name
+            if s is not None:
+                lines.append(f"{r.name}: an ARM result with a systolic schedule")
+            continue
+        if s is None:
+            lines.append(f"{r.name}: no schedule")
+            continue
+        mode = re.search(r"runs in the (w\d+a\d+) mode", r.note)
+        if (mode.group(1) if mode else label(r.wbits, r.abits)) != s.mode:
+            lines.append(f"{r.name}: schedule mode {s.mode}, note {r.note!r}")
+        sub = re.search(r"uses (\d+)x(\d+) of the array", r.note)
+        if sub and (int(sub.group(1)), int(sub.group(2))) != s.sub_array:
+            lines.append(f"{r.name}: schedule sub-array {s.sub_array}, note {r.note!r}")
+        chunks = re.search(r"streamed dimension in (\d+) chunks", r.note)
+        if (int(chunks.group(1)) if chunks else 1) != s.chunks or s.dataflow != r.dataflow:
+            lines.append(f"{r.name}: schedule {s}, note {r.note!r}")
+    return lines
 
 
 def _canonical(value: Any) -> str:

@@ -79,3 +79,30 @@ def test_both_kinds_of_hardware_are_targets(name):
     layer = hwsim.model_layers("resnet18")[1]
     assert hwsim.simulate(layer, hw, "w8a8").total_cycles > 0
     assert (hw.area_mm2() is None) == (hw.on_chip_bits() == 0)
+
+
+def test_the_package_docstring_examples_run():
+    import doctest
+
+    import hwsim
+
+    failures, tried = doctest.testmod(hwsim, raise_on_error=False, report=True)
+    assert tried >= 4 and failures == 0
+
+
+def test_the_schedule_is_data_on_the_accelerator_and_absent_on_the_cpu():
+    import dataclasses
+
+    import hwsim
+
+    hw = hwsim.load_config("bitfusion_16x32")
+    small = hwsim.Layer("fc", "gemm", 1, 1, 64, 1, 1, 10, 1, 1, 1, 1)  # one output row: a sub-array wins
+    r = hwsim.simulate(small, hw, "w2a2")
+    s = r.schedule
+    assert isinstance(s, hwsim.Schedule) and s.dataflow == r.dataflow == "os"
+    assert s.sub_array[0] <= hw.rows and s.sub_array[1] <= hw.cols and s.chunks >= 1 and s.block >= 1
+    assert ("uses" in r.note) == (s.sub_array != (hw.rows, hw.cols))
+    assert "schedule" not in r.to_dict()  # the JSON/CSV records keep their columns
+    fixed = hwsim.simulate(small, dataclasses.replace(hw, timing="scalesim"), "w2a2").schedule
+    assert fixed.sub_array == (hw.rows, hw.cols) and fixed.mode == "w2a2" and not fixed.fold_overlap
+    assert hwsim.simulate(small, "cortex_a53_rpi3b", "w8a8").schedule is None

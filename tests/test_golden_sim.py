@@ -28,5 +28,9 @@ def test_the_sample_covers_every_group_and_both_timings():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"{e['case']['group']}")
 def test_identical_to_the_frozen_answer(entry):
-    diff = golden_sim.compare(entry["results"], golden_sim.run(entry["case"]))
+    results = golden_sim.results(entry["case"])
+    diff = golden_sim.compare(entry["results"], golden_sim._record(results))
     assert not diff, "\n".join(diff[:10])
+    # the schedule as data says what the frozen note says in prose
+    disagree = golden_sim.schedule_disagreements(results)
+    assert not disagree, "\n".join(disagree[:10])

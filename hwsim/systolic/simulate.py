@@ -13,7 +13,8 @@ from ..errors import HwsimError
 from ..layers import Layer
 from ..precision import check_bits
 from ..resources import check_systolic_size
-from ..results import LayerResult
+from ..precision import label
+from ..results import LayerResult, Schedule
 from . import kernel as K
 from .dram import build_tiles, plan_traffic, plans
 from .mapping import Mapping, map_layer
@@ -255,7 +256,7 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
             continue
         raw = _kernel(layer, hw, m, kernel_tiles, plan, w, a, out_bits, hw.fold_overlap, reuse_folds)
         r = _Candidate(int(raw[K.R_TOTAL]), _bytes(raw[K.R_DRAM_RD]) + _bytes(raw[K.R_DRAM_WR]),
-                       functools.partial(_result, layer, hw, m, raw, wbits, abits, w, a, df))
+                       functools.partial(_result, layer, hw, m, raw, wbits, abits, w, a, df, plan, hw.fold_overlap))
         if limit is None or _key(r) < limit:
             best, limit = r, _key(r)
     return best
@@ -332,7 +333,8 @@ def _compose(layer: Layer, hw: SystolicConfig, parts: list[tuple[LayerResult, in
         dram_ifmap_read_bytes=add("dram_ifmap_read_bytes"), dram_filter_read_bytes=add("dram_filter_read_bytes"),
         energy_pj=add("energy_pj"), energy_compute_pj=add("energy_compute_pj"), energy_sram_pj=add("energy_sram_pj"),
         energy_dram_pj=add("energy_dram_pj"),
-        note="; ".join(x for x in (first.note, f"streamed dimension in {n} chunks") if x))
+        note="; ".join(x for x in (first.note, f"streamed dimension in {n} chunks") if x),
+        schedule=None if first.schedule is None else dataclasses.replace(first.schedule, chunks=n))
 
 
 def _half(hw: SystolicConfig) -> tuple[float, float, float]:
@@ -343,7 +345,7 @@ def _run(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits
          mode_a: int, out_bits: int, dataflow: str | None, overlap: bool, reuse_folds: bool) -> LayerResult:
     """The cycle kernel on one schedule: ``m`` at precision mode (``mode_w``, ``mode_a``) with ``plan``."""
     raw = _kernel(layer, hw, m, kernel_tiles, plan, mode_w, mode_a, out_bits, overlap, reuse_folds)
-    return _result(layer, hw, m, raw, wbits, abits, mode_w, mode_a, dataflow)
+    return _result(layer, hw, m, raw, wbits, abits, mode_w, mode_a, dataflow, plan, overlap)
 
 
 def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits: int, abits: int,
@@ -357,7 +359,7 @@ def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, p
                   False, reuse_folds).copy()
     user = user_mode_cycles(layer, hw.rows, hw.cols, dataflow or hw.dataflow, tuple(hw.sram_kib), hw.scalesim_user_bw)
     raw[K.R_TOTAL], raw[K.R_DRAM_STALL], raw[K.R_ONCHIP_STALL] = user.total, user.stalls, 0
-    return _result(layer, hw, m, raw, wbits, abits, wbits, abits, dataflow)
+    return _result(layer, hw, m, raw, wbits, abits, wbits, abits, dataflow, plan, False)
 
 
 def _kernel(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, mode_w: int, mode_a: int,
@@ -380,8 +382,9 @@ def _kernel(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, mo
 
 
 def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r, wbits: int, abits: int, mode_w: int, mode_a: int,
-            dataflow: str | None) -> LayerResult:
-    """The LayerResult of a kernel result vector ``r`` (mapping ``m``, precision mode (mode_w, mode_a))."""
+            dataflow: str | None, plan, overlap: bool) -> LayerResult:
+    """The LayerResult of a kernel result vector ``r`` (mapping ``m``, precision mode (mode_w, mode_a), fold
+    loop ``plan``)."""
     pf = m.fusion
     total = int(r[K.R_TOTAL])
     share = m.rows * m.cols / (hw.rows * hw.cols)  # the kernel's PE fractions are of the sub-array it ran on
@@ -417,6 +420,8 @@ def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r, wbits: int, abits: 
         energy_compute_pj=energy.compute_pj,
         energy_sram_pj=energy.sram_pj,
         energy_dram_pj=energy.dram_pj,
+        schedule=Schedule(dataflow=dataflow or hw.dataflow, mode=label(mode_w, mode_a), sub_array=(m.rows, m.cols),
+                          chunks=1, rows_outer=bool(plan.rows_outer), block=int(plan.block), fold_overlap=overlap),
     )
 
 
