@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hwsim.config import Buffers, SystolicConfig
 from hwsim.layers import Layer
 from hwsim.systolic import simulate_layer
-from hwsim.systolic.dram import plan_traffic
+from hwsim.systolic.dram import NO_PSUM, ONCE, PER_BLOCK, PER_FOLD, PER_OUTER, PSUM_AT_BLOCKS, PSUM_KEPT, \
+    PSUM_PER_FOLD, plan_traffic, plans
 from hwsim.systolic.mapping import map_layer
 from hwsim.systolic.simulate import layer_tiles
 from hwsim.targets import simulate_network
@@ -105,17 +106,42 @@ def test_dram_bytes_never_grow_with_a_buffer(layer, hw, w, a, which, factor):
     assert bigger.dram_read_bytes + bigger.dram_write_bytes <= r.dram_read_bytes + r.dram_write_bytes
 
 
+def _closed_form(t, plan) -> tuple[float, float]:
+    """(read bits, write bits) of one group batch under ``plan`` from the rules of hwsim.systolic.dram's docstring,
+    counted in closed form (an oracle written apart from the fold-by-fold count the simulator uses)."""
+    nr, nc = len(t.row), len(t.out_col)
+    nblk = math.ceil((nc if plan.rows_outer else nr) / plan.block)
+    outer_times = {ONCE: 1, PER_OUTER: nblk}
+    if plan.rows_outer:  # row folds outer: the row operand follows the outer loop, the column one the inner
+        row_rd = t.row.sum() * outer_times.get(plan.row_mode, nc)
+        col_rd = t.col.sum() * (1 if plan.col_mode == PER_BLOCK else nr)
+    else:
+        row_rd = t.row.sum() * (1 if plan.row_mode == PER_BLOCK else nc)
+        col_rd = t.col.sum() * outer_times.get(plan.col_mode, nr)
+    fold_rd = sum(t.fold_tile(i, j) for i in range(nr) for j in range(nc))
+    out_wr = t.out_row.sum() * t.out_col.sum() if t.df == 0 else t.out_col.sum()
+    spills = {NO_PSUM: 0, PSUM_KEPT: 0, PSUM_AT_BLOCKS: nblk - 1, PSUM_PER_FOLD: nr - 1}[plan.psum_mode]
+    psum = spills * t.psum.sum()  # each spill writes a tile out and reads it back
+    return row_rd + col_rd + fold_rd + psum, out_wr + psum
+
+
 @PROPS
 @given(layers(), configs(), BITS, BITS)
-def test_kernel_traffic_equals_the_plan(layer, hw, w, a):
-    """The cycle kernel loads exactly what hwsim.systolic.dram's closed form says."""
+def test_fold_by_fold_traffic_equals_the_closed_form(layer, hw, w, a):
+    """Every plan's traffic (hwsim.systolic.dram.fold_traffic, the one count) equals the closed form of the loading
+    rules, and a layer's result reports its plan's traffic."""
     m = map_layer(layer, hw, w, a)
-    _, batches = layer_tiles(layer, m, w, a, a, hw)
-    plan = plan_traffic(batches, tuple(kib * 4096 for kib in hw.sram_kib))
-    fold_bits = sum(t.fold_tile(i, j) * count for t, count in batches
-                    for i in range(len(t.row)) for j in range(len(t.out_col)))
-    r = simulate_layer(layer, hw, w, a, search=False)  # the byte-optimal plan, which the closed form describes
-    assert r.dram_read_bytes == math.ceil(round(plan.read_bits + fold_bits, 6) / 8)
+    batches = layer_tiles(layer, m, w, a, a, hw)
+    half = tuple(kib * 4096 for kib in hw.sram_kib)
+    for plan in plans(batches, half, family="all"):
+        assert plan.row_mode in (ONCE, PER_OUTER, PER_BLOCK, PER_FOLD) and plan.col_mode in (ONCE, PER_OUTER,
+                                                                                               PER_BLOCK, PER_FOLD)
+        rd = sum(_closed_form(t, plan)[0] * count for t, count in batches)
+        wr = sum(_closed_form(t, plan)[1] * count for t, count in batches)
+        assert (plan.read_bits, plan.write_bits) == (rd, wr), plan
+    plan = plan_traffic(batches, half)
+    r = simulate_layer(layer, hw, w, a, search=False)  # the byte-optimal plan
+    assert r.dram_read_bytes == math.ceil(round(plan.read_bits, 6) / 8)
     assert r.dram_write_bytes == math.ceil(round(plan.write_bits, 6) / 8)
 
 

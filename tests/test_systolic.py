@@ -147,7 +147,7 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
     acc, scale = hw.accumulator_bits, hw.scale_bits
     bw = [8.0 * b if b else math.inf for b in hw.sram_bytes_per_cycle]
     requant = hw.requant_outputs_per_cycle or math.inf
-    plan = plan_traffic(layer_tiles(layer, m, wbits, abits, abits, hw)[1],
+    plan = plan_traffic(layer_tiles(layer, m, wbits, abits, abits, hw),
                         tuple(kib * 4096 for kib in hw.sram_kib))
     folds = []
     for gb in range(math.ceil(m.groups / m.groups_per_fold)):

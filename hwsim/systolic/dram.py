@@ -29,18 +29,22 @@ orders, tiled: ``for block of k inner folds: for outer fold: for inner fold in b
   wait fit there; otherwise each is written out at accumulator width and read back (a *spill*)
   as often as the order forces.
 
-:func:`plan_traffic` evaluates both orders over the useful block sizes and keeps the one that
-moves the fewest bits (ties: row folds outer, then the smaller block).  The cycle kernel then
-walks the folds in that order and loads exactly these tiles; a test checks the kernel's totals
-against this formula.  Every size is an integer number of bits.
+:func:`fold_traffic` is the one place DRAM bits are counted: it walks the folds of a group batch in
+the plan's order and says what each loads and writes.  Plans are ranked by its totals
+(:func:`plans`), the cycle kernel pipelines its per-fold arrays, and results report its totals
+(a test checks them against the closed forms of the rules above).  :func:`plan_traffic`
+evaluates both orders over the useful block sizes and keeps the one that moves the fewest bits
+(ties: row folds outer, then the smaller block).  Every size is an integer number of bits.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 OS, WS, IS = 0, 1, 2
 # How a tile is (re)loaded: once for the whole layer, once per (block, outer fold), once per block
@@ -142,7 +146,7 @@ def build_tiles(df: int, g: int, m: int, k: int, n: int, k_eff: int, rows: int, 
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """The loop order, the block size and how each operand is loaded; DRAM bits of the whole layer
-    (fold operands excluded: they are the same in every plan)."""
+    (:func:`fold_traffic`'s totals)."""
 
     rows_outer: bool
     block: int
@@ -158,7 +162,7 @@ class Plan:
 
     @property
     def bits(self) -> float:
-        """DRAM bits read and written (fold operands excluded)."""
+        """DRAM bits read and written."""
         return self.read_bits + self.write_bits
 
 
@@ -175,31 +179,136 @@ def _outer_mode(n: int, s: int) -> int:
     return ONCE if n <= s else PER_OUTER if s >= 1 else PER_FOLD
 
 
-def batch_traffic(t: Tiles, rows_outer: bool, k: int, s_row: int, s_col: int, s_o: int):
-    """(read bits, write bits, row mode, col mode, psum mode) of one group batch, fold operands excluded."""
+def batch_modes(t: Tiles, rows_outer: bool, k: int, s_row: int, s_col: int, s_o: int) -> tuple[int, int, int]:
+    """(row mode, col mode, psum mode): how often each operand of a group batch is loaded in this order with
+    blocks of ``k`` inner folds, given the tiles its buffer half keeps (``s_*``)."""
     nr, nc = len(t.row), len(t.out_col)
-    row_tot, col_tot = float(t.row.sum()), float(t.col.sum())
-    nblk = math.ceil((nc if rows_outer else nr) / k)
     if rows_outer:  # i outer; j inner in blocks of k
         row_mode = _outer_mode(nr, s_row)
         col_mode = PER_BLOCK if k <= s_col else PER_FOLD
-        row_rd = row_tot * {ONCE: 1, PER_OUTER: nblk, PER_FOLD: nc}[row_mode]
-        col_rd = col_tot * (1 if col_mode == PER_BLOCK else nr)
     else:  # j outer; i inner in blocks of k
         row_mode = PER_BLOCK if k <= s_row else PER_FOLD
         col_mode = _outer_mode(nc, s_col)
-        row_rd = row_tot * (1 if row_mode == PER_BLOCK else nc)
-        col_rd = col_tot * {ONCE: 1, PER_OUTER: nblk, PER_FOLD: nr}[col_mode]
-    out_wr = float(t.out_row.sum() * t.out_col.sum()) if t.df == OS else float(t.out_col.sum())
-    psum_mode, psum_io = NO_PSUM, 0.0
+    psum_mode = NO_PSUM
     if t.df != OS and nr > 1:
         if rows_outer:
             psum_mode = PSUM_KEPT if k <= s_o else PSUM_PER_FOLD
         else:
             psum_mode = PSUM_PER_FOLD if s_o == 0 else PSUM_KEPT if nc <= s_o else PSUM_AT_BLOCKS
-        spills = {PSUM_KEPT: 0, PSUM_AT_BLOCKS: nblk - 1, PSUM_PER_FOLD: nr - 1}[psum_mode]
-        psum_io = spills * float(t.psum.sum())  # each spill writes a tile out and reads it back
-    return row_rd + col_rd + psum_io, out_wr + psum_io, row_mode, col_mode, psum_mode
+    return row_mode, col_mode, psum_mode
+
+
+@njit(cache=True)
+def _needs(outer_role, mode, b, o, q, q0):
+    """Whether an operand tile is loaded at this fold."""
+    if mode == PER_FOLD:
+        return True
+    if outer_role:  # indexed by the outer loop
+        return (b == 0 and q == q0) if mode == ONCE else q == q0
+    return o == 0  # indexed by the inner loop, kept while the outer loop runs over the block
+
+
+@njit(cache=True)
+def _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
+                 rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold):
+    """Per fold of one group batch, in run order: bits loaded, bits written, input buffering mode; and the bits
+    loaded into the ifmap, filter and ofmap (partial sums) buffers."""
+    nr = len(row_t)
+    nc = len(out_col)
+    n_outer = nr if rows_outer else nc
+    n_inner = nc if rows_outer else nr
+    n_blk = (n_inner + block - 1) // block
+    load_t = np.zeros(nr * nc)
+    write_t = np.zeros(nr * nc)
+    mode_t = np.zeros(nr * nc, dtype=np.int8)
+    loaded = np.zeros(3)
+    row_buf = 0 if df != IS else 1  # IS: the row operand is the filter
+    fold = 0
+    for b in range(n_blk):
+        q0 = b * block
+        q1 = min(n_inner, q0 + block)
+        for o in range(n_outer):
+            for q in range(q0, q1):
+                i = o if rows_outer else q  # row fold
+                j = q if rows_outer else o  # column fold
+                final = df == OS or i == nr - 1
+                load = 0.0
+                write = 0.0
+                bmode = 0
+                if _needs(rows_outer, row_mode, b, o, q, q0):
+                    load += row_t[i]
+                    loaded[row_buf] += row_t[i]
+                    bmode = max(bmode, mode_row)
+                if df == OS:
+                    if _needs(not rows_outer, col_mode, b, o, q, q0):
+                        load += col_t[j]
+                        loaded[1] += col_t[j]
+                        bmode = max(bmode, mode_col)
+                    if final:
+                        write += out_row[i] * out_col[j]
+                else:
+                    if df == WS:
+                        ft = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
+                    else:
+                        ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
+                    load += ft
+                    loaded[1 if df == WS else 0] += ft
+                    bmode = max(bmode, mode_fold)
+                    if final:
+                        write += out_col[j]
+                    if nr > 1 and psum_mode == PSUM_PER_FOLD:
+                        if i > 0:
+                            load += psum_t[j]
+                            loaded[2] += psum_t[j]
+                        if not final:
+                            write += psum_t[j]
+                    elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
+                        if q == q0 and b > 0:
+                            load += psum_t[j]
+                            loaded[2] += psum_t[j]
+                        if q == q1 - 1 and not final:
+                            write += psum_t[j]
+                load_t[fold] = load
+                write_t[fold] = write
+                mode_t[fold] = bmode
+                fold += 1
+    return load_t, write_t, mode_t, loaded
+
+
+class Traffic(NamedTuple):
+    """A layer's DRAM traffic under one plan, fold by fold in run order (bits), and its totals."""
+
+    rows_outer: bool  # the run order: row folds outer (else column folds), inner folds in blocks of ``block``
+    block: int
+    load: np.ndarray  # bits each fold loads
+    write: np.ndarray  # bits each fold writes back
+    in_mode: np.ndarray  # int8 per fold: its input tiles double- (0) or single-buffered (1)
+    out_slots: int  # 2 when an output tile fits half the ofmap buffer, else 1
+    read_bits: float
+    write_bits: float
+    ifmap_bits: float  # loaded into the ifmap buffer
+    filter_bits: float  # loaded into the filter buffer (weights and scales)
+    psum_bits: float  # partial sums read back into the ofmap buffer
+
+
+def _folds_of(t: Tiles, rows_outer: bool, block: int, modes: tuple[int, int, int], buffering: tuple[int, int, int]):
+    return _batch_folds(t.df, t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, float(t.fold_total), t.out_row,
+                        t.out_col, t.psum, bool(rows_outer), int(block), *(int(x) for x in modes),
+                        *(int(x) for x in buffering))
+
+
+def fold_traffic(batches: list[tuple[Tiles, int]], plan: Plan) -> Traffic:
+    """The layer's traffic under ``plan``: each group batch's folds (``batches``: [(tiles, how many such
+    batches)], run one after another), what each loads and writes."""
+    parts = [(_folds_of(t, plan.rows_outer, plan.block, (plan.row_mode, plan.col_mode, plan.psum_mode),
+                        (plan.mode_row, plan.mode_col, plan.mode_fold)), count) for t, count in batches]
+    loaded = sum(p[3] * count for p, count in parts)
+    return Traffic(bool(plan.rows_outer), int(plan.block), np.concatenate([np.tile(p[0], count) for p, count in parts]),
+                   np.concatenate([np.tile(p[1], count) for p, count in parts]),
+                   np.concatenate([np.tile(p[2], count) for p, count in parts]), int(plan.out_slots),
+                   float(sum(p[0].sum() * count for p, count in parts)),
+                   float(sum(p[1].sum() * count for p, count in parts)),
+                   float(loaded[0]), float(loaded[1]), float(loaded[2]))
 
 
 def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, int]]:
@@ -234,13 +343,14 @@ def plans(batches: list[tuple[Tiles, int]], half: tuple[float, float, float], fa
             cands = {n_in} | {2 ** e for e in range(max(n_in, 1).bit_length()) if 2 ** e < n_in}
         else:
             cands = {1, n_in} | {s for s in (s_row, s_col, s_o) if 1 <= s < n_in}
+        buffering = (sl["row"][1], sl["col"][1], sl["fold"][1])
         for k in sorted(cands):
+            modes = batch_modes(t0, rows_outer, k, s_row, s_col, s_o)
             rd = wr = 0.0
             for tiles, count in batches:
-                r, w, row_mode, col_mode, psum_mode = batch_traffic(tiles, rows_outer, k, s_row, s_col, s_o)
-                rd, wr = rd + r * count, wr + w * count
-            out.append(Plan(rows_outer, k, row_mode, col_mode, psum_mode, sl["row"][1], sl["col"][1], sl["fold"][1],
-                            out_slots, rd, wr))
+                load, write, _, _ = _folds_of(tiles, rows_outer, k, modes, buffering)
+                rd, wr = rd + load.sum() * count, wr + write.sum() * count
+            out.append(Plan(rows_outer, k, *modes, *buffering, out_slots, float(rd), float(wr)))
     return out
 
 

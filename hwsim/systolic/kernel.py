@@ -24,32 +24,77 @@ Model (all quantities in bits so that 2-bit operands stay integral):
   latency).
 * Folds with the same shape entered with the same FIFO levels behave identically, so each
   distinct (shape, entry state) is stepped once and reused: exact, and fast.
-* DRAM.  An operand that fits in half its SRAM is loaded once; otherwise a tile is reloaded
-  whenever the fold's tile changes; partial sums spill when they do not fit half the ofmap
-  SRAM.  The per-fold loads, compute times and write-backs then go through the
-  double-buffered pipeline of :mod:`hwsim.systolic.memory`.
+* DRAM.  What each fold loads and writes comes from :func:`hwsim.systolic.dram.fold_traffic`
+  (the one place DRAM bits are counted); the per-fold loads, compute times and write-backs go
+  through the double-buffered pipeline of :mod:`hwsim.systolic.memory`.
+
+The kernel takes four records (:class:`Geometry`, :class:`OperandBits`, :class:`Ports` and the
+plan's :class:`~hwsim.systolic.dram.Traffic`) and answers a :class:`KernelResult`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from .dram import ONCE, PER_FOLD, PSUM_AT_BLOCKS, PSUM_PER_FOLD
+from .dram import Traffic
 from .memory import pipeline_end
 
 OS, WS, IS = 0, 1, 2
 INF = math.inf
 
-# Indices of the result vector returned by simulate_layer_kernel.
-R_COMPUTE, R_ONCHIP_STALL, R_DRAM_STALL, R_TOTAL = 0, 1, 2, 3
-R_SRAM_IF, R_SRAM_F, R_SRAM_O = 4, 5, 6
-R_DRAM_RD, R_DRAM_WR = 7, 8
-R_MAP_EFF, R_COMPUTE_UTIL, R_FOLDS = 9, 10, 11
-R_LOAD_IF, R_LOAD_F, R_LOAD_PSUM = 12, 13, 14  # DRAM bits loaded into the ifmap, filter and ofmap buffers
-N_RESULTS = 15
+
+class Geometry(NamedTuple):
+    """The layer mapped onto the (sub-)array the schedule uses."""
+
+    dataflow: int  # OS, WS or IS
+    rows: int  # the (sub-)array's rows and columns
+    cols: int
+    group_rows: int  # one group's spatial rows and columns of the GEMM (folded over the array)
+    group_cols: int
+    steps: int  # temporal steps per fold
+    groups: int
+    groups_per_fold: int  # > 1: that many groups packed block-diagonally into one fold
+
+
+class OperandBits(NamedTuple):
+    """Bits of one operand as it moves (a fused operand carries the fusion factor's values)."""
+
+    ifmap: int
+    filter: int
+    out: int  # a finished output after requantization (0: it stays on chip)
+    acc: int  # a partial sum
+    scale: int  # a per-channel scale
+
+
+class Ports(NamedTuple):
+    """Bits per cycle each port moves (``inf``: unlimited)."""
+
+    ifmap: float  # the buffers' read ports into the array
+    filter: float
+    ofmap: float  # the ofmap buffer's write port
+    psum: float  # the accumulators' port (< 0: partial sums share the ofmap write port)
+    requant_outputs: float  # outputs per cycle the requantizer passes
+    requant_latency: float  # cycles its pipeline takes to empty
+    dram: float
+
+
+class KernelResult(NamedTuple):
+    """Cycles, where they went, and the bits each buffer delivered, of one schedule."""
+
+    total: float
+    compute: float
+    onchip_stall: float
+    dram_stall: float
+    sram_ifmap: float  # bits read from / written to each buffer by the array
+    sram_filter: float
+    sram_ofmap: float
+    mapping_efficiency: float  # mean fraction of the (sub-)array's PEs with real work, per fold
+    compute_utilization: float  # the same, weighted by the steps they compute
+    folds: int
 
 _MEMO = 32  # distinct (fold shape, entry state) pairs remembered per layer
 
@@ -196,37 +241,23 @@ def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits, pg, 
     return mx
 
 
-@njit(cache=True)
-def _needs(outer_role, mode, b, o, q, q0):
-    """Whether an operand tile is loaded at this fold (see hwsim.systolic.dram for the modes)."""
-    if mode == PER_FOLD:
-        return True
-    if outer_role:  # indexed by the outer loop
-        return (b == 0 and q == q0) if mode == ONCE else q == q0
-    return o == 0  # indexed by the inner loop, kept while the outer loop runs over the block
-
-
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
-def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
-                          if_bits, f_bits, out_bits, acc_bits, scale_bits,
-                          bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency,
-                          row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
-                          rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold,
-                          out_slots,
-                          dram_bpc, scalesim_count, overlap, reuse_folds):
-    """Simulate one layer; returns the result vector indexed by the R_* constants (cycles, bits).
+def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, traffic: Traffic,
+                          scalesim_count: bool, overlap: bool, reuse_folds: bool) -> KernelResult:
+    """Simulate one layer on one schedule.
 
-    The tile arrays and the plan (``rows_outer``, ``block``, modes, slots) come from
-    :mod:`hwsim.systolic.dram`; with packed groups (``gpf`` > 1) tiles are per group and scale
-    with the groups in the fold.  ``scalesim_count`` reports compute cycles as SCALE-Sim does
-    (the index of the last cycle, one less than their number, per group: SCALE-Sim runs a grouped
-    layer as one layer per group).  ``bw_p``: bits per cycle the
-    accumulators take partial sums at (``inf``: one accumulator per column; < 0: they share the
-    ofmap write port).  ``reuse_folds`` reuses the
-    result of an identical (shape, entry state) fold instead of stepping it again (exact; off
-    only to measure or check the stepping itself).
+    ``traffic``: what each fold loads and writes (:func:`hwsim.systolic.dram.fold_traffic`, in the
+    same fold order).  ``scalesim_count`` reports compute cycles as SCALE-Sim does (the index of
+    the last cycle, one less than their number, per group: SCALE-Sim runs a grouped layer as one
+    layer per group).  ``overlap``: neighbouring folds overlap fill and drain.  ``reuse_folds``
+    reuses the result of an identical (shape, entry state) fold instead of stepping it again
+    (exact; off only to measure or check the stepping itself).
     """
-    res = np.zeros(N_RESULTS)
+    df, R, C, sr_g, sc_g, T, groups, gpf = geometry
+    if_bits, f_bits, out_bits, acc_bits, scale_bits = bits
+    bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency, dram_bpc = ports
+    rows_outer, block = traffic.rows_outer, traffic.block
+    fold_load, fold_write, fold_mode = traffic.load, traffic.write, traffic.in_mode
     n_gb = (groups + gpf - 1) // gpf
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
@@ -250,19 +281,17 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
     n_memo = 0
 
     n_folds = nr * nc * n_gb
-    fold_load = np.zeros(n_folds)  # bits each fold loads from DRAM
-    fold_write = np.zeros(n_folds)  # bits each fold writes back
     fold_cycles = np.zeros(n_folds)  # cycles each fold computes, on-chip stalls included
-    fold_mode = np.zeros(n_folds, dtype=np.int8)  # input buffering of the fold: 0 double, 1 single
+    onchip_stall = 0.0
+    map_eff = 0.0
+    compute_util = 0.0
     fold = 0
     n_outer = nr if rows_outer else nc
     n_inner = nc if rows_outer else nr
     n_blk = (n_inner + block - 1) // block
-    real_pe = 0.0
 
     for gb in range(n_gb):
         g = min(gpf, groups - gb * gpf)
-        mult = g if gpf > 1 else 1  # packed tiles are per group
         for b in range(n_blk):
             q0 = b * block
             q1 = min(n_inner, q0 + block)
@@ -273,47 +302,6 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                     sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
                     sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
                     final = 1 if (df == OS or i == nr - 1) else 0
-
-                    # ---- DRAM: the tiles this fold loads and what it writes back (bits) ----
-                    load = 0.0
-                    write = 0.0
-                    bmode = 0
-                    row_buf = R_LOAD_IF if df != IS else R_LOAD_F  # IS: the row operand is the filter
-                    if _needs(rows_outer, row_mode, b, o, q, q0):
-                        load += row_t[i] * mult
-                        res[row_buf] += row_t[i] * mult
-                        bmode = max(bmode, mode_row)
-                    if df == OS:
-                        if _needs(not rows_outer, col_mode, b, o, q, q0):
-                            load += col_t[j] * mult
-                            res[R_LOAD_F] += col_t[j] * mult
-                            bmode = max(bmode, mode_col)
-                        if final:
-                            write += out_row[i] * out_col[j] * mult
-                    else:
-                        if df == WS:
-                            ft = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
-                        else:
-                            ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
-                        load += ft * mult
-                        res[R_LOAD_F if df == WS else R_LOAD_IF] += ft * mult
-                        bmode = max(bmode, mode_fold)
-                        if final:
-                            write += out_col[j] * mult
-                        if nr > 1 and psum_mode == PSUM_PER_FOLD:
-                            if i > 0:
-                                load += psum_t[j] * mult
-                                res[R_LOAD_PSUM] += psum_t[j] * mult
-                            if not final:
-                                write += psum_t[j] * mult
-                        elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
-                            if q == q0 and b > 0:
-                                load += psum_t[j] * mult
-                                res[R_LOAD_PSUM] += psum_t[j] * mult
-                            if q == q1 - 1 and not final:
-                                write += psum_t[j] * mult
-                    res[R_DRAM_RD] += load
-                    res[R_DRAM_WR] += write
 
                     # ---- compute: step the fold, or reuse an identical one ----
                     o_bits = out_bits if final else acc_bits
@@ -351,21 +339,17 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
                             memo_val[slot, 6 + p] = sram[p] - before[p]
                         if n_memo < _MEMO:
                             n_memo += 1
-                    res[R_ONCHIP_STALL] += stl
+                    onchip_stall += stl
                     used = pg * sr_g * sc_g if gpf > 1 else sr * sc  # PEs with real work in this fold
-                    real_pe += used
-                    res[R_MAP_EFF] += used / (R * C)
-                    res[R_COMPUTE_UTIL] += used * T / (R * C * L)
+                    map_eff += used / (R * C)
+                    compute_util += used * T / (R * C * L)
 
-                    fold_load[fold] = load
-                    fold_mode[fold] = bmode
-                    fold_write[fold] = write
                     fold_cycles[fold] = cyc - (L - t_eff) if (overlap and fold > 0) else cyc
                     if overlap:  # an overlapped fold still cannot beat what its buffers and requantizer move
                         floor = _fold_floor(sram[0] - s_if, sram[1] - s_f, sram[2] - s_o, final, bw_if, bw_f,
                                             bw_o, bw_p, rq_bits)
                         if floor > fold_cycles[fold]:
-                            res[R_ONCHIP_STALL] += floor - fold_cycles[fold]
+                            onchip_stall += floor - fold_cycles[fold]
                             fold_cycles[fold] = floor
                     fold += 1
 
@@ -377,23 +361,17 @@ def simulate_layer_kernel(df, R, C, sr_g, sc_g, T, groups, gpf,
             tail += 1
         tail += requant_latency
         fold_cycles[n_folds - 1] += tail
-        res[R_ONCHIP_STALL] += tail
+        onchip_stall += tail
     if dram_bpc == INF:
         end = fold_cycles.sum()
     else:
         end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc),
-                           fold_mode, out_slots)
+                           fold_mode, traffic.out_slots)
     busy = fold_cycles.sum()
     if overlap:
-        res[R_COMPUTE] = n_folds * t_eff + (L - t_eff)
+        compute = float(n_folds * t_eff + (L - t_eff))
     else:
-        res[R_COMPUTE] = n_folds * L - (n_gb if scalesim_count else 0)  # SCALE-Sim: one layer per group
-    res[R_DRAM_STALL] = end - busy
-    res[R_TOTAL] = res[R_COMPUTE] + res[R_ONCHIP_STALL] + res[R_DRAM_STALL]
-    res[R_SRAM_IF] = sram[0]
-    res[R_SRAM_F] = sram[1]
-    res[R_SRAM_O] = sram[2]
-    res[R_MAP_EFF] /= n_folds
-    res[R_COMPUTE_UTIL] /= n_folds
-    res[R_FOLDS] = n_folds
-    return res
+        compute = float(n_folds * L - (n_gb if scalesim_count else 0))  # SCALE-Sim: one layer per group
+    dram_stall = end - busy
+    return KernelResult(compute + onchip_stall + dram_stall, compute, onchip_stall, dram_stall, sram[0], sram[1],
+                        sram[2], map_eff / n_folds, compute_util / n_folds, n_folds)

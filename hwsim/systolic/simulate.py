@@ -16,7 +16,7 @@ from ..resources import check_systolic_size
 from ..precision import label
 from ..results import LayerResult, Schedule
 from . import kernel as K
-from .dram import build_tiles, plan_traffic, plans
+from .dram import Traffic, build_tiles, fold_traffic, plan_traffic, plans
 from .mapping import Mapping, map_layer
 from .scalesim_user import user_mode_cycles
 
@@ -37,7 +37,7 @@ def _real_ifmap_bits(layer: Layer, abits: int) -> int:
 
 def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int, hw: SystolicConfig,
                 ifmap_on_chip: bool = False, weights_on_chip: bool = False, ifmap_bits: int | None = None):
-    """([(per-group tiles, 1)], [(tiles of a group batch, how many such batches)]) of ``layer`` mapped as ``m``.
+    """[(tiles of a group batch, how many such batches)] of ``layer`` mapped as ``m``, in run order.
 
     ``out_bits`` = 0 for an output that stays on chip; ``ifmap_on_chip`` / ``weights_on_chip``: the
     input / the weights need no DRAM read; ``ifmap_bits`` overrides the real input bits per group.
@@ -47,13 +47,11 @@ def layer_tiles(layer: Layer, m: Mapping, wbits: int, abits: int, out_bits: int,
                 rows=m.rows, cols=m.cols, pf=m.fusion, wbits=0 if weights_on_chip else wbits, abits=abits,
                 out_bits=out_bits, acc_bits=hw.accumulator_bits, scale_bits=0 if weights_on_chip else hw.scale_bits,
                 ifmap_bits=ifmap_g)
-    if m.groups_per_fold > 1:  # packed: tiles per group, scaled by the groups in each fold
+    if m.groups_per_fold > 1:  # packed: each fold holds a batch of groups side by side
         full, last = divmod(m.groups, m.groups_per_fold)
-        per_group = build_tiles(g=1, packed=True, **args)
-        return [(per_group, 1)], [(build_tiles(g=m.groups_per_fold, packed=True, **args), full)] + \
+        return [(build_tiles(g=m.groups_per_fold, packed=True, **args), full)] + \
             ([(build_tiles(g=last, packed=True, **args), 1)] if last else [])
-    one = build_tiles(g=1, packed=False, **args)
-    return [(one, 1)], [(one, m.groups)]
+    return [(build_tiles(g=1, packed=False, **args), m.groups)]
 
 
 def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int = 8,
@@ -75,13 +73,13 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
     if hw.timing == "scalesim" or not search:
         m = map_layer(layer, hw, wbits, abits, dataflow)
         check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
-        kernel_tiles, batches = layer_tiles(layer, m, wbits, abits, 0 if ofmap_on_chip else out_bits, hw,
-                                            ifmap_on_chip)
+        batches = layer_tiles(layer, m, wbits, abits, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip)
         plan = plan_traffic(batches, _half(hw))
+        traffic = fold_traffic(batches, plan)
         if hw.timing == "scalesim" and hw.scalesim_user_bw is not None:
-            return _scalesim_user(layer, hw, m, kernel_tiles, plan, wbits, abits, out_bits, dataflow, reuse_folds)
+            return _scalesim_user(layer, hw, m, traffic, plan, wbits, abits, out_bits, dataflow, reuse_folds)
         overlap = hw.fold_overlap and hw.timing != "scalesim"
-        return _run(layer, hw, m, kernel_tiles, plan, wbits, abits, wbits, abits, out_bits, dataflow, overlap,
+        return _run(layer, hw, m, traffic, plan, wbits, abits, wbits, abits, out_bits, dataflow, overlap,
                     reuse_folds)
     anon = dataclasses.replace(layer, name="", consumers=())  # layers of the same shape share one search
     try:
@@ -246,17 +244,19 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
         return None
     check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
     dram = hw.dram_bytes_per_cycle()
-    kernel_tiles, batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip,
-                                        weights_on_chip, ifmap_bits)
+    batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip, weights_on_chip,
+                          ifmap_bits)
     best = None
     limit = None if bound is None else (bound.total_cycles, -1)  # a key to beat: fewer cycles than the bound
     for plan in sorted(plans(batches, _half(hw), family="all"), key=lambda p: (p.bits, not p.rows_outer, p.block)):
         if limit is not None and (limit[0] <= floor or  # nothing left can beat it
                                   dram is not None and plan.bits / (8 * dram) >= limit[0]):
             continue
-        raw = _kernel(layer, hw, m, kernel_tiles, plan, w, a, out_bits, hw.fold_overlap, reuse_folds)
-        r = _Candidate(int(raw[K.R_TOTAL]), _bytes(raw[K.R_DRAM_RD]) + _bytes(raw[K.R_DRAM_WR]),
-                       functools.partial(_result, layer, hw, m, raw, wbits, abits, w, a, df, plan, hw.fold_overlap))
+        traffic = fold_traffic(batches, plan)
+        raw = _kernel(hw, m, traffic, w, a, out_bits, hw.fold_overlap, reuse_folds)
+        r = _Candidate(int(raw.total), _bytes(traffic.read_bits) + _bytes(traffic.write_bits),
+                       functools.partial(_result, layer, hw, m, raw, traffic, wbits, abits, w, a, df, plan,
+                                         hw.fold_overlap))
         if limit is None or _key(r) < limit:
             best, limit = r, _key(r)
     return best
@@ -341,55 +341,53 @@ def _half(hw: SystolicConfig) -> tuple[float, float, float]:
     return tuple(kib * 1024 * 8 / 2 for kib in hw.sram_kib)
 
 
-def _run(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits: int, abits: int, mode_w: int,
+def _run(layer: Layer, hw: SystolicConfig, m: Mapping, traffic: Traffic, plan, wbits: int, abits: int, mode_w: int,
          mode_a: int, out_bits: int, dataflow: str | None, overlap: bool, reuse_folds: bool) -> LayerResult:
     """The cycle kernel on one schedule: ``m`` at precision mode (``mode_w``, ``mode_a``) with ``plan``."""
-    raw = _kernel(layer, hw, m, kernel_tiles, plan, mode_w, mode_a, out_bits, overlap, reuse_folds)
-    return _result(layer, hw, m, raw, wbits, abits, mode_w, mode_a, dataflow, plan, overlap)
+    raw = _kernel(hw, m, traffic, mode_w, mode_a, out_bits, overlap, reuse_folds)
+    return _result(layer, hw, m, raw, traffic, wbits, abits, mode_w, mode_a, dataflow, plan, overlap)
 
 
-def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, wbits: int, abits: int,
+def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, traffic: Traffic, plan, wbits: int, abits: int,
                    out_bits: int, dataflow: str | None, reuse_folds: bool) -> LayerResult:
     """SCALE-Sim's USER mode: the kernel's counts with no DRAM limit, then SCALE-Sim's own buffer replay
     (:mod:`.scalesim_user`) for the cycles and stalls."""
     if layer.batch != 1:
         raise HwsimError(f"layer {layer.name}: SCALE-Sim's USER bandwidth mode has no batch; allowed: batch 1 "
                          f"(or timing hwsim)")
-    raw = _kernel(layer, dataclasses.replace(hw, dram_gb_per_s=None), m, kernel_tiles, plan, wbits, abits, out_bits,
-                  False, reuse_folds).copy()
+    raw = _kernel(dataclasses.replace(hw, dram_gb_per_s=None), m, traffic, wbits, abits, out_bits, False, reuse_folds)
     user = user_mode_cycles(layer, hw.rows, hw.cols, dataflow or hw.dataflow, tuple(hw.sram_kib), hw.scalesim_user_bw)
-    raw[K.R_TOTAL], raw[K.R_DRAM_STALL], raw[K.R_ONCHIP_STALL] = user.total, user.stalls, 0
-    return _result(layer, hw, m, raw, wbits, abits, wbits, abits, dataflow, plan, False)
+    raw = raw._replace(total=float(user.total), dram_stall=float(user.stalls), onchip_stall=0.0)
+    return _result(layer, hw, m, raw, traffic, wbits, abits, wbits, abits, dataflow, plan, False)
 
 
-def _kernel(layer: Layer, hw: SystolicConfig, m: Mapping, kernel_tiles, plan, mode_w: int, mode_a: int,
-            out_bits: int, overlap: bool, reuse_folds: bool):
-    """The kernel's raw result vector (``K.R_*``) for one schedule."""
+def _kernel(hw: SystolicConfig, m: Mapping, traffic: Traffic, mode_w: int, mode_a: int, out_bits: int, overlap: bool,
+            reuse_folds: bool) -> K.KernelResult:
+    """The cycle kernel on one schedule: mapping ``m`` in precision mode (``mode_w``, ``mode_a``), moving
+    ``traffic`` through DRAM."""
     pf = m.fusion
     requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
     dram = hw.dram_bytes_per_cycle()
-    t = kernel_tiles[0][0]
-    return K.simulate_layer_kernel(
-        m.dataflow, m.rows, m.cols, m.sr, m.sc, m.t, m.groups, m.groups_per_fold,
-        pf * mode_a, pf * mode_w, out_bits, hw.accumulator_bits, hw.scale_bits,
-        *(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), _psum_bits_per_cycle(hw), requant,
-        float(hw.requant_latency_cycles),
-        t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, t.fold_total, t.out_row, t.out_col, t.psum,
-        plan.rows_outer, plan.block, plan.row_mode, plan.col_mode, plan.psum_mode, plan.mode_row, plan.mode_col,
-        plan.mode_fold, plan.out_slots,
-        math.inf if dram is None else dram * 8.0, hw.timing == "scalesim", overlap, reuse_folds,
-    )
+    geometry = K.Geometry(int(m.dataflow), int(m.rows), int(m.cols), int(m.sr), int(m.sc), int(m.t), int(m.groups),
+                          int(m.groups_per_fold))
+    bits = K.OperandBits(int(pf * mode_a), int(pf * mode_w), int(out_bits), int(hw.accumulator_bits),
+                         int(hw.scale_bits))
+    ports = K.Ports(*(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), float(_psum_bits_per_cycle(hw)), requant,
+                    float(hw.requant_latency_cycles), math.inf if dram is None else dram * 8.0)
+    return K.simulate_layer_kernel(geometry, bits, ports, traffic, hw.timing == "scalesim", bool(overlap),
+                                   bool(reuse_folds))
 
 
-def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r, wbits: int, abits: int, mode_w: int, mode_a: int,
-            dataflow: str | None, plan, overlap: bool) -> LayerResult:
-    """The LayerResult of a kernel result vector ``r`` (mapping ``m``, precision mode (mode_w, mode_a), fold
-    loop ``plan``)."""
+def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r: K.KernelResult, traffic: Traffic, wbits: int,
+            abits: int, mode_w: int, mode_a: int, dataflow: str | None, plan, overlap: bool) -> LayerResult:
+    """The LayerResult of kernel result ``r`` and DRAM ``traffic`` (mapping ``m``, precision mode (mode_w,
+    mode_a), fold loop ``plan``)."""
     pf = m.fusion
-    total = int(r[K.R_TOTAL])
+    total = int(r.total)
     share = m.rows * m.cols / (hw.rows * hw.cols)  # the kernel's PE fractions are of the sub-array it ran on
-    energy = layer_energy(hw, layer.macs / pf, total, (r[K.R_SRAM_IF], r[K.R_SRAM_F], r[K.R_SRAM_O]),
-                          (r[K.R_LOAD_IF], r[K.R_LOAD_F], r[K.R_LOAD_PSUM]), r[K.R_DRAM_RD], r[K.R_DRAM_WR])
+    energy = layer_energy(hw, layer.macs / pf, total, (r.sram_ifmap, r.sram_filter, r.sram_ofmap),
+                          (traffic.ifmap_bits, traffic.filter_bits, traffic.psum_bits), traffic.read_bits,
+                          traffic.write_bits)
     return LayerResult(
         name=layer.name,
         wbits=wbits,
@@ -397,25 +395,25 @@ def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r, wbits: int, abits: 
         dataflow=dataflow or hw.dataflow,
         macs=layer.macs,
         total_cycles=total,
-        compute_cycles=int(r[K.R_COMPUTE]),
-        stall_cycles=int(r[K.R_ONCHIP_STALL] + r[K.R_DRAM_STALL]),
-        onchip_stall_cycles=int(r[K.R_ONCHIP_STALL]),
-        dram_stall_cycles=int(r[K.R_DRAM_STALL]),
-        folds=int(r[K.R_FOLDS]),
+        compute_cycles=int(r.compute),
+        stall_cycles=int(r.onchip_stall + r.dram_stall),
+        onchip_stall_cycles=int(r.onchip_stall),
+        dram_stall_cycles=int(r.dram_stall),
+        folds=int(r.folds),
         utilization=layer.macs / (max(total, 1) * hw.rows * hw.cols * hw.fusion_factor(wbits, abits)),
-        mapping_efficiency=float(r[K.R_MAP_EFF]) * share,
-        compute_utilization=float(r[K.R_COMPUTE_UTIL]) * share,
-        sram_ifmap_bytes=_bytes(r[K.R_SRAM_IF]),
-        sram_filter_bytes=_bytes(r[K.R_SRAM_F]),
-        sram_ofmap_bytes=_bytes(r[K.R_SRAM_O]),
-        dram_read_bytes=_bytes(r[K.R_DRAM_RD]),
-        dram_write_bytes=_bytes(r[K.R_DRAM_WR]),
+        mapping_efficiency=float(r.mapping_efficiency) * share,
+        compute_utilization=float(r.compute_utilization) * share,
+        sram_ifmap_bytes=_bytes(r.sram_ifmap),
+        sram_filter_bytes=_bytes(r.sram_filter),
+        sram_ofmap_bytes=_bytes(r.sram_ofmap),
+        dram_read_bytes=_bytes(traffic.read_bits),
+        dram_write_bytes=_bytes(traffic.write_bits),
         latency_ms=total / (hw.clock_mhz * 1e3),
         note="; ".join(x for x in (
             "" if (mode_w, mode_a) == (wbits, abits) else f"runs in the w{mode_w}a{mode_a} mode (faster here)",
             "" if share == 1 else f"uses {m.rows}x{m.cols} of the array (faster here)") if x),
-        dram_ifmap_read_bytes=_bytes(r[K.R_LOAD_IF]),
-        dram_filter_read_bytes=_bytes(r[K.R_LOAD_F]),
+        dram_ifmap_read_bytes=_bytes(traffic.ifmap_bits),
+        dram_filter_read_bytes=_bytes(traffic.filter_bits),
         energy_pj=energy.total_pj,
         energy_compute_pj=energy.compute_pj,
         energy_sram_pj=energy.sram_pj,
