@@ -7,6 +7,8 @@ import functools
 import math
 from typing import Callable, NamedTuple
 
+import numpy as np
+
 from ..config import SystolicConfig
 from ..energy import layer_energy
 from ..errors import HwsimError
@@ -16,6 +18,7 @@ from ..resources import check_systolic_size
 from ..precision import label
 from ..results import LayerResult, Schedule
 from . import kernel as K
+from .bounds import BoundPorts, lower_bound, shape_bounds
 from .dram import Traffic, build_tiles, fold_traffic, plan_traffic, plans
 from .mapping import Mapping, map_layer
 from .scalesim_user import user_mode_cycles
@@ -120,7 +123,7 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
 
     Each candidate is simulated by the cycle kernel, with neighbouring folds overlapping their fill
     and drain when ``hw.fold_overlap``.  The (mode, sub-array) pairs are visited in order of their
-    lower bound (:func:`_lower_bound` and :func:`_dram_floor`: no chunking or plan of that pair can
+    lower bound (:func:`hwsim.systolic.bounds.mapping_bound` and :func:`_dram_floor`: no chunking or plan of that pair can
     beat it), and the search
     stops at the first pair whose bound cannot beat the best so far; within a pair, plans whose DRAM
     bytes over the bandwidth cannot beat it are skipped.
@@ -130,16 +133,28 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
     stream = {"os": 1, "ws": layer.gemm_m, "is": layer.gemm_n}[df]
     chunkings = [n for n in (2 ** e for e in range(max(stream, 1).bit_length())) if n <= stream and
                  (n == 1 or math.ceil(stream / n) < math.ceil(stream / (n // 2)))]
-    pairs = []
-    for w, a in modes:
+    ports = BoundPorts(hw)
+    gemm = (layer.gemm_m, layer.gemm_k, layer.gemm_n)
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("bound", "rows", "cols", "w", "a", "pf")}
+    for w, a in modes:  # every (mode, sub-array) pair with its bound, ranked in one sort
+        m = map_layer(layer, hw, w, a, df)
+        shapes = np.array(sub_arrays(m, layer.groups), dtype=np.int64).reshape(-1, 2)
+        bounds = shape_bounds(m, gemm, shapes, ports, w, a, out_bits, pack=True)
         dram = _dram_floor(layer, hw, w, a, out_bits, ifmap_on_chip, ofmap_on_chip)
-        for shape in sub_arrays(map_layer(layer, hw, w, a, df), layer.groups):
-            m = map_layer(layer, hw, w, a, df, shape)
-            rank = (max(_lower_bound(m, hw, w, a, out_bits), dram), -shape[0] * shape[1], -hw.fusion_factor(w, a))
-            pairs.append((*rank, w, a, shape))
-    pairs.sort()
+        n = len(shapes)
+        columns["bound"].append(np.maximum(bounds, dram))
+        columns["rows"].append(shapes[:, 0])
+        columns["cols"].append(shapes[:, 1])
+        for key, value in (("w", w), ("a", a), ("pf", hw.fusion_factor(w, a))):
+            columns[key].append(np.full(n, value, dtype=np.int64))
+    col = {k: np.concatenate(v) for k, v in columns.items()}
+    # by bound, then the larger sub-array, the faster mode, then (w, a, rows, cols): a total order
+    order = np.lexsort((col["cols"], col["rows"], col["a"], col["w"], -col["pf"], -col["rows"] * col["cols"],
+                        col["bound"]))
     best = None
-    for bound, _, _, w, a, shape in pairs:
+    for i in order:
+        bound, w, a, shape = col["bound"][i], int(col["w"][i]), int(col["a"][i]), (int(col["rows"][i]),
+                                                                                   int(col["cols"][i]))
         if best is not None and bound >= best.total_cycles:
             break
         for n in chunkings:
@@ -208,7 +223,8 @@ def _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds,
             sub = Layer(layer.name, "gemm", 1, 1, k * g, layer.gemm_m, 1, s * g, 1, 1, 1, g)
             ifmap, kw = real_ifmap, dict(weights_on_chip=False, ifmap_on_chip=ifmap_on_chip or resident)
         chunks.append((sub, ifmap, kw, count))
-    if bound is not None and sum(_lower_bound(map_layer(sub, hw, w, a, df, shape), hw, w, a, out_bits) * count
+    ports = BoundPorts(hw)
+    if bound is not None and sum(lower_bound(map_layer(sub, hw, w, a, df, shape), ports, w, a, out_bits) * count
                                  for sub, _, _, count in chunks) >= bound.total_cycles:
         return None
     parts, spent = [], 0
@@ -239,7 +255,7 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
     """The best loop order and block size for one (sub-)layer in mode (w, a) on the ``shape`` sub-array of
     ``hw``; None when it cannot beat ``bound``."""
     m = map_layer(layer, hw, w, a, df, shape)
-    floor = _lower_bound(m, hw, w, a, out_bits)
+    floor = lower_bound(m, BoundPorts(hw), w, a, out_bits)
     if bound is not None and floor >= bound.total_cycles:
         return None
     check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
@@ -260,44 +276,6 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
         if limit is None or _key(r) < limit:
             best, limit = r, _key(r)
     return best
-
-
-def _lower_bound(m: Mapping, hw: SystolicConfig, w: int, a: int, out_bits: int) -> float:
-    """Cycles no schedule of mapping ``m`` can beat: its folds' compute alone, or the operand bits the array
-    reads from each input buffer over that buffer's bandwidth (less what the full edge FIFOs hold at the start),
-    or the finished outputs over the requantizer's or the ofmap port's rate, or the partial sums over the
-    accumulators' port; then the requantizer's latency."""
-    L = m.fold_cycles()
-    t_eff = K.fold_period(m.t, m.rows)
-    compute = m.folds * t_eff + (L - t_eff) if hw.fold_overlap else m.folds * L
-    nr, nc = m.row_folds, m.col_folds
-    if_op, f_op = m.fusion * a, m.fusion * w
-    streamed = m.groups * m.sr * m.t * nc  # operands of the row-side stream over all folds
-    stationary = m.groups * m.sr * m.sc  # WS/IS: operands loaded into the PEs
-    if m.dataflow == 0:
-        reads = (streamed * if_op, m.groups * m.sc * m.t * nr * f_op)
-    elif m.dataflow == 1:
-        reads = (streamed * if_op, stationary * f_op)
-    else:
-        reads = (stationary * if_op, streamed * f_op)
-    bound = compute
-    for bits, bw in zip(reads, hw.sram_bytes_per_cycle[:2]):
-        if bw is not None:
-            slack = 8 * bw + (m.rows + m.cols) * (max(if_op, f_op) + hw.scale_bits)  # full FIFOs at the start
-            bound = max(bound, (bits - slack) / (8 * bw) - 1)
-    # every finished output passes the requantizer and the ofmap write port
-    out_port = min(_bits_per_cycle(hw.sram_bytes_per_cycle.ofmap),
-                   math.inf if hw.requant_outputs_per_cycle is None else hw.requant_outputs_per_cycle * out_bits)
-    outputs = m.groups * m.sc * (m.sr if m.dataflow == 0 else m.t)
-    if out_port < math.inf:
-        bound = max(bound, math.ceil(outputs * out_bits / out_port))
-    # WS/IS: every row fold but the last writes its partial sums to the accumulators' port
-    psums = outputs * (m.row_folds - 1) * hw.accumulator_bits if m.dataflow != 0 else 0
-    if hw.psum_via_ofmap and hw.sram_bytes_per_cycle.ofmap is not None:
-        bound = max(bound, math.ceil((psums + outputs * out_bits) / (8 * hw.sram_bytes_per_cycle.ofmap)))
-    elif not hw.psum_via_ofmap and hw.psum_bytes_per_cycle is not None:
-        bound = max(bound, math.ceil(psums / (8 * hw.psum_bytes_per_cycle)))
-    return bound + hw.requant_latency_cycles  # the requantizer's pipeline empties after the last output
 
 
 def _dram_floor(layer: Layer, hw: SystolicConfig, w: int, a: int, out_bits: int, ifmap_on_chip: bool,
