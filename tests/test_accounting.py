@@ -69,6 +69,7 @@ def compulsory_bits(layer: Layer, hw, w: int, a: int) -> float:
     return ifmap + weights + layer.groups * layer.gemm_m * layer.gemm_n * a
 
 
+@pytest.mark.slow
 @PROPS
 @given(layers(), configs(), BITS, BITS)
 def test_cycles_respect_every_lower_bound(layer, hw, w, a):
@@ -87,6 +88,7 @@ def test_cycles_respect_every_lower_bound(layer, hw, w, a):
     assert r.total_cycles == r.compute_cycles + r.stall_cycles
 
 
+@pytest.mark.slow
 @PROPS
 @given(layers(), configs(), BITS, BITS)
 def test_dram_bytes_are_at_least_the_compulsory_traffic(layer, hw, w, a):
@@ -186,6 +188,7 @@ def test_a_tile_that_does_not_fit_is_restreamed(paper_hw):
     assert ifmap > 9 * 9 * 512
 
 
+@pytest.mark.slow
 def test_requantizer_queue_drains_before_the_layer_ends(paper_hw):
     slow = dataclasses.replace(paper_hw, requant_outputs_per_cycle=0.1, dataflow="ws", requant_latency_cycles=0)
     conv = Layer("layer4.0.conv2", "conv", 9, 9, 512, 7, 7, 512, 3, 3, 1, 1)

@@ -10,7 +10,7 @@ from hwsim.errors import HwsimError
 from hwsim.targets import simulate_layer, simulate_network
 from hwsim.workload import layers_from_model_name
 
-from conftest import CONFIGS
+from conftest import CONFIGS, ROOT
 
 MEAS = CONFIGS / "measurements"
 BOARDS = {"cortex_a53_sd410": "ncnn_sd410.csv", "cortex_a53_rpi3bplus": "ncnn_rpi3bplus.csv"}
@@ -75,7 +75,7 @@ def test_pi_scales_worse_than_the_phone_because_of_its_memory():
 def test_pis_share_the_phones_core_constants_and_the_3b_is_derived_from_the_3bplus():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("boards", CONFIGS.parent / "scripts" / "boards.py")
+    spec = importlib.util.spec_from_file_location("boards", ROOT / "scripts" / "boards.py")
     boards = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(boards)
     text = {n: (CONFIGS / f"cortex_a53_{n}.yaml").read_text() for n in ("sd410", "rpi3bplus", "rpi3b")}

@@ -19,6 +19,7 @@ TOPO = str(ROOT / "tests" / "data" / "scalesim" / "topo_convs.csv")
 HW = str(ROOT / "hwsim" / "hw_configs" / "bitfusion_16x32.yaml")
 
 
+@pytest.mark.slow
 def test_code_identity_changes_with_an_edit_to_the_kernel_source(tmp_path):
     """A copy of the package with one comment added to the cycle kernel: another identity, and `hwsim lut`
     misses its cache instead of returning the old table."""

@@ -135,6 +135,7 @@ def test_readme_quotes_a_fresh_validation_table():
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.floats(0.3, 8.0), st.floats(0.2, 8.0), st.floats(0.0, 1.0), st.sets(st.integers(0, 3), min_size=2))
 def test_a_fit_never_ends_worse_than_it_starts(dram, core, overlap, rows):

@@ -47,6 +47,7 @@ def _run(tmp_path, sens_file, *extra):
     return code, out
 
 
+@pytest.mark.slow
 def test_joint_search_beats_or_ties_the_fixed_chip_within_its_area(tmp_path, capsys, sens_file):
     base_area = load_config(CONFIGS / "bitfusion_16x32.yaml").area_mm2()
     code, out = _run(tmp_path, sens_file, "--area-mm2", f"{base_area:.6f}", "--latency-ms", "0.0043",
@@ -69,6 +70,7 @@ def test_joint_search_beats_or_ties_the_fixed_chip_within_its_area(tmp_path, cap
     assert "chips meet the budgets" in stdout and "fixed hardware (bitfusion_16x32" in stdout
 
 
+@pytest.mark.slow
 def test_validation_quantizes_and_runs_the_best_pair_in_integers(tmp_path, capsys, sens_file):
     code, out = _run(tmp_path, sens_file, "--area-mm2", "2.0", "--latency-ms", "0.0045", "--iters", "10")
     assert code == 0
@@ -103,6 +105,7 @@ def test_a_space_with_a_workload_or_an_arm_base_is_refused(tmp_path, capsys):
     assert "needs a systolic base" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_nsga2_outer_never_beats_every_chip_and_finds_it_on_a_small_space(tmp_path, sens_file):
     """NSGA-II visits a subset of the chips, so its best is never better than the exhaustive best; on 12 chips
     with 6 x 6 evaluations it finds that best.  Pareto marks: non-dominated in loss, area and energy."""
@@ -125,6 +128,7 @@ def test_nsga2_outer_never_beats_every_chip_and_finds_it_on_a_small_space(tmp_pa
     assert every["best"]["pareto"]
 
 
+@pytest.mark.slow
 def test_an_energy_budget_steers_each_chips_bit_search(tmp_path, sens_file):
     """With --energy-uj the MILP picks bits within it: a chip whose latency-only pick spends more energy than
     the budget is still feasible, with other bits; every pick is within the budget as a whole network; a chip
@@ -146,6 +150,7 @@ def test_an_energy_budget_steers_each_chips_bit_search(tmp_path, sens_file):
     assert len(capped) >= sum(1 for c in free.values() if c["energy_uj"] <= limit)
 
 
+@pytest.mark.slow
 def test_codesign_measures_another_sensitivity_method(tmp_path, capsys):
     """--sensitivity-method pnmq: the weight-only table (w2/w4/w8 at a8) is measured and cached, and the
     search on every chip reads it (activation bits stay 8)."""

@@ -210,6 +210,7 @@ def test_debug_shows_the_traceback(tmp_path):
         main(["simulate", "--hw", str(tmp_path / "missing.yaml"), "--topology", TOPO, "--debug"])
 
 
+@pytest.mark.slow
 def test_reconstruction_that_would_not_fit_is_refused_with_its_estimate(model, data, monkeypatch):
     import hwsim.resources as resources
     from hwsim.quant.api import quantize
@@ -220,6 +221,7 @@ def test_reconstruction_that_would_not_fit_is_refused_with_its_estimate(model, d
         quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, (4, 4), iters=1, progress=False)
 
 
+@pytest.mark.slow
 def test_long_steps_show_progress_on_stderr(model, data, capsys):
     from hwsim.quant.api import quantize
     from hwsim.quant.sensitivity import measure_sensitivity

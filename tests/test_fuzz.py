@@ -163,6 +163,7 @@ def problem_files(draw):
     return text.encode()
 
 
+@pytest.mark.slow
 @FUZZ
 @given(config_files())
 def test_fuzz_hardware_configs(tmp_path_factory, file):
@@ -174,6 +175,7 @@ def test_fuzz_hardware_configs(tmp_path_factory, file):
     call(["simulate", "--hw", str(path), "--topology", TOPO, "--format", "json", "-o", str(out)], out)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(topology_files(), st.sampled_from(["os", "ws", "is"]))
 def test_fuzz_topologies(tmp_path_factory, data, dataflow):
@@ -184,6 +186,7 @@ def test_fuzz_topologies(tmp_path_factory, data, dataflow):
           "-o", str(out)], out)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(bits_files())
 def test_fuzz_bits_files(tmp_path_factory, file):
@@ -196,6 +199,7 @@ def test_fuzz_bits_files(tmp_path_factory, file):
     call(["simulate", "--hw", HW, "--topology", str(topo), "--bits", str(tmp / f"b{suffix}"), "-o", str(out)], out)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(problem_files(), st.sampled_from(["ga", "exact"]))
 def test_fuzz_problem_files(tmp_path_factory, data, solver):
@@ -212,6 +216,7 @@ TOKENS = ["simulate", "lut", "problem", "search", "pareto", "--hw", HW, "--topol
           "exact", "ga", "--points", "--budget", "0.5", "1e9", "--lut", "--sensitivity", "--", "-", "", "--help"]
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(st.sampled_from(TOKENS), max_size=10))
 def test_fuzz_argument_vectors(tmp_path_factory, argv):

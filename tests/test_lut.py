@@ -55,6 +55,7 @@ def test_parallel_equals_serial(layers, paper_hw):
     assert build_lut(layers, paper_hw, jobs=1, progress=False) == build_lut(layers, paper_hw, jobs=2, progress=False)
 
 
+@pytest.mark.slow
 def test_mixed_configs_are_not_exactly_additive(paper_hw):
     """Outputs requantized to the consumer's bits change write traffic: the check can see it."""
     from hwsim.workload import layers_from_model_name

@@ -97,6 +97,7 @@ def test_param_count(built):
     assert n == PUBLISHED[name][0]
 
 
+@pytest.mark.slow
 def test_forward_shape_and_finite(built):
     _, model = built
     torch.manual_seed(1)

@@ -5,6 +5,7 @@ resource better, and checks that the best schedule's cycles do not grow.  500 ex
 (``HWSIM_MONO_EXAMPLES`` overrides).
 """
 
+import pytest
 import dataclasses
 import os
 
@@ -29,6 +30,7 @@ def _msg(layer, hw, *rest):
     return f"{layer}\n{hw}\n{rest}"
 
 
+@pytest.mark.slow
 @PROPS
 @given(layers(), configs(), BITS, BITS, BITS, BITS)
 def test_fewer_bits_never_slower(layer, hw, w, a, w2, a2):
@@ -38,6 +40,7 @@ def test_fewer_bits_never_slower(layer, hw, w, a, w2, a2):
     assert fast <= slow, _msg(layer, hw, (lo_w, lo_a), fast, (hi_w, hi_a), slow)
 
 
+@pytest.mark.slow
 @PROPS
 @given(layers(), configs(), BITS, BITS, st.sampled_from(["ifmap", "filter", "ofmap", "dram", "psum", "requant"]),
        st.sampled_from([1.5, 2.0, 8.0, None]))
@@ -56,6 +59,7 @@ def test_more_bandwidth_never_slower(layer, hw, w, a, which, factor):
     assert fast <= base, _msg(layer, hw, which, factor, base, fast)
 
 
+@pytest.mark.slow
 @PROPS
 @given(layers(), configs(), BITS, BITS, st.integers(0, 2), st.sampled_from([1.5, 2.0, 4.0, 64.0]))
 def test_bigger_buffer_never_slower(layer, hw, w, a, which, factor):
@@ -66,6 +70,7 @@ def test_bigger_buffer_never_slower(layer, hw, w, a, which, factor):
     assert fast <= base, _msg(layer, hw, which, factor, base, fast)
 
 
+@pytest.mark.slow
 @PROPS
 @given(layers(), configs(), BITS, BITS, st.integers(0, 8), st.integers(0, 8))
 def test_bigger_array_never_slower(layer, hw, w, a, more_rows, more_cols):

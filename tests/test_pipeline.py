@@ -13,6 +13,8 @@ from hwsim.errors import ConfigError, HwsimError
 
 from conftest import CONFIGS
 
+pytestmark = pytest.mark.slow  # whole pipelines / a trained model per test: make test-fast skips them
+
 HW = (str(CONFIGS / "bitfusion_16x32.yaml"), str(CONFIGS / "cortex_a53_rpi3b.yaml"))
 
 

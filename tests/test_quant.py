@@ -176,6 +176,7 @@ def test_blocks_and_stages_of_zoo_models(name, blocks, stages):
     assert sum(len(u.layers) for u in find_units(q, layers, "stage", x)) == len(layers)
 
 
+@pytest.mark.slow
 def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
     args = (model, data.calib_x, data.calib_y, data.test_x, data.test_y, (2, 8))
     rtn = quantize(*args, method="rtn", progress=False)
@@ -185,6 +186,7 @@ def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
     assert brecq.quant_accuracy > rtn.fp_accuracy - 0.02 and brecq.quant_accuracy > rtn.quant_accuracy + 0.25
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_model(model, data, tmp_path, monkeypatch):
     import hwsim.quant.api as api
 
@@ -257,6 +259,7 @@ def test_image_folder_data(tmp_path):
         image_folder(tmp_path, size=32)
 
 
+@pytest.mark.slow
 def test_cli_quantize_writes_summary_and_model(model, cache_dir, tmp_path, monkeypatch, capsys):
     from hwsim.cli import main
 

@@ -37,6 +37,7 @@ def zoo(request):
     return request.param, net, x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("granularity", ["layer", "block"])
 def test_reconstruction_targets_are_the_true_module_outputs(zoo, granularity):
     name, net, x, y = zoo
@@ -59,6 +60,7 @@ def test_reconstruction_targets_are_the_true_module_outputs(zoo, granularity):
     assert fisher[target < 0].abs().max() == 0 and fisher[target > 0].abs().max() > 0
 
 
+@pytest.mark.slow
 def test_integer_execution_of_zoo_models(zoo):
     name, net, x, _ = zoo
     res = quantize(net, x, torch.zeros(len(x), dtype=torch.long), x[:4], torch.zeros(4, dtype=torch.long), (8, 8),
@@ -69,6 +71,7 @@ def test_integer_execution_of_zoo_models(zoo):
     assert report.max_logit_error <= 0.03 * report.logit_range, (name, report.max_logit_error, report.logit_range)
 
 
+@pytest.mark.slow
 def test_integer_execution_agrees_on_the_digits_model(model, data):
     res = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, (4, 4), iters=30, progress=False)
     report = integer_execution(res.qmodel, data.calib_x, data.test_x, data.test_y)
@@ -130,6 +133,7 @@ def test_precision_policy_is_one_rule_and_says_what_it_changed(model, data):
         PrecisionPolicy("all-8bit")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bits", [(2, 4), (4, 4)])
 def test_adaround_decides_every_rounding_and_hard_matches_soft(model, data, bits):
     res = quantize(model, data.calib_x, data.calib_y, data.test_x, data.test_y, bits, iters=200, progress=False)
@@ -169,6 +173,7 @@ def test_projection_is_nonnegative_monotone_and_a_fixed_point(values, cis):
     assert np.allclose(project_monotone(v, np.array(cis), order), v)
 
 
+@pytest.mark.slow
 def test_sensitivities_are_held_out_nonnegative_monotone_with_intervals(model, data):
     from hwsim.quant.sensitivity import measure_sensitivity
 

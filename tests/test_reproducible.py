@@ -56,6 +56,7 @@ def test_damaged_shipped_weights_are_a_warning_and_a_retrain(data, tmp_path, mon
     assert trained == []
 
 
+@pytest.mark.slow
 def test_retraining_reproduces_the_shipped_accuracy(data):
     """scripts/train_digits.py's recipe, run again here: within RETRAIN_TOLERANCE points (bit-identical weights on
     the torch release that made them)."""
@@ -70,8 +71,8 @@ def test_retraining_reproduces_the_shipped_accuracy(data):
 
 
 def _probe(env: dict, taskset: bool) -> dict:
-    code = ("import json, torch, quant\n"
-            "from hwsim.quant.data import digits\nfrom quant.digits_model import digits_model, train_digits_model\n"
+    code = ("import json, torch, hwsim.quant\n"
+            "from hwsim.quant.data import digits\nfrom hwsim.quant.digits_model import digits_model, train_digits_model\n"
             "from hwsim.quant.reproducible import environment\n"
             "d = digits()\nm = digits_model(d, progress=False)\n"
             "torch.manual_seed(0)\nx = d.calib_x[:64].clone().requires_grad_(True)\n"

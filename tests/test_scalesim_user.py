@@ -46,6 +46,7 @@ def test_reference_set_is_complete():
     assert rows >= 203
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pair", REFS)
 def test_user_mode_equals_scalesim(pair):
     cfg, topo = _split(pair)
@@ -63,6 +64,7 @@ def test_user_mode_equals_scalesim(pair):
         assert u.total_incl_prefetch == want[0], layer.name
 
 
+@pytest.mark.slow
 def test_issue_case_resnet18_os_32x32():
     """The case that showed the gap: SCALE-Sim's ResNet-18, 32x32 OS, 64 KiB, 10 words/cycle."""
     hw = load_config(USER / "scale_os.cfg")

@@ -65,6 +65,7 @@ def test_ga_answers_are_always_feasible(paper):
             assert len(sol.details["history"]) == 100
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(n_choices=st.sampled_from([3, 9]), n_layers=st.integers(2, 8), fraction=st.floats(0.0, 1.0),
        seed=st.integers(0, 10_000))
@@ -196,6 +197,7 @@ def _tied(problem, genes):
     return all(len({ab[genes[i]] for i in g}) == 1 for g in problem.act_groups)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_activation_groups_share_bits_and_solvers_are_optimal(seed):
     p = _tied_problem(seed)  # 9^6 = 531,441 assignments
@@ -211,6 +213,7 @@ def test_activation_groups_share_bits_and_solvers_are_optimal(seed):
     assert p.cheapest_cost() == pytest.approx(cost[np.array([_tied(p, g) for g in grid])].min())
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.data())
 def test_units_tie_activation_bits_and_cover_every_tied_assignment(data):
@@ -252,6 +255,7 @@ def _digits_problem(tmp_path, budget: str, seed: int) -> list[str]:
 DIGITS_HW = "bitfusion_16x32"
 
 
+@pytest.mark.slow
 def test_search_to_bits_to_simulate_lut_and_quantize(model, cache_dir, tmp_path, monkeypatch, capsys):
     """search -> result file -> simulate, lut and quantize take it as their --bits, with no hand editing."""
     monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache_dir))
@@ -291,6 +295,7 @@ def test_infeasible_budget_is_one_line_with_the_minimum(tmp_path, capsys):
     assert f"allowed: a budget of at least {cheapest:g} ms" in err[0]
 
 
+@pytest.mark.slow
 def test_nsga2_front_matches_the_exact_front():
     """Pareto set by NSGA-II: within budget, never better than the MILP at its own cost, hypervolume >= 99%."""
     from hwsim.search.multi import exact_front, hypervolume_ratio, pareto_nsga2

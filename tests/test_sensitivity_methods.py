@@ -21,6 +21,8 @@ from hwsim.quant.sensitivity.probes import prepare, table_document
 
 from conftest import CONFIGS
 
+pytestmark = pytest.mark.slow  # whole pipelines / a trained model per test: make test-fast skips them
+
 
 def _tiny(seed=0):
     """A conv -> ReLU -> linear network on 1x4x4 inputs, its data, and the same forward pass by hand."""

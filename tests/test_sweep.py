@@ -132,6 +132,7 @@ def test_interrupted_sweep_keeps_finished_chunks(tmp_path, monkeypatch):
     assert resumed.reused == 15 and resumed.simulated == 33 and resumed.table.num_rows == 48
 
 
+@pytest.mark.slow
 def test_ray_gives_the_same_table(tmp_path):
     pytest.importorskip("ray")
     spec = load_spec(_spec(tmp_path, SMALL))

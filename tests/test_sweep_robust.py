@@ -162,6 +162,7 @@ def _alive_in_group(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_workers_and_the_resumed_table_is_byte_identical(tmp_path, sig, code):
     spec = _spec(tmp_path, SLOW)
@@ -195,6 +196,7 @@ def test_a_signal_stops_workers_and_the_resumed_table_is_byte_identical(tmp_path
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_a_killed_driver_takes_its_workers_with_it(tmp_path):
     """SIGKILL (or the OOM killer) to the driver alone: no handler runs, yet the workers end within 3 s (they
     ask the kernel for SIGTERM when their parent dies), and a rerun resumes to the uninterrupted table."""

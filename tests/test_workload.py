@@ -88,6 +88,7 @@ def test_topology_errors(tmp_path, body, message):
         layers_from_topology(topo)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(__import__("hwsim.models", fromlist=["MODEL_BUILDERS"]).MODEL_BUILDERS))
 def test_shipped_layer_lists_equal_a_fresh_extraction(name):
     """hwsim/zoo_layers/*.json (read instead of torch at 224x224): stale after a model change until

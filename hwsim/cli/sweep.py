@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (reused to resume)")
     p.add_argument("--jobs", type=jobs_int, help="worker processes (default: all cores)")
     p.add_argument("--ray", action="store_true", help="run the tasks on a local Ray (pip install 'hwsim[ray]')")
-    p.add_argument("--ray-address", metavar="ADDR", help="run on the Ray cluster at ADDR (ray://host:10001)")
+    p.add_argument("--ray-address", metavar="ADDR", help="run on the Ray cluster at ADDR (a head node's host:6379, or ray://host:10001)")
     p.add_argument("--samples", type=positive_int, help="override the spec's samples (a random subset of the grid)")
     p.add_argument("--max-points", type=positive_int, metavar="N",
                    help="refuse a sweep of more than N points (default 10,000,000; the driver holds 16 bytes a point)")
