@@ -209,69 +209,87 @@ def _needs(outer_role, mode, b, o, q, q0):
 
 
 @njit(cache=True)
+def fold_order(nr, nc, rows_outer, block):
+    """The folds of one group batch in run order, a row per fold: (row fold i, column fold j, block b, outer
+    index o, inner index q, the block's first and past-last inner index q0, q1).  The loops are
+    ``for block of `block` inner folds: for outer fold: for inner fold in the block``."""
+    n_outer = nr if rows_outer else nc
+    n_inner = nc if rows_outer else nr
+    n_blk = (n_inner + block - 1) // block
+    out = np.empty((nr * nc, 7), dtype=np.int64)
+    f = 0
+    for b in range(n_blk):
+        q0 = b * block
+        q1 = min(n_inner, q0 + block)
+        for o in range(n_outer):
+            for q in range(q0, q1):
+                out[f, 0] = o if rows_outer else q
+                out[f, 1] = q if rows_outer else o
+                out[f, 2] = b
+                out[f, 3] = o
+                out[f, 4] = q
+                out[f, 5] = q0
+                out[f, 6] = q1
+                f += 1
+    return out
+
+
+@njit(cache=True)
 def _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
                  rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold):
     """Per fold of one group batch, in run order: bits loaded, bits written, input buffering mode; and the bits
     loaded into the ifmap, filter and ofmap (partial sums) buffers."""
     nr = len(row_t)
     nc = len(out_col)
-    n_outer = nr if rows_outer else nc
-    n_inner = nc if rows_outer else nr
-    n_blk = (n_inner + block - 1) // block
+    order = fold_order(nr, nc, rows_outer, block)
     load_t = np.zeros(nr * nc)
     write_t = np.zeros(nr * nc)
     mode_t = np.zeros(nr * nc, dtype=np.int8)
     loaded = np.zeros(3)
     row_buf = 0 if df != IS else 1  # IS: the row operand is the filter
-    fold = 0
-    for b in range(n_blk):
-        q0 = b * block
-        q1 = min(n_inner, q0 + block)
-        for o in range(n_outer):
-            for q in range(q0, q1):
-                i = o if rows_outer else q  # row fold
-                j = q if rows_outer else o  # column fold
-                final = df == OS or i == nr - 1
-                load = 0.0
-                write = 0.0
-                bmode = 0
-                if _needs(rows_outer, row_mode, b, o, q, q0):
-                    load += row_t[i]
-                    loaded[row_buf] += row_t[i]
-                    bmode = max(bmode, mode_row)
-                if df == OS:
-                    if _needs(not rows_outer, col_mode, b, o, q, q0):
-                        load += col_t[j]
-                        loaded[1] += col_t[j]
-                        bmode = max(bmode, mode_col)
-                    if final:
-                        write += out_row[i] * out_col[j]
-                else:
-                    if df == WS:
-                        ft = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
-                    else:
-                        ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
-                    load += ft
-                    loaded[1 if df == WS else 0] += ft
-                    bmode = max(bmode, mode_fold)
-                    if final:
-                        write += out_col[j]
-                    if nr > 1 and psum_mode == PSUM_PER_FOLD:
-                        if i > 0:
-                            load += psum_t[j]
-                            loaded[2] += psum_t[j]
-                        if not final:
-                            write += psum_t[j]
-                    elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
-                        if q == q0 and b > 0:
-                            load += psum_t[j]
-                            loaded[2] += psum_t[j]
-                        if q == q1 - 1 and not final:
-                            write += psum_t[j]
-                load_t[fold] = load
-                write_t[fold] = write
-                mode_t[fold] = bmode
-                fold += 1
+    for fold in range(nr * nc):
+        i, j, b, o, q, q0, q1 = order[fold, 0], order[fold, 1], order[fold, 2], order[fold, 3], order[fold, 4], \
+            order[fold, 5], order[fold, 6]
+        final = df == OS or i == nr - 1
+        load = 0.0
+        write = 0.0
+        bmode = 0
+        if _needs(rows_outer, row_mode, b, o, q, q0):
+            load += row_t[i]
+            loaded[row_buf] += row_t[i]
+            bmode = max(bmode, mode_row)
+        if df == OS:
+            if _needs(not rows_outer, col_mode, b, o, q, q0):
+                load += col_t[j]
+                loaded[1] += col_t[j]
+                bmode = max(bmode, mode_col)
+            if final:
+                write += out_row[i] * out_col[j]
+        else:
+            if df == WS:
+                ft = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
+            else:
+                ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
+            load += ft
+            loaded[1 if df == WS else 0] += ft
+            bmode = max(bmode, mode_fold)
+            if final:
+                write += out_col[j]
+            if nr > 1 and psum_mode == PSUM_PER_FOLD:
+                if i > 0:
+                    load += psum_t[j]
+                    loaded[2] += psum_t[j]
+                if not final:
+                    write += psum_t[j]
+            elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
+                if q == q0 and b > 0:
+                    load += psum_t[j]
+                    loaded[2] += psum_t[j]
+                if q == q1 - 1 and not final:
+                    write += psum_t[j]
+        load_t[fold] = load
+        write_t[fold] = write
+        mode_t[fold] = bmode
     return load_t, write_t, mode_t, loaded
 
 

@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dram import Traffic
+from .dram import Traffic, fold_order
 from .memory import pipeline_end
 
 OS, WS, IS = 0, 1, 2
@@ -286,72 +286,66 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     map_eff = 0.0
     compute_util = 0.0
     fold = 0
-    n_outer = nr if rows_outer else nc
-    n_inner = nc if rows_outer else nr
-    n_blk = (n_inner + block - 1) // block
+    order = fold_order(nr, nc, rows_outer, block)  # the same order as the traffic's
 
     for gb in range(n_gb):
         g = min(gpf, groups - gb * gpf)
-        for b in range(n_blk):
-            q0 = b * block
-            q1 = min(n_inner, q0 + block)
-            for o in range(n_outer):
-                for q in range(q0, q1):
-                    i = o if rows_outer else q  # row fold
-                    j = q if rows_outer else o  # column fold
-                    sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
-                    sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
-                    final = 1 if (df == OS or i == nr - 1) else 0
+        for f in range(nr * nc):
+            i = order[f, 0]  # row fold
+            j = order[f, 1]  # column fold
+            sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
+            sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
+            final = 1 if (df == OS or i == nr - 1) else 0
 
-                    # ---- compute: step the fold, or reuse an identical one ----
-                    o_bits = out_bits if final else acc_bits
-                    s_if, s_f, s_o = sram[0], sram[1], sram[2]
-                    pg = g if gpf > 1 else 1
-                    hit = -1
-                    for k in range(n_memo if reuse_folds else 0):
-                        if (memo_key[k, 0] == sr and memo_key[k, 1] == sc and memo_key[k, 2] == final
-                                and memo_key[k, 3] == level[0] and memo_key[k, 4] == level[1]
-                                and memo_key[k, 5] == level[2] and memo_key[k, 6] == level[3]):
-                            hit = k
-                            break
-                    if hit >= 0:
-                        cyc = memo_val[hit, 0]
-                        stl = memo_val[hit, 1]
-                        for p in range(4):
-                            level[p] = memo_val[hit, 2 + p]
-                        for p in range(3):
-                            sram[p] += memo_val[hit, 6 + p]
-                    else:
-                        key = level.copy()
-                        before = sram.copy()
-                        cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
-                                              pg, sr_g, sc_g, bw, cap, bw_o, bw_p, rq_bits, level, sram)
-                        slot = n_memo if n_memo < _MEMO else fold % _MEMO
-                        memo_key[slot, 0] = sr
-                        memo_key[slot, 1] = sc
-                        memo_key[slot, 2] = final
-                        for p in range(4):
-                            memo_key[slot, 3 + p] = key[p]
-                            memo_val[slot, 2 + p] = level[p]
-                        memo_val[slot, 0] = cyc
-                        memo_val[slot, 1] = stl
-                        for p in range(3):
-                            memo_val[slot, 6 + p] = sram[p] - before[p]
-                        if n_memo < _MEMO:
-                            n_memo += 1
-                    onchip_stall += stl
-                    used = pg * sr_g * sc_g if gpf > 1 else sr * sc  # PEs with real work in this fold
-                    map_eff += used / (R * C)
-                    compute_util += used * T / (R * C * L)
+            # ---- compute: step the fold, or reuse an identical one ----
+            o_bits = out_bits if final else acc_bits
+            s_if, s_f, s_o = sram[0], sram[1], sram[2]
+            pg = g if gpf > 1 else 1
+            hit = -1
+            for k in range(n_memo if reuse_folds else 0):
+                if (memo_key[k, 0] == sr and memo_key[k, 1] == sc and memo_key[k, 2] == final
+                        and memo_key[k, 3] == level[0] and memo_key[k, 4] == level[1]
+                        and memo_key[k, 5] == level[2] and memo_key[k, 6] == level[3]):
+                    hit = k
+                    break
+            if hit >= 0:
+                cyc = memo_val[hit, 0]
+                stl = memo_val[hit, 1]
+                for p in range(4):
+                    level[p] = memo_val[hit, 2 + p]
+                for p in range(3):
+                    sram[p] += memo_val[hit, 6 + p]
+            else:
+                key = level.copy()
+                before = sram.copy()
+                cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits,
+                                      pg, sr_g, sc_g, bw, cap, bw_o, bw_p, rq_bits, level, sram)
+                slot = n_memo if n_memo < _MEMO else fold % _MEMO
+                memo_key[slot, 0] = sr
+                memo_key[slot, 1] = sc
+                memo_key[slot, 2] = final
+                for p in range(4):
+                    memo_key[slot, 3 + p] = key[p]
+                    memo_val[slot, 2 + p] = level[p]
+                memo_val[slot, 0] = cyc
+                memo_val[slot, 1] = stl
+                for p in range(3):
+                    memo_val[slot, 6 + p] = sram[p] - before[p]
+                if n_memo < _MEMO:
+                    n_memo += 1
+            onchip_stall += stl
+            used = pg * sr_g * sc_g if gpf > 1 else sr * sc  # PEs with real work in this fold
+            map_eff += used / (R * C)
+            compute_util += used * T / (R * C * L)
 
-                    fold_cycles[fold] = cyc - (L - t_eff) if (overlap and fold > 0) else cyc
-                    if overlap:  # an overlapped fold still cannot beat what its buffers and requantizer move
-                        floor = _fold_floor(sram[0] - s_if, sram[1] - s_f, sram[2] - s_o, final, bw_if, bw_f,
-                                            bw_o, bw_p, rq_bits)
-                        if floor > fold_cycles[fold]:
-                            onchip_stall += floor - fold_cycles[fold]
-                            fold_cycles[fold] = floor
-                    fold += 1
+            fold_cycles[fold] = cyc - (L - t_eff) if (overlap and fold > 0) else cyc
+            if overlap:  # an overlapped fold still cannot beat what its buffers and requantizer move
+                floor = _fold_floor(sram[0] - s_if, sram[1] - s_f, sram[2] - s_o, final, bw_if, bw_f,
+                                    bw_o, bw_p, rq_bits)
+                if floor > fold_cycles[fold]:
+                    onchip_stall += floor - fold_cycles[fold]
+                    fold_cycles[fold] = floor
+            fold += 1
 
     # The output queue drains before the layer ends, then the requantizer's pipeline empties.
     tail = 0.0
