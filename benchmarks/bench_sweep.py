@@ -135,9 +135,10 @@ def merge_scale(sweep_out: Path, copies: int, folder: Path) -> tuple[int, float,
         "from pathlib import Path\n"
         "from hwsim.explore.store import done_codes, merge\n"
         f"folder, out = Path({str(target / parts.name)!r}), Path({str(target)!r})\n"
-        "wanted = done_codes(folder)\n"
-        "sch = pq.read_schema(next(folder.glob('part-*.parquet')))\n"
-        "t = time.perf_counter(); rows = merge(folder, out, wanted, sch); dt = time.perf_counter() - t\n"
+        "parts = sorted(folder.glob('part-*.parquet'))\n"
+        "wanted = done_codes(parts)\n"
+        "sch = pq.read_schema(parts[0])\n"
+        "t = time.perf_counter(); rows = merge(parts, out, wanted, sch); dt = time.perf_counter() - t\n"
         "print(f'RESULT {rows} {dt} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}')\n"
     )
     line = _result(code)
