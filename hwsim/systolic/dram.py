@@ -293,6 +293,21 @@ def _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, o
     return load_t, write_t, mode_t, loaded
 
 
+@njit(cache=True)
+def _plans_totals(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
+                  rows_outer, block, modes, mode_row, mode_col, mode_fold):
+    """(read bits, write bits) of one group batch under each of several plans (``rows_outer``, ``block`` and
+    ``modes`` (n x 3: row, col, psum) per plan): :func:`_batch_folds`'s totals, in one call."""
+    out = np.zeros((len(block), 2))
+    for p in range(len(block)):
+        load, write, _, _ = _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row,
+                                         out_col, psum_t, rows_outer[p], block[p], modes[p, 0], modes[p, 1],
+                                         modes[p, 2], mode_row, mode_col, mode_fold)
+        out[p, 0] = load.sum()
+        out[p, 1] = write.sum()
+    return out
+
+
 class Traffic(NamedTuple):
     """A layer's DRAM traffic under one plan, fold by fold in run order (bits), and its totals."""
 
@@ -340,7 +355,7 @@ def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, in
 
 
 def plans(batches: list[tuple[Tiles, int]], half: tuple[float, float, float], family: str = "useful") -> list[Plan]:
-    """Candidate plans (loop order x block size) with their closed-form traffic.
+    """Candidate plans (loop order x block size) with their traffic (:func:`fold_traffic`'s totals).
 
     ``family="useful"``: the block sizes where the traffic can change (1, the slot counts, all
     inner folds) -- enough to find the fewest bytes.  ``family="all"``: 1, 2, 4, ... and all inner
@@ -354,22 +369,26 @@ def plans(batches: list[tuple[Tiles, int]], half: tuple[float, float, float], fa
     s_row, s_col, s_o = sl["row"][0], sl["col"][0], sl["psum"][0]
     out_tile = float(t0.out_row.max() * t0.out_col.max()) if t0.df == OS else float(t0.out_col.max())
     out_slots = 1 if _slots(half[2], out_tile)[1] else 2
-    out = []
+    buffering = (sl["row"][1], sl["col"][1], sl["fold"][1])
+    candidates = []  # (rows_outer, block, modes) in the order the plans are listed
     for rows_outer in (True, False):
         n_in = nc if rows_outer else nr
         if family == "all":
             cands = {n_in} | {2 ** e for e in range(max(n_in, 1).bit_length()) if 2 ** e < n_in}
         else:
             cands = {1, n_in} | {s for s in (s_row, s_col, s_o) if 1 <= s < n_in}
-        buffering = (sl["row"][1], sl["col"][1], sl["fold"][1])
-        for k in sorted(cands):
-            modes = batch_modes(t0, rows_outer, k, s_row, s_col, s_o)
-            rd = wr = 0.0
-            for tiles, count in batches:
-                load, write, _, _ = _folds_of(tiles, rows_outer, k, modes, buffering)
-                rd, wr = rd + load.sum() * count, wr + write.sum() * count
-            out.append(Plan(rows_outer, k, *modes, *buffering, out_slots, float(rd), float(wr)))
-    return out
+        candidates += [(rows_outer, k, batch_modes(t0, rows_outer, k, s_row, s_col, s_o)) for k in sorted(cands)]
+    orders = np.array([c[0] for c in candidates], dtype=np.bool_)
+    blocks = np.array([c[1] for c in candidates], dtype=np.int64)
+    modes = np.array([c[2] for c in candidates], dtype=np.int64).reshape(-1, 3)
+    rd = np.zeros(len(candidates))
+    wr = np.zeros(len(candidates))
+    for t, count in batches:  # every plan's traffic, one compiled call per group batch
+        totals = _plans_totals(t.df, t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, float(t.fold_total),
+                               t.out_row, t.out_col, t.psum, orders, blocks, modes, *(int(b) for b in buffering))
+        rd, wr = rd + totals[:, 0] * count, wr + totals[:, 1] * count
+    return [Plan(rows_outer, k, *m, *buffering, out_slots, float(r), float(w))
+            for (rows_outer, k, m), r, w in zip(candidates, rd, wr)]
 
 
 def plan_traffic(batches: list[tuple[Tiles, int]], half: tuple[float, float, float]) -> Plan:
