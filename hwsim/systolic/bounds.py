@@ -7,6 +7,7 @@ a search considers in one call (the search ranks thousands of (precision mode, s
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -37,6 +38,12 @@ class BoundPorts:
         """The positional tail of :func:`mapping_bound`."""
         return (self.ifmap, self.filter, self.ofmap, self.requant, self.psum_via_ofmap, self.psum, self.scale_bits,
                 self.acc_bits, self.requant_latency, self.overlap)
+
+
+@functools.lru_cache(maxsize=256)
+def ports_of(hw: SystolicConfig) -> BoundPorts:
+    """The :class:`BoundPorts` of ``hw``, made once per config (the search asks for them per candidate)."""
+    return BoundPorts(hw)
 
 
 @njit(cache=True)

@@ -18,7 +18,7 @@ from ..resources import check_systolic_size
 from ..precision import label
 from ..results import LayerResult, Schedule
 from . import kernel as K
-from .bounds import BoundPorts, lower_bound, shape_bounds
+from .bounds import lower_bound, ports_of, shape_bounds
 from .dram import Traffic, build_tiles, fold_traffic, plan_traffic, plans
 from .mapping import Mapping, map_layer
 from .scalesim_user import user_mode_cycles
@@ -133,7 +133,7 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
     stream = {"os": 1, "ws": layer.gemm_m, "is": layer.gemm_n}[df]
     chunkings = [n for n in (2 ** e for e in range(max(stream, 1).bit_length())) if n <= stream and
                  (n == 1 or math.ceil(stream / n) < math.ceil(stream / (n // 2)))]
-    ports = BoundPorts(hw)
+    ports = ports_of(hw)
     gemm = (layer.gemm_m, layer.gemm_k, layer.gemm_n)
     columns: dict[str, list[np.ndarray]] = {k: [] for k in ("bound", "rows", "cols", "w", "a", "pf")}
     for w, a in modes:  # every (mode, sub-array) pair with its bound, ranked in one sort
@@ -223,7 +223,7 @@ def _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds,
             sub = Layer(layer.name, "gemm", 1, 1, k * g, layer.gemm_m, 1, s * g, 1, 1, 1, g)
             ifmap, kw = real_ifmap, dict(weights_on_chip=False, ifmap_on_chip=ifmap_on_chip or resident)
         chunks.append((sub, ifmap, kw, count))
-    ports = BoundPorts(hw)
+    ports = ports_of(hw)
     if bound is not None and sum(lower_bound(map_layer(sub, hw, w, a, df, shape), ports, w, a, out_bits) * count
                                  for sub, _, _, count in chunks) >= bound.total_cycles:
         return None
@@ -255,7 +255,7 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
     """The best loop order and block size for one (sub-)layer in mode (w, a) on the ``shape`` sub-array of
     ``hw``; None when it cannot beat ``bound``."""
     m = map_layer(layer, hw, w, a, df, shape)
-    floor = lower_bound(m, BoundPorts(hw), w, a, out_bits)
+    floor = lower_bound(m, ports_of(hw), w, a, out_bits)
     if bound is not None and floor >= bound.total_cycles:
         return None
     check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
