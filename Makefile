@@ -38,11 +38,13 @@ boards: $(STAMP)
 test: lint typecheck docs pytest check-install
 
 # The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
+# Both on two workers (pytest-xdist); the demo's run is shared between them (conftest.demo_run).
+XDIST := -n 2
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m "not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q -n 2 --durations=20
+	$(PY) -m pytest -q $(XDIST) --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -5,8 +5,6 @@ tests/test_reproducible.py checks the pinned kernels themselves on both configur
 AVX512-FP16 the reconstruction's floats still differ, so there the run must equal that class's recorded table
 (scripts/readme_demo.py, tests/data/demo_summary.amx.md) instead of the README's."""
 
-import os
-import subprocess
 import sys
 
 import pytest
@@ -18,9 +16,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from readme_demo import cpu_class, expected_table  # noqa: E402
 
 STALE = "README demo table is stale: run `make demo && make readme-demo`"
-# another machine, as far as one machine can play it: ATen's AVX2 loops, MKL's AVX2 path, one OpenMP thread
-OTHER_CPU = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-             "OMP_NUM_THREADS": "1"}
 
 
 def test_cpu_class_reads_the_flags():
@@ -31,11 +26,7 @@ def test_cpu_class_reads_the_flags():
 
 
 @pytest.mark.slow
-def test_readme_demo_table_equals_a_fresh_run_on_another_cpu_configuration(cache_dir, tmp_path):
+def test_readme_demo_table_equals_a_fresh_run_on_another_cpu_configuration(demo_run):
     """`make demo`'s command in a fresh process whose environment asks for other kernels and threads."""
-    env = {**os.environ, **OTHER_CPU, "HWSIM_CACHE_DIR": str(cache_dir)}
-    out = tmp_path / "demo-other-cpu"
-    subprocess.run([sys.executable, "-m", "hwsim", "pipeline", "--out", str(out), "--quiet"], env=env,
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    assert (out / "summary.md").read_text(encoding="utf-8") == expected_table(), \
+    assert (demo_run / "summary.md").read_text(encoding="utf-8") == expected_table(), \
         STALE + f" (or differs on another CPU; this one is of class {cpu_class()})"

@@ -1,4 +1,4 @@
-"""The numba cycle kernel: steps every fold of a layer cycle by cycle, then pipelines DRAM.
+"""The numba cycle kernel: steps every fold of a layer schedule step by schedule step, then pipelines DRAM.
 
 Model (all quantities in bits so that 2-bit operands stay integral):
 
@@ -18,10 +18,14 @@ Model (all quantities in bits so that 2-bit operands stay integral):
   cycle of bandwidth plus the largest single-step demand of the layer's largest fold).
   Finished outputs enter the requantizer's queue, which passes at most
   ``requant_outputs_per_cycle`` outputs per cycle to the ofmap write port; partial sums enter a
-  psum queue to the accumulators (their own port, or the ofmap port's spare bandwidth).  A step fires in the first cycle in which every input FIFO holds
-  its demand and its output queue has room; other cycles are stalls.  Levels carry over from
-  fold to fold, and the queues drain before the layer ends (then the requantizer's pipeline
-  latency).
+  psum queue to the accumulators (their own port, or the ofmap port's spare bandwidth).  A step
+  fires in the first cycle in which every input FIFO holds its demand and its output queue has
+  room; other cycles are stalls.  Levels carry over from fold to fold, and the queues drain
+  before the layer ends (then the requantizer's pipeline latency).
+* Stalls in closed form.  While a step waits, queues only fill or drain at fixed rates, so the
+  number of cycles it waits is found by a search over a closed form (:func:`_wait`), not by
+  stepping each stalled cycle: a slow port, requantizer or DRAM costs no more time to simulate,
+  and the count equals stepping the clock (``tests/test_rate_independence.py``).
 * Folds with the same shape entered with the same FIFO levels behave identically, so each
   distinct (shape, entry state) is stepped once and reused: exact, and fast.
 * DRAM.  What each fold loads and writes comes from :func:`hwsim.systolic.dram.fold_traffic`
@@ -189,6 +193,78 @@ def _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
 
 
 @njit(cache=True)
+def _drained(n, l2, l3, bw_o, bw_p, rq_bits):
+    """The (partial-sum, requantizer) queue levels after ``n`` cycles in which nothing enters them.
+
+    The closed form of ``n`` drains of :func:`_cycle`: the requantizer passes ``min(rq_bits, bw_o)``
+    bits a cycle until it is empty (``min(l3, n r)`` in all); partial sums leave at ``bw_p`` a
+    cycle, or through what the ofmap port has left (``n bw_o`` minus what the requantizer used).
+    Every drain is non-negative, so clamping the sum at zero equals clamping every cycle.
+    """
+    if n == 0:
+        return l2, l3
+    passed = 0.0
+    if l3 > 0:
+        passed = min(l3, n * min(rq_bits, bw_o))
+    drain = (n * bw_o - passed) if bw_p < 0 else n * bw_p
+    return max(l2 - drain, 0.0), l3 - passed
+
+
+@njit(cache=True)
+def _idle(level, cap, bw, bw_o, bw_p, rq_bits, n):
+    """Apply ``n`` cycles in which no step fires: the input FIFOs fill, the output queues drain."""
+    if n > 0:
+        level[0] = min(level[0] + n * bw[0], cap[0])
+        level[1] = min(level[1] + n * bw[1], cap[1])
+        level[2], level[3] = _drained(n, level[2], level[3], bw_o, bw_p, rq_bits)
+
+
+@njit(cache=True)
+def _ready_after(n, level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
+    """Whether, after ``n`` idle cycles, the next cycle fires a step demanding (d_if, d_f, d_o);
+    ``d_if < 0``: whether both output queues are empty after ``n`` cycles (the layer's tail).
+
+    Computed with the same operations :func:`_idle` then :func:`_cycle` perform, so the answer is
+    what stepping them would find."""
+    l2, l3 = _drained(n, level[2], level[3], bw_o, bw_p, rq_bits)
+    if d_if < 0:
+        return l2 <= 0 and l3 <= 0
+    f0 = level[0]
+    f1 = level[1]
+    if n > 0:
+        f0 = min(f0 + n * bw[0], cap[0])
+        f1 = min(f1 + n * bw[1], cap[1])
+    if min(f0 + bw[0], cap[0]) < d_if or min(f1 + bw[1], cap[1]) < d_f:
+        return False
+    return (l3 + d_o <= cap[3]) if final else (l2 + d_o <= cap[2])
+
+
+@njit(cache=True)
+def _wait(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
+    """Fewest idle cycles before :func:`_ready_after` holds: doubling, then bisection.
+
+    Every condition is monotone in the number of idle cycles (FIFOs only fill, queues only
+    drain), so the search is exact, and a slow port costs log(stall) work instead of a loop
+    over every stalled cycle (issue 29: cost independent of rates).
+    """
+    if _ready_after(0, level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
+        return 0
+    hi = 1
+    while not _ready_after(hi, level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
+        hi *= 2
+        if hi > 2 ** 62:
+            raise ValueError("a step can never fire: a port's queue is smaller than one step's demand")
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _ready_after(mid, level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(cache=True)
 def _fold_floor(d_if, d_f, d_o, final, bw_if, bw_f, bw_o, bw_p, rq_bits):
     """Fewest cycles a fold can take given the bits it moves through each port (per fold, so that where
     the time goes stays put when a port gets faster, and the layer's cycles can only fall)."""
@@ -211,18 +287,24 @@ def _fold_floor(d_if, d_f, d_o, final, bw_if, bw_f, bw_o, bw_p, rq_bits):
 @njit(cache=True)
 def _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap, bw_o,
                bw_p, rq_bits, level, sram):
-    """Run one fold cycle by cycle; updates the queue ``level`` and ``sram`` bit counters; returns (cycles, stalls)."""
+    """Run one fold step by step (a stalled step's cycles in closed form); updates the queue ``level`` and
+    ``sram`` bit counters; returns (cycles, stalls)."""
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     cycles = 0
     stalls = 0
     for t in range(L):
         d_if, d_f, d_o = _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g,
                                       sc_g)
-        while True:
-            cycles += 1
-            if _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
-                break
-            stalls += 1
+        cycles += 1
+        if not _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
+            # stalled: the cycles until it fires in closed form, not one by one
+            n = _wait(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final)
+            _idle(level, cap, bw, bw_o, bw_p, rq_bits, n)
+            cycles += n + 1
+            stalls += n + 1
+            while not _cycle(level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):  # never: _wait is exact
+                cycles += 1
+                stalls += 1
         sram[0] += d_if
         sram[1] += d_f
         sram[2] += d_o
@@ -350,9 +432,8 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     # The output queue drains before the layer ends, then the requantizer's pipeline empties.
     tail = 0.0
     if not scalesim_count:
-        while level[2] > 0 or level[3] > 0:
-            _cycle(level, cap, bw, bw_o, bw_p, rq_bits, 0.0, 0.0, 0.0, True)
-            tail += 1
+        tail = float(_wait(level, cap, bw, bw_o, bw_p, rq_bits, -1.0, 0.0, 0.0, True))
+        _idle(level, cap, bw, bw_o, bw_p, rq_bits, int(tail))
         tail += requant_latency
         fold_cycles[n_folds - 1] += tail
         onchip_stall += tail

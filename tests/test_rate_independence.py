@@ -1,0 +1,84 @@
+"""Stalled cycles are counted in closed form (hwsim.systolic.kernel._wait), not looped over one by one: the count
+equals stepping the clock cycle by cycle, so a slow port, requantizer or DRAM changes no number and one kernel call
+costs no more (issue 29, item 4).  Values are multiples of 1/4 here, so float sums are exact on both sides."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwsim.config import Buffers
+from hwsim.layers import Layer
+from hwsim.systolic import kernel as K
+from hwsim.systolic.simulate import simulate_layer
+
+from test_systolic import SMALL, reference_onchip
+
+quarters = lambda lo, hi: st.integers(lo, hi).map(lambda q: q / 4)
+rate = st.one_of(quarters(1, 256), st.just(math.inf))
+
+
+def _stepped(level, cap, bw, bw_o, bw_p, rq, d, final):
+    """Idle cycles before the step fires, one clock at a time (the kernel's own cycle); ``d`` None: until the output
+    queues are empty (the layer's tail)."""
+    n = 0
+    if d is None:
+        while level[2] > 0 or level[3] > 0:
+            K._cycle(level, cap, bw, bw_o, bw_p, rq, 0.0, 0.0, 0.0, True)
+            n += 1
+        return n
+    while not K._cycle(level, cap, bw, bw_o, bw_p, rq, *d, final):
+        n += 1
+    return n
+
+
+@settings(max_examples=400, deadline=None)
+@given(bw_if=rate, bw_f=rate, bw_o=rate, rq=rate, psum=st.one_of(st.just(-1.0), rate),
+       extra=st.lists(quarters(0, 400), min_size=4, max_size=4), fill=st.lists(st.floats(0, 1), min_size=4, max_size=4),
+       share=st.lists(st.floats(0, 1), min_size=3, max_size=3), final=st.booleans(), tail=st.booleans())
+def test_closed_form_wait_equals_stepping_the_clock(bw_if, bw_f, bw_o, rq, psum, extra, fill, share, final, tail):
+    bw = np.array([bw_if, bw_f])
+    cap = np.array([bw_if + extra[0], bw_f + extra[1], (bw_o if psum < 0 else psum) + extra[2], min(bw_o, rq) + extra[3]])
+    q = lambda x: math.floor(4 * x) / 4  # a level or demand on the quarter grid, within its queue
+    # input FIFOs start full in the kernel (``inf`` when unlimited); output queues hold a finite backlog
+    level = np.array([cap[i] if i < 2 and math.isinf(cap[i]) else q(fill[i] * min(cap[i], 1e6)) for i in range(4)])
+    d = None if tail else (q(share[0] * min(cap[0], 1e6)), q(share[1] * min(cap[1], 1e6)),
+                           q(share[2] * min(cap[3 if final else 2], 1e6)))
+    closed, stepped = level.copy(), level.copy()
+    n = K._wait(closed, cap, bw, bw_o, psum, rq, *((-1.0, 0.0, 0.0) if tail else d), True if tail else final)
+    K._idle(closed, cap, bw, bw_o, psum, rq, n)
+    if not tail:
+        assert K._cycle(closed, cap, bw, bw_o, psum, rq, *d, final)  # it fires in the very next cycle
+    assert n == _stepped(stepped, cap, bw, bw_o, psum, rq, d, final)
+    assert np.array_equal(closed, stepped)
+
+
+@pytest.mark.parametrize("layer", SMALL, ids=lambda layer: layer.name)
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+@pytest.mark.parametrize("psum", ["ofmap", 0.25])
+def test_slow_ports_equal_the_cycle_by_cycle_reference(paper_hw, layer, dataflow, psum):
+    """A requantizer passing one output every 4 cycles and quarter-byte SRAM ports: the kernel, now skipping stalls
+    in closed form, equals the plain reference that steps every cycle (tests/test_systolic.py)."""
+    hw = dataclasses.replace(paper_hw, rows=4, cols=8, dram_gb_per_s=None, requant_outputs_per_cycle=0.25,
+                             sram_bytes_per_cycle=Buffers(0.75, 1.25, 0.5), requant_latency_cycles=2,
+                             fold_overlap=False, psum_via_ofmap=psum == "ofmap",
+                             psum_bytes_per_cycle=None if psum == "ofmap" else psum)
+    r = simulate_layer(layer, hw, 2, 8, dataflow=dataflow, search=False)
+    cycles, stalls = reference_onchip(layer, hw, 2, 8, dataflow)
+    assert (r.total_cycles, r.onchip_stall_cycles) == (cycles, stalls)
+
+
+def test_a_starved_layer_is_timed_by_its_slowest_port(paper_hw):
+    """The issue's layer (13x13x320 -> 640, 1x1, w2a2) behind a 0.01 outputs/cycle requantizer and a 0.1 B/cycle
+    DRAM on SCALE-Sim's schedule: over ten million cycles, each of them accounted for, in one kernel call."""
+    layer = Layer("pw", "conv", 13, 13, 320, 13, 13, 640, 1, 1, 1, 1)
+    hw = dataclasses.replace(paper_hw, requant_outputs_per_cycle=0.01, dram_gb_per_s=0.1 * paper_hw.clock_mhz / 1e3)
+    r = simulate_layer(layer, hw, 2, 2, search=False)
+    outputs = 13 * 13 * 640
+    assert r.total_cycles >= outputs / 0.01 and r.total_cycles >= (r.dram_read_bytes + r.dram_write_bytes) / 0.1
+    assert r.total_cycles == r.compute_cycles + r.onchip_stall_cycles + r.dram_stall_cycles
+    fast = simulate_layer(layer, paper_hw, 2, 2, search=False)
+    assert r.compute_cycles == fast.compute_cycles and r.total_cycles > 100 * fast.total_cycles
