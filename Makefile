@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_codesign.py
 	$(PY) benchmarks/compare_methods.py
 	$(PY) benchmarks/bench_pinned_kernels.py
+	$(PY) benchmarks/bench_rates.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
