@@ -38,17 +38,13 @@ boards: $(STAMP)
 test: lint typecheck docs pytest check-install
 
 # The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
-# Both on two workers (pytest-xdist).  The whole suite first runs the demo alone (scripts/demo_run.py: torch's
-# 2 threads beside a test worker ran it 3x slower), fresh every time; the tests of its run read that folder.
+# Both on two workers (pytest-xdist); the demo's run is shared between them (conftest.demo_run).
 XDIST := -n 2
-TEST_DEMO := .cache/test-demo
 test-fast: $(STAMP)
 	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 pytest: $(STAMP)
-	rm -rf $(TEST_DEMO)
-	$(PY) scripts/demo_run.py $(TEST_DEMO) > /dev/null
-	HWSIM_TEST_DEMO=$(TEST_DEMO) $(PY) -m pytest -q $(XDIST) --durations=25
+	$(PY) -m pytest -q $(XDIST) --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
