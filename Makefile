@@ -37,9 +37,10 @@ boards: $(STAMP)
 # the README demo) on both cores, and the package installed from its wheel outside the checkout.
 test: lint typecheck docs pytest check-install
 
-# The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
-# Both on two workers (pytest-xdist); the demo's run is shared between them (conftest.demo_run).
+# Both pytest targets on two workers (pytest-xdist); the demo's run is shared between them (conftest.demo_run).
 XDIST := -n 2
+
+# The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q $(XDIST) -m "not slow"
 

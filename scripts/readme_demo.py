@@ -55,13 +55,14 @@ def readme_block(readme: str) -> str:
 
 def main(argv: list[str]) -> int:
     mode = argv[0] if argv else "--check"
+    cls = cpu_class()
     if mode == "--class":
-        print(cpu_class())
+        print(cls)
         return 0
     summary = Path(argv[1]) if len(argv) > 1 else ROOT / "out" / "demo" / "summary.md"
     readme_path = ROOT / "README.md"
     readme, fresh = readme_path.read_text(encoding="utf-8"), summary.read_text(encoding="utf-8")
-    if mode == "--update" and cpu_class() == "amx":  # this class's table lives beside the tests, not in the README
+    if mode == "--update" and cls == "amx":  # this class's table lives beside the tests, not in the README
         AMX_TABLE.write_text(fresh, encoding="utf-8")
         return 0
     if mode == "--update":
@@ -71,10 +72,10 @@ def main(argv: list[str]) -> int:
             if plot.is_file():  # the README shows the demo's plots from docs/
                 shutil.copyfile(plot, ROOT / "docs" / f"demo_{plot.name}")
         return 0
-    quoted = expected_table()
-    where = str(AMX_TABLE.relative_to(ROOT)) if cpu_class() == "amx" else "README.md"
+    quoted = expected_table(cls)
+    where = str(AMX_TABLE.relative_to(ROOT)) if cls == "amx" else "README.md"
     if quoted == fresh:
-        print(f"demo table matches {where} ({cpu_class()} CPU class)", summary)
+        print(f"demo table matches {where} ({cls} CPU class)", summary)
         return 0
     sys.stdout.writelines(difflib.unified_diff(quoted.splitlines(True), fresh.splitlines(True), where, str(summary)))
     return 1

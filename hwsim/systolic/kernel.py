@@ -211,11 +211,17 @@ def _drained(n, l2, l3, bw_o, bw_p, rq_bits):
 
 
 @njit(cache=True)
+def _filled(lvl, rate, cap, n):
+    """An input FIFO's level after ``n`` cycles of filling at ``rate`` (capped at ``cap``)."""
+    return min(lvl + n * rate, cap) if n > 0 else lvl
+
+
+@njit(cache=True)
 def _idle(level, cap, bw, bw_o, bw_p, rq_bits, n):
     """Apply ``n`` cycles in which no step fires: the input FIFOs fill, the output queues drain."""
     if n > 0:
-        level[0] = min(level[0] + n * bw[0], cap[0])
-        level[1] = min(level[1] + n * bw[1], cap[1])
+        level[0] = _filled(level[0], bw[0], cap[0], n)
+        level[1] = _filled(level[1], bw[1], cap[1], n)
         level[2], level[3] = _drained(n, level[2], level[3], bw_o, bw_p, rq_bits)
 
 
@@ -229,11 +235,8 @@ def _ready_after(n, level, cap, bw, bw_o, bw_p, rq_bits, d_if, d_f, d_o, final):
     l2, l3 = _drained(n, level[2], level[3], bw_o, bw_p, rq_bits)
     if d_if < 0:
         return l2 <= 0 and l3 <= 0
-    f0 = level[0]
-    f1 = level[1]
-    if n > 0:
-        f0 = min(f0 + n * bw[0], cap[0])
-        f1 = min(f1 + n * bw[1], cap[1])
+    f0 = _filled(level[0], bw[0], cap[0], n)
+    f1 = _filled(level[1], bw[1], cap[1], n)
     if min(f0 + bw[0], cap[0]) < d_if or min(f1 + bw[1], cap[1]) < d_f:
         return False
     return (l3 + d_o <= cap[3]) if final else (l2 + d_o <= cap[2])
