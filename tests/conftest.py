@@ -117,3 +117,16 @@ def demo_run(tmp_path_factory):
             subprocess.run([sys.executable, "-m", "hwsim", "pipeline", "--out", str(out), "--quiet"], env=env,
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return out
+
+
+# Tests whose work is torch (training, reconstruction, whole pipelines): `make pytest` runs them in a second, serial
+# phase, because torch runs on two threads and two of them side by side on two cores are each 2-4x slower.
+TORCH_MODULES = {"test_quant", "test_quant_correctness", "test_sensitivity_methods", "test_pipeline",
+                 "test_readme_demo", "test_reproducible", "test_codesign"}
+TORCH_FIXTURES = {"data", "model", "demo_run", "demo"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in TORCH_MODULES or TORCH_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.torch)
