@@ -7,15 +7,15 @@ schedule), and prints the ratio to the shipped rates' time side by side.
 
   python benchmarks/bench_rates.py [--search-limit SECONDS]
 
-``--search-limit`` (default 120) stops a search row after that many seconds and prints "> N s" (the search
-evaluates tens of thousands of candidate schedules when one slow port ties them all: issue 29's open part).
+``--search-limit`` (default 120) stops a search row after that many seconds and prints "> N s" (each search runs
+in a forked child process, terminated at the limit).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import signal
+import multiprocessing
 import time
 
 import hwsim
@@ -36,27 +36,26 @@ def _time(fn, repeat: int = 3) -> tuple[float, object]:
     return best, out
 
 
-class _TooLong(Exception):
-    pass
-
-
-def _stop(signum, frame):
-    raise _TooLong
+def _search_child(hw, queue) -> None:
+    clear_schedule_cache()  # time the search, not the process's memo of its answer
+    start = time.perf_counter()
+    simulate_layer(LAYER, hw, 2, 2)
+    queue.put(time.perf_counter() - start)
 
 
 def _search_seconds(hw, limit: float) -> float | None:
-    """Seconds one search takes, or None past ``limit`` (an alarm between two kernel calls stops it)."""
-    signal.signal(signal.SIGALRM, _stop)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    try:
-        clear_schedule_cache()  # time the search, not the process's memo of its answer
-        start = time.perf_counter()
-        simulate_layer(LAYER, hw, 2, 2)
-        return time.perf_counter() - start
-    except _TooLong:
+    """Seconds one search takes, or None past ``limit``: it runs in a forked child (warm: the kernel is already
+    loaded), which is terminated at the limit."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_search_child, args=(hw, queue))
+    child.start()
+    child.join(limit)
+    if child.is_alive():
+        child.terminate()
+        child.join()
         return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    return queue.get(timeout=5)
 
 
 def main() -> None:

@@ -33,26 +33,44 @@ class Buffers(NamedTuple):
     ofmap: float | None
 
 
+#: How many banks a buffer has: a number, or one per array row, per column or per PE (``pes``).
+BANK_RULES = ("rows", "cols", "pes")
+
+
+class Banks(NamedTuple):
+    """Banks of each on-chip buffer: a count, or ``rows``, ``cols`` or ``pes`` (one per row, column or PE)."""
+
+    ifmap: int | str
+    filter: int | str
+    ofmap: int | str
+
+
 @dataclasses.dataclass(frozen=True)
 class EnergyTable:
-    """Energy per event (pJ) and area (45 nm, Bit Fusion's figures by default; every value overridable in YAML).
+    """Energy per event, SRAM and DRAM models and area (45 nm, Bit Fusion's design by default; every value
+    overridable in YAML).
 
-    Sources: ``pe_op_pj`` and ``pe_leak_pj_per_cycle`` from Bit Fusion's synthesis of one 2-8-bit fusion unit
-    at 500 MHz (results/systolic_array_synth.csv: 279.96 uW dynamic, 64.31 uW leakage, 1,733.13 um2), i.e.
-    0.560 pJ per fused operation and 0.129 pJ per unit per cycle (verified); ``dram_pj_per_bit`` is the
-    simulator's default (src/simulator/stats.py, verified by the project's code study); SRAM energies per
-    bit are the figures gathered for this project from the Bit Fusion paper and simulator (not found in the
-    files read: unverified); ``sram_mm2_per_kib`` from Bit Fusion's CACTI 45 nm sweep (a 16 KiB bank:
-    0.1086 mm2; derived).
+    Sources: ``pe_op_pj``, ``pe_leak_pj_per_cycle`` and ``pe_um2`` from Bit Fusion's synthesis of one 2-8-bit
+    fusion unit at 500 MHz (results/systolic_array_synth.csv: 279.96 uW dynamic, 64.31 uW leakage,
+    1,733.13 um2), i.e. 0.560 pJ per fused operation and 0.129 pJ per unit per cycle (verified).  The buffers:
+    ``sram_banks`` banks each (Bit Fusion's organisation by default: one input bank per row, one weight bank
+    per PE, one output bank per column), priced by the CACTI table of ``technology_nm``
+    (:mod:`hwsim.memory_model`), leaking ``sram_leak_scale`` times the table's leakage over the run.
+    DRAM: ``dram`` names the memory type whose energy per bit applies.  ``sram_read_pj_per_bit``,
+    ``sram_write_pj_per_bit``, ``sram_mm2_per_kib`` and ``dram_pj_per_bit`` override the models when given.
     """
 
     pe_op_pj: float = 0.560
     pe_leak_pj_per_cycle: float = 0.129
-    sram_read_pj_per_bit: Buffers = Buffers(0.059, 0.021, 0.033)
-    sram_write_pj_per_bit: Buffers = Buffers(0.114, 0.029, 0.073)
-    dram_pj_per_bit: float = 15.0
     pe_um2: float = 1733.13
-    sram_mm2_per_kib: float = 0.1086 / 16
+    technology_nm: int = 45
+    sram_banks: Banks = Banks("rows", "pes", "cols")
+    sram_leak_scale: float = 1.0
+    dram: str = "ddr4"
+    sram_read_pj_per_bit: Buffers | None = None
+    sram_write_pj_per_bit: Buffers | None = None
+    sram_mm2_per_kib: float | None = None
+    dram_pj_per_bit: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +106,9 @@ class SystolicConfig:
     kind: str = "systolic"
 
     def area_mm2(self) -> float:
-        """Silicon area of the PE array and the three buffers (mm2), from the energy table's figures."""
-        return self.rows * self.cols * self.energy.pe_um2 / 1e6 + sum(self.sram_kib) * self.energy.sram_mm2_per_kib
+        """Silicon area of the PE array and the three buffers (mm2), from the energy table's models."""
+        from .energy import area_mm2
+        return area_mm2(self)
 
     # ---- the Target protocol (hwsim.targets.Target; simulation dispatches on the config's type there) -------
 
@@ -253,13 +272,34 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
 _ENERGY_FIELDS = {f.name for f in dataclasses.fields(EnergyTable)}
 
 
+def _bank_count(v: Any) -> bool:
+    return v in BANK_RULES or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= ARRAY_DIM[1] ** 2)
+
+
 def _energy_table(raw: dict, source: str) -> EnergyTable:
     """The energy table of a config: Bit Fusion's figures, overridden field by field."""
-    args = {}
+    from .memory_model import dram_types, sram_nodes
+
+    args: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in _ENERGY_FIELDS:
             raise fail(source, f"energy.{key}", value, "known fields are " + ", ".join(sorted(_ENERGY_FIELDS)))
-        if key.startswith("sram_") and key.endswith("_bit"):
+        if key == "technology_nm":
+            if value not in sram_nodes():
+                raise fail(source, "energy.technology_nm", value,
+                           "a node with a shipped SRAM table: " + ", ".join(map(str, sram_nodes())))
+            args[key] = int(value)
+        elif key == "dram":
+            if value not in dram_types():
+                raise fail(source, "energy.dram", value, "one of " + ", ".join(dram_types()))
+            args[key] = value
+        elif key == "sram_banks":
+            if not isinstance(value, dict) or set(value) != set(_BUFFER_NAMES) or \
+                    not all(_bank_count(value[b]) for b in _BUFFER_NAMES):
+                raise fail(source, "energy.sram_banks", value, "a mapping of ifmap, filter, ofmap to a bank count "
+                           f"(1 to {ARRAY_DIM[1] ** 2:,}) or one of {', '.join(BANK_RULES)}")
+            args[key] = Banks(*(value[b] for b in _BUFFER_NAMES))
+        elif key.startswith("sram_") and key.endswith("_bit"):
             if not isinstance(value, dict) or set(value) != set(_BUFFER_NAMES) or \
                     not all(in_range(*ENERGY)(value[b]) for b in _BUFFER_NAMES):
                 raise fail(source, f"energy.{key}", value,

@@ -59,6 +59,7 @@ class LayerResult:
     energy_compute_pj: float | None = None
     energy_sram_pj: float | None = None
     energy_dram_pj: float | None = None
+    energy_sram_leak_pj: float | None = None  # the buffers' leakage over the run (part of energy_sram_pj)
     # the systolic schedule as data (None: an ARM target, or a result read back from a table); not part of
     # the JSON/CSV records, whose columns stay as they were
     schedule: Schedule | None = dataclasses.field(default=None, compare=False)
@@ -73,7 +74,7 @@ class LayerResult:
 _SUMMED = ("macs", "total_cycles", "compute_cycles", "stall_cycles", "onchip_stall_cycles", "dram_stall_cycles",
            "folds", "sram_ifmap_bytes", "sram_filter_bytes", "sram_ofmap_bytes", "dram_read_bytes",
            "dram_write_bytes", "latency_ms")
-_ENERGY = ("energy_pj", "energy_compute_pj", "energy_sram_pj", "energy_dram_pj")
+_ENERGY = ("energy_pj", "energy_compute_pj", "energy_sram_pj", "energy_dram_pj", "energy_sram_leak_pj")
 
 
 @dataclasses.dataclass(frozen=True)

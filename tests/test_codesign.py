@@ -72,7 +72,7 @@ def test_joint_search_beats_or_ties_the_fixed_chip_within_its_area(tmp_path, cap
 
 @pytest.mark.slow
 def test_validation_quantizes_and_runs_the_best_pair_in_integers(tmp_path, capsys, sens_file):
-    code, out = _run(tmp_path, sens_file, "--area-mm2", "2.0", "--latency-ms", "0.0045", "--iters", "10")
+    code, out = _run(tmp_path, sens_file, "--area-mm2", "2.6", "--latency-ms", "0.0045", "--iters", "10")
     assert code == 0
     doc = json.loads((out / "codesign.json").read_text())
     best, base = doc["best"], doc["baseline"]
@@ -109,7 +109,7 @@ def test_a_space_with_a_workload_or_an_arm_base_is_refused(tmp_path, capsys):
 def test_nsga2_outer_never_beats_every_chip_and_finds_it_on_a_small_space(tmp_path, sens_file):
     """NSGA-II visits a subset of the chips, so its best is never better than the exhaustive best; on 12 chips
     with 6 x 6 evaluations it finds that best.  Pareto marks: non-dominated in loss, area and energy."""
-    budgets = ["--area-mm2", "2.0", "--latency-ms", "0.0045", "--no-validate"]
+    budgets = ["--area-mm2", "2.6", "--latency-ms", "0.0045", "--no-validate"]
     code, out = _run(tmp_path / "all", sens_file, *budgets)
     assert code == 0
     every = json.loads((out / "codesign.json").read_text())
@@ -133,7 +133,7 @@ def test_an_energy_budget_steers_each_chips_bit_search(tmp_path, sens_file):
     """With --energy-uj the MILP picks bits within it: a chip whose latency-only pick spends more energy than
     the budget is still feasible, with other bits; every pick is within the budget as a whole network; a chip
     whose latency-only pick fits keeps it (never worse than filtering)."""
-    budgets = ["--area-mm2", "2.0", "--latency-ms", "0.0045", "--no-validate"]
+    budgets = ["--area-mm2", "2.6", "--latency-ms", "0.0045", "--no-validate"]
     code, out = _run(tmp_path / "free", sens_file, *budgets)
     assert code == 0
     free = {c["index"]: c for c in json.loads((out / "codesign.json").read_text())["candidates"] if c["feasible"]}
@@ -157,7 +157,7 @@ def test_codesign_measures_another_sensitivity_method(tmp_path, capsys):
     space = tmp_path / "space.yaml"
     space.write_text(SPACE.format(base=CONFIGS / "bitfusion_16x32.yaml"))
     out = tmp_path / "out"
-    assert main(["codesign", "--hw-space", str(space), "--sensitivity-method", "pnmq", "--area-mm2", "2.0",
+    assert main(["codesign", "--hw-space", str(space), "--sensitivity-method", "pnmq", "--area-mm2", "2.6",
                  "--latency-ms", "0.01", "--no-validate", "--jobs", "2", "--out", str(out), "--quiet"]) == 0
     doc = json.loads((out / "codesign.json").read_text())
     assert doc["best"]["feasible"] and set(doc["best"]["assignment"].values()) <= {"w2a8", "w4a8", "w8a8"}

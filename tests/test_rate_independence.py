@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwsim.config import Buffers
+from hwsim.config import Buffers, load_config
 from hwsim.layers import Layer
 from hwsim.systolic import kernel as K
 from hwsim.systolic.simulate import simulate_layer
 
+from conftest import CONFIGS
 from test_systolic import SMALL, reference_onchip
 
 quarters = lambda lo, hi: st.integers(lo, hi).map(lambda q: q / 4)
@@ -82,3 +83,50 @@ def test_a_starved_layer_is_timed_by_its_slowest_port(paper_hw):
     assert r.total_cycles == r.compute_cycles + r.onchip_stall_cycles + r.dram_stall_cycles
     fast = simulate_layer(layer, paper_hw, 2, 2, search=False)
     assert r.compute_cycles == fast.compute_cycles and r.total_cycles > 100 * fast.total_cycles
+
+
+dims = st.integers(1, 24)
+
+
+@settings(max_examples=150, deadline=None)
+@given(m=dims, k=st.integers(1, 96), n=dims, groups=st.sampled_from([1, 1, 2, 4]), rows=st.integers(1, 8),
+       cols=st.integers(1, 8), dataflow=st.sampled_from(["os", "ws", "is"]), wbits=st.sampled_from([2, 4, 8]),
+       abits=st.sampled_from([2, 4, 8]), requant=st.one_of(quarters(1, 64), st.none()),
+       ports=st.lists(st.one_of(quarters(1, 64), st.none()), min_size=3, max_size=3),
+       dram=st.one_of(st.floats(0.5, 64), st.none()), overlap=st.booleans(), latency=st.integers(0, 5))
+def test_the_first_fold_floor_never_exceeds_any_plans_cycles(m, k, n, groups, rows, cols, dataflow, wbits,
+                                                            abits, requant, ports, dram, overlap, latency):
+    """kernel.schedule_floor (the first fold stepped, later folds at their floors) lets the best-schedule search skip
+    a (mode, sub-array) pair without simulating its plans; it must be at most the cycles of every plan of it."""
+    from hwsim.systolic.dram import fold_traffic, plans
+    from hwsim.systolic.mapping import map_layer
+    from hwsim.systolic.simulate import _half, _kernel, _kernel_inputs, layer_tiles
+
+    paper_hw = load_config(CONFIGS / "bitfusion_16x32.yaml")
+    layer = Layer("x", "gemm", 1, 1, k * groups, m, 1, n * groups, 1, 1, 1, groups)
+    hw = dataclasses.replace(paper_hw, rows=rows, cols=cols, requant_outputs_per_cycle=requant,
+                             sram_bytes_per_cycle=Buffers(*ports), fold_overlap=overlap, requant_latency_cycles=latency,
+                             dram_gb_per_s=None if dram is None else dram * paper_hw.clock_mhz / 1e3)
+    mapping = map_layer(layer, hw, wbits, abits, dataflow)
+    floor = K.schedule_floor(*_kernel_inputs(hw, mapping, wbits, abits, abits), overlap)
+    batches = layer_tiles(layer, mapping, wbits, abits, abits, hw)
+    for plan in plans(batches, _half(hw), family="all"):
+        r = _kernel(hw, mapping, fold_traffic(batches, plan), wbits, abits, abits, overlap, True)
+        assert floor <= r.total
+
+
+def test_a_slow_requantizer_does_not_make_the_search_try_every_schedule(paper_hw, monkeypatch):
+    """At 1 output per cycle the requantizer ties every (mode, sub-array) pair of the issue's layer: the first-fold
+    floor rules out all but a few, where the search used to simulate every plan of about 2,200 pairs.  The answer
+    is the one a search without that floor finds (the golden set checks this on 2,610 cases)."""
+    from hwsim.systolic import simulate as S
+
+    calls = []
+    kernel = S._kernel
+    monkeypatch.setattr(S, "_kernel", lambda *a, **kw: calls.append(1) or kernel(*a, **kw))
+    layer = Layer("pw", "conv", 13, 13, 320, 13, 13, 640, 1, 1, 1, 1)
+    hw = dataclasses.replace(paper_hw, requant_outputs_per_cycle=1.0)
+    S.clear_schedule_cache()
+    r = S.simulate_layer(layer, hw, 2, 2)
+    assert r.total_cycles == 108167 and r.total_cycles >= 13 * 13 * 640
+    assert len(calls) < 2000

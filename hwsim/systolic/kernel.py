@@ -326,6 +326,83 @@ def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits, pg, 
     return mx
 
 
+@njit(cache=True)
+def _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g):
+    """Bits one fold takes from (ifmap, filter) and puts out, over all its steps."""
+    L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
+    s = np.zeros(3)
+    for t in range(L):
+        d = _step_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g)
+        for p in range(3):
+            s[p] += d[p]
+    return s
+
+
+@njit(cache=True)
+def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap: bool) -> float:
+    """Cycles no loop order or block of this mapping can beat (timing hwsim): the first fold stepped exactly
+    (it is the same under every fold order), every later fold at least its overlapped period or what its
+    ports must move (:func:`_fold_floor`), then the requantizer's latency.  Equals what the kernel counts
+    for those parts, so it never exceeds :func:`simulate_layer_kernel`'s total."""
+    df, R, C, sr_g, sc_g, T, groups, gpf = geometry
+    if_bits, f_bits, out_bits, acc_bits, scale_bits = bits
+    bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency, dram_bpc = ports
+    n_gb = (groups + gpf - 1) // gpf
+    nr = 1 if gpf > 1 else (sr_g + R - 1) // R
+    nc = 1 if gpf > 1 else (sc_g + C - 1) // C
+    L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
+    t_eff = fold_period(T, R)
+    pg_max = gpf if gpf > 1 else 1
+    sr_max = min(sr_g * gpf, R)
+    sc_max = min(sc_g * gpf, C)
+    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, acc_bits, scale_bits, pg_max, sr_g, sc_g)
+    mx_out = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits, pg_max, sr_g, sc_g)
+    rq_bits = requant_rate * out_bits
+    bw = np.array([bw_if, bw_f])
+    cap = np.array([bw_if + mx[0], bw_f + mx[1], (bw_o if bw_p < 0 else bw_p) + mx[2], min(bw_o, rq_bits) + mx_out[2]])
+    level = np.array([cap[0], cap[1], 0.0, 0.0])
+    sram = np.zeros(3)
+    total = 0.0
+    seen = np.zeros((8, 5))  # (sr, sc, final, pg, its floor) of the distinct later folds (at most 8)
+    n_seen = 0
+    for gb in range(n_gb):
+        g = min(gpf, groups - gb * gpf)
+        pg = g if gpf > 1 else 1
+        for i in range(nr):
+            sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
+            final = 1 if (df == OS or i == nr - 1) else 0
+            o_bits = out_bits if final else acc_bits
+            for j in range(nc):
+                sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
+                if gb == 0 and i == 0 and j == 0:  # the first fold of every order: step it
+                    cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg,
+                                          sr_g, sc_g, bw, cap, bw_o, bw_p, rq_bits, level, sram)
+                    total += cyc
+                elif not overlap:
+                    total += L
+                else:
+                    hit = -1
+                    for k in range(n_seen):
+                        if seen[k, 0] == sr and seen[k, 1] == sc and seen[k, 2] == final and seen[k, 3] == pg:
+                            hit = k
+                            break
+                    if hit < 0:
+                        d = _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg, sr_g,
+                                       sc_g)
+                        fl = max(float(t_eff), _fold_floor(d[0], d[1], d[2], final, bw_if, bw_f, bw_o, bw_p,
+                                                           rq_bits))
+                        hit = n_seen if n_seen < 8 else 7
+                        seen[hit, 0] = sr
+                        seen[hit, 1] = sc
+                        seen[hit, 2] = final
+                        seen[hit, 3] = pg
+                        seen[hit, 4] = fl
+                        if n_seen < 8:
+                            n_seen += 1
+                    total += seen[hit, 4]
+    return total + requant_latency
+
+
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
 def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, traffic: Traffic,
                           scalesim_count: bool, overlap: bool, reuse_folds: bool) -> KernelResult:

@@ -258,6 +258,12 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
     floor = lower_bound(m, ports_of(hw), w, a, out_bits)
     if bound is not None and floor >= bound.total_cycles:
         return None
+    # Every plan's first fold is the same: stepped, with later folds at their floors, it bounds every plan (tight
+    # when a slow port ties the candidates).  Strictly above the bound only, so that no tie is lost: the same
+    # schedule is found as without it.
+    if bound is not None and K.schedule_floor(*_kernel_inputs(hw, m, w, a, out_bits),
+                                              bool(hw.fold_overlap)) > bound.total_cycles:
+        return None
     check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
     dram = hw.dram_bytes_per_cycle()
     batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip, weights_on_chip,
@@ -310,7 +316,7 @@ def _compose(layer: Layer, hw: SystolicConfig, parts: list[tuple[LayerResult, in
         dram_write_bytes=add("dram_write_bytes"), latency_ms=total / (hw.clock_mhz * 1e3),
         dram_ifmap_read_bytes=add("dram_ifmap_read_bytes"), dram_filter_read_bytes=add("dram_filter_read_bytes"),
         energy_pj=add("energy_pj"), energy_compute_pj=add("energy_compute_pj"), energy_sram_pj=add("energy_sram_pj"),
-        energy_dram_pj=add("energy_dram_pj"),
+        energy_dram_pj=add("energy_dram_pj"), energy_sram_leak_pj=add("energy_sram_leak_pj"),
         note="; ".join(x for x in (first.note, f"streamed dimension in {n} chunks") if x),
         schedule=None if first.schedule is None else dataclasses.replace(first.schedule, chunks=n))
 
@@ -339,10 +345,9 @@ def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, traffic: Traffi
     return _result(layer, hw, m, raw, traffic, wbits, abits, wbits, abits, dataflow, plan, False)
 
 
-def _kernel(hw: SystolicConfig, m: Mapping, traffic: Traffic, mode_w: int, mode_a: int, out_bits: int, overlap: bool,
-            reuse_folds: bool) -> K.KernelResult:
-    """The cycle kernel on one schedule: mapping ``m`` in precision mode (``mode_w``, ``mode_a``), moving
-    ``traffic`` through DRAM."""
+def _kernel_inputs(hw: SystolicConfig, m: Mapping, mode_w: int, mode_a: int,
+                   out_bits: int) -> tuple[K.Geometry, K.OperandBits, K.Ports]:
+    """The kernel's records for mapping ``m`` in precision mode (``mode_w``, ``mode_a``)."""
     pf = m.fusion
     requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
     dram = hw.dram_bytes_per_cycle()
@@ -352,6 +357,14 @@ def _kernel(hw: SystolicConfig, m: Mapping, traffic: Traffic, mode_w: int, mode_
                          int(hw.scale_bits))
     ports = K.Ports(*(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), float(_psum_bits_per_cycle(hw)), requant,
                     float(hw.requant_latency_cycles), math.inf if dram is None else dram * 8.0)
+    return geometry, bits, ports
+
+
+def _kernel(hw: SystolicConfig, m: Mapping, traffic: Traffic, mode_w: int, mode_a: int, out_bits: int, overlap: bool,
+            reuse_folds: bool) -> K.KernelResult:
+    """The cycle kernel on one schedule: mapping ``m`` in precision mode (``mode_w``, ``mode_a``), moving
+    ``traffic`` through DRAM."""
+    geometry, bits, ports = _kernel_inputs(hw, m, mode_w, mode_a, out_bits)
     return K.simulate_layer_kernel(geometry, bits, ports, traffic, hw.timing == "scalesim", bool(overlap),
                                    bool(reuse_folds))
 
@@ -396,6 +409,7 @@ def _result(layer: Layer, hw: SystolicConfig, m: Mapping, r: K.KernelResult, tra
         energy_compute_pj=energy.compute_pj,
         energy_sram_pj=energy.sram_pj,
         energy_dram_pj=energy.dram_pj,
+        energy_sram_leak_pj=energy.sram_leak_pj,
         schedule=Schedule(dataflow=dataflow or hw.dataflow, mode=label(mode_w, mode_a), sub_array=(m.rows, m.cols),
                           chunks=1, rows_outer=bool(plan.rows_outer), block=int(plan.block), fold_overlap=overlap),
     )
