@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sensitivity.py
 	$(PY) benchmarks/precision_table.py
 	$(PY) benchmarks/buffer_sweep.py
+	$(PY) benchmarks/memory_energy.py
 	$(PY) benchmarks/monotonic_sweep.py
 	$(PY) benchmarks/arm_validation.py
 	$(PY) benchmarks/bench_sweep.py

@@ -1,6 +1,6 @@
 """Co-design outer loops side by side: every chip of the space against NSGA-II over its axes.
 
-  python benchmarks/bench_codesign.py [--space hwsim/examples/codesign_space.yaml] [--area-mm2 1.65]
+  python benchmarks/bench_codesign.py [--space hwsim/examples/codesign_space.yaml] [--area-mm2 2.14]
                                       [--latency-ms 0.0065] [--seeds 3] [--population 24] [--generations 10]
 
 The baseline is ``--outer all``: the inner exact bit search on every chip within the area budget, whose
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=str(ROOT / "hwsim" / "examples" / "codesign_space.yaml"))
-    parser.add_argument("--area-mm2", type=float, default=1.65)
+    parser.add_argument("--area-mm2", type=float, default=2.14)
     parser.add_argument("--latency-ms", type=float, default=0.0065)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--population", type=int, default=24)
