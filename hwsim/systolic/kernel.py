@@ -327,6 +327,22 @@ def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits, pg, 
 
 
 @njit(cache=True)
+def _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if, bw_f, bw_o, bw_p,
+            requant_rate):
+    """(the requantizer's bits per cycle, the input FIFOs' fill rates, the capacity of every queue): ifmap and
+    filter edge FIFOs, partial sums, requantizer (finished outputs)."""
+    pg_max = gpf if gpf > 1 else 1
+    sr_max = min(sr_g * gpf, R)
+    sc_max = min(sc_g * gpf, C)
+    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, acc_bits, scale_bits, pg_max, sr_g, sc_g)
+    mx_out = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits, pg_max, sr_g, sc_g)
+    rq_bits = requant_rate * out_bits
+    bw = np.array([bw_if, bw_f])
+    cap = np.array([bw_if + mx[0], bw_f + mx[1], (bw_o if bw_p < 0 else bw_p) + mx[2], min(bw_o, rq_bits) + mx_out[2]])
+    return rq_bits, bw, cap
+
+
+@njit(cache=True)
 def _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g):
     """Bits one fold takes from (ifmap, filter) and puts out, over all its steps."""
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
@@ -352,14 +368,8 @@ def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap:
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     t_eff = fold_period(T, R)
-    pg_max = gpf if gpf > 1 else 1
-    sr_max = min(sr_g * gpf, R)
-    sc_max = min(sc_g * gpf, C)
-    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, acc_bits, scale_bits, pg_max, sr_g, sc_g)
-    mx_out = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits, pg_max, sr_g, sc_g)
-    rq_bits = requant_rate * out_bits
-    bw = np.array([bw_if, bw_f])
-    cap = np.array([bw_if + mx[0], bw_f + mx[1], (bw_o if bw_p < 0 else bw_p) + mx[2], min(bw_o, rq_bits) + mx_out[2]])
+    rq_bits, bw, cap = _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if,
+                               bw_f, bw_o, bw_p, requant_rate)
     level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
     total = 0.0
@@ -426,15 +436,8 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     t_eff = fold_period(T, R)  # steps a fold needs when its neighbours overlap its fill and drain
 
-    pg_max = gpf if gpf > 1 else 1
-    sr_max = min(sr_g * gpf, R)
-    sc_max = min(sc_g * gpf, C)
-    mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, acc_bits, scale_bits, pg_max, sr_g, sc_g)
-    mx_out = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits, pg_max, sr_g, sc_g)
-    rq_bits = requant_rate * out_bits
-    bw = np.array([bw_if, bw_f])
-    # queues: ifmap, filter (edge FIFOs), partial sums, requantizer (finished outputs)
-    cap = np.array([bw_if + mx[0], bw_f + mx[1], (bw_o if bw_p < 0 else bw_p) + mx[2], min(bw_o, rq_bits) + mx_out[2]])
+    rq_bits, bw, cap = _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if,
+                               bw_f, bw_o, bw_p, requant_rate)
     level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
 
