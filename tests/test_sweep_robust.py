@@ -154,6 +154,13 @@ def _one_hwsim_line(err: str) -> str:
     return lines[-1]
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT at its default and unblocked, as in a job a terminal starts (a child inherits
+    an ignored or blocked SIGINT from whatever ran it, and a program started that way rightly keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
 def _alive_in_group(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -172,7 +179,8 @@ def test_a_signal_stops_workers_and_the_resumed_table_is_byte_identical(tmp_path
 
     out = tmp_path / "cut"
     proc = subprocess.Popen(cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True)  # its own process group, as a shell gives a job
+                            start_new_session=True,  # its own process group, as a shell gives a job
+                            preexec_fn=_as_from_a_terminal)
     deadline = time.time() + 120
     while not list(out.glob("parts-*/part-*.json")) and time.time() < deadline:
         time.sleep(0.02)
