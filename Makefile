@@ -37,10 +37,8 @@ boards: $(STAMP)
 # the README demo) on both cores, and the package installed from its wheel outside the checkout.
 test: lint typecheck docs pytest check-install
 
-# Both pytest targets on two workers (pytest-xdist); the demo's run is shared between them (conftest.demo_run).
-# (conftest.py marks the torch tests: `pytest -m torch` / `-m "not torch"` select them. A split into a parallel
-# phase and a serial torch phase made the Ctrl-C sweep test fail in two clean-clone runs out of two, cause not
-# found yet, so `make pytest` stays one phase.)
+# Tests on two workers (pytest-xdist); the tests marked torch (conftest.py) run after them in one process, since
+# two torch runs of two threads each on two cores slow each other 2-4x. The demo's run is shared (conftest.demo_run).
 XDIST := -n 2
 
 # The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
@@ -48,7 +46,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q $(XDIST) --durations=25
+	$(PY) -m pytest -q $(XDIST) -m "not torch" --durations=15
+	$(PY) -m pytest -q -m torch --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

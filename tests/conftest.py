@@ -119,9 +119,8 @@ def demo_run(tmp_path_factory):
     return out
 
 
-# Tests whose work is torch (training, reconstruction, whole pipelines), selectable with `-m torch`: torch runs on two
-# threads, and two such runs side by side on two cores are each 2-4x slower (a serial phase for them is the plan; see
-# the Makefile for why `make pytest` does not split yet).
+# Tests whose work is torch (training, reconstruction, whole pipelines): `make pytest` runs them in a second, serial
+# phase, because torch runs on two threads and two of them side by side on two cores are each 2-4x slower.
 TORCH_MODULES = {"test_quant", "test_quant_correctness", "test_sensitivity_methods", "test_pipeline",
                  "test_readme_demo", "test_reproducible", "test_codesign"}
 TORCH_FIXTURES = {"data", "model", "demo_run", "demo"}
