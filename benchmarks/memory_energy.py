@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hwsim.config import Buffers, load_config  # noqa: E402
 from hwsim.energy import BUFFERS, buffer_models, dram_energy_per_bit  # noqa: E402
-from hwsim.memory_model import PORTS, dram_source, dram_types, fitted_exponents  # noqa: E402
+from hwsim.memory_model import PORTS, dram_source, dram_types, fitted_exponents, word_bits  # noqa: E402
 from hwsim.shipped import CONFIG_DIR  # noqa: E402
 from hwsim.targets import simulate_network  # noqa: E402
 from hwsim.workload import layers_from_model_name  # noqa: E402
@@ -56,7 +56,7 @@ def power_at_full_load(hw) -> None:
     ns = 1e3 / hw.clock_mhz
     pe_dyn = hw.rows * hw.cols * e.pe_op_pj / ns
     pe_leak = hw.rows * hw.cols * e.pe_leak_pj_per_cycle / ns
-    word = 32
+    word = word_bits(e.technology_nm)
     sram_dyn = sum(m.banks * word * m.read_pj_per_bit for m in models.values()) / ns
     leak = sum(m.leak_mw for m in models.values())
     print(f"2. Power of {hw.name} at {hw.clock_mhz:g} MHz, every PE busy, every bank read once per cycle (mW)\n")

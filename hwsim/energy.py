@@ -57,12 +57,12 @@ def bank_count(rule: int | str, rows: int, cols: int) -> int:
 def buffer_models(hw) -> dict[str, BufferModel]:
     """The three buffers of systolic config ``hw`` as priced (explicit per-bit or per-KiB figures win)."""
     e = hw.energy
+    word = word_bits(e.technology_nm)
     out = {}
     for i, name in enumerate(BUFFERS):
         banks = bank_count(e.sram_banks[i], hw.rows, hw.cols)
         bank_bytes = hw.sram_kib[i] * 1024 / banks
         f = bank_figures(e.technology_nm, _PORTS[name], bank_bytes)
-        word = word_bits(e.technology_nm)
         read = f.read_pj / word if e.sram_read_pj_per_bit is None else e.sram_read_pj_per_bit[i]
         write = f.write_pj / word if e.sram_write_pj_per_bit is None else e.sram_write_pj_per_bit[i]
         area = banks * f.area_mm2 if e.sram_mm2_per_kib is None else hw.sram_kib[i] * e.sram_mm2_per_kib

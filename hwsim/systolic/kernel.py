@@ -363,7 +363,6 @@ def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap:
     df, R, C, sr_g, sc_g, T, groups, gpf = geometry
     if_bits, f_bits, out_bits, acc_bits, scale_bits = bits
     bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency, dram_bpc = ports
-    n_gb = (groups + gpf - 1) // gpf
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
@@ -373,43 +372,38 @@ def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap:
     level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
     total = 0.0
-    seen = np.zeros((8, 5))  # (sr, sc, final, pg, its floor) of the distinct later folds (at most 8)
-    n_seen = 0
-    for gb in range(n_gb):
-        g = min(gpf, groups - gb * gpf)
+    first = True
+    # Folds come in at most 2 x 2 x 2 kinds (full or last group batch, row fold, column fold); each kind's floor
+    # is computed once and counted, and the first kind met is the first fold's (the order starts at fold (0, 0)).
+    for kb in range(2):
+        g = gpf if kb == 0 else groups % gpf
+        n_b = groups // gpf if kb == 0 else (1 if groups % gpf else 0)
         pg = g if gpf > 1 else 1
-        for i in range(nr):
-            sr = g * sr_g if gpf > 1 else min(R, sr_g - i * R)
-            final = 1 if (df == OS or i == nr - 1) else 0
+        for ki in range(2):
+            n_i = (nr - 1 if ki == 0 else 1) if gpf == 1 else (0 if ki == 0 else 1)
+            sr = g * sr_g if gpf > 1 else (R if ki == 0 else sr_g - (nr - 1) * R)
+            final = 1 if (df == OS or ki == 1) else 0
             o_bits = out_bits if final else acc_bits
-            for j in range(nc):
-                sc = g * sc_g if gpf > 1 else min(C, sc_g - j * C)
-                if gb == 0 and i == 0 and j == 0:  # the first fold of every order: step it
+            for kj in range(2):
+                n_j = (nc - 1 if kj == 0 else 1) if gpf == 1 else (0 if kj == 0 else 1)
+                sc = g * sc_g if gpf > 1 else (C if kj == 0 else sc_g - (nc - 1) * C)
+                count = n_b * n_i * n_j
+                if count == 0:
+                    continue
+                if first:  # the first fold of every order: step it
                     cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg,
                                           sr_g, sc_g, bw, cap, bw_o, bw_p, rq_bits, level, sram)
                     total += cyc
-                elif not overlap:
-                    total += L
+                    count -= 1
+                    first = False
+                if count == 0:
+                    continue
+                if overlap:
+                    d = _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg, sr_g, sc_g)
+                    total += count * max(float(t_eff), _fold_floor(d[0], d[1], d[2], final, bw_if, bw_f, bw_o, bw_p,
+                                                                   rq_bits))
                 else:
-                    hit = -1
-                    for k in range(n_seen):
-                        if seen[k, 0] == sr and seen[k, 1] == sc and seen[k, 2] == final and seen[k, 3] == pg:
-                            hit = k
-                            break
-                    if hit < 0:
-                        d = _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg, sr_g,
-                                       sc_g)
-                        fl = max(float(t_eff), _fold_floor(d[0], d[1], d[2], final, bw_if, bw_f, bw_o, bw_p,
-                                                           rq_bits))
-                        hit = n_seen if n_seen < 8 else 7
-                        seen[hit, 0] = sr
-                        seen[hit, 1] = sc
-                        seen[hit, 2] = final
-                        seen[hit, 3] = pg
-                        seen[hit, 4] = fl
-                        if n_seen < 8:
-                            n_seen += 1
-                    total += seen[hit, 4]
+                    total += count * L
     return total + requant_latency
 
 
