@@ -44,7 +44,7 @@ say "running from $PWD"
 "$HWSIM" lut --hw cortex_a53_rpi3b --model mobilenet_v2 -o lut.json --quiet
 "$HWSIM" sweep sweep_bitfusion --samples 4 --jobs 2 -o sweep --quiet
 # first_order sensitivities: seconds instead of minutes (the BRECQ sensitivities are tested in the suite)
-"$HWSIM" codesign --hw-space codesign_space --area-mm2 1.65 --latency-ms 0.0065 --outer nsga2 --population 4 \
+"$HWSIM" codesign --hw-space codesign_space --area-mm2 2.6 --latency-ms 0.0065 --outer nsga2 --population 4 \
     --generations 1 --iters 20 --sensitivity-method first_order --no-validate --out codesign --quiet
 "$HWSIM" pipeline --out pipeline --iters 20 --gaps 1 --choices w4a4,w4a8,w8a8 --sensitivity-method first_order --quiet
 test -s pipeline/summary.md && test -s sweep/sweep.parquet && test -s codesign/codesign.json
