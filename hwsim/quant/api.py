@@ -26,9 +26,11 @@ from hwsim.io import replace_atomic
 from hwsim.resources import check_memory
 from hwsim.precision import PrecisionPolicy, label
 
+from . import memo
 from .digits_model import accuracy
 from .qmodel import QuantLayer, assign_bits, calibrate_activations, quant_layers, set_mode, wrap
 from .fingerprint import model_fingerprint
+from .memo import data_fingerprint
 from .hooks import observing
 from .reproducible import pin_torch
 from .reconstruct import FISHER_NORMS, OBJECTIVES, ReconConfig, reconstruct_unit, unit_inputs, unit_targets
@@ -124,7 +126,8 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
     layers = quant_layers(qmodel, example)
     policy = policy or PrecisionPolicy()
     plan, notes = assign_bits(qmodel, bits, layers, policy)
-    calibrate_activations(qmodel, layers, calib_x)
+    fp_id = model_fingerprint(fp) + data_fingerprint(calib_x, calib_y)  # what the FP work below depends on
+    calibrate_activations(qmodel, layers, calib_x, memo_key=fp_id)
     units_log: list[dict] = []
     if method == "rtn":
         set_mode(layers, "nearest", True)
@@ -161,7 +164,9 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
             if unit.name in done:
                 continue
             inputs = unit_inputs(qmodel, unit, calib_x)
-            targets, weights = unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm)
+            targets, weights = memo.cached(
+                ("unit-targets", fp_id, unit.exit, cfg.objective == "fisher", cfg.fisher_norm),
+                lambda unit=unit: unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm))
             gen = torch.Generator().manual_seed(seed * 1000 + ui)
             losses = reconstruct_unit(unit, inputs, targets, weights, cfg, gen)
             units_log.append({"unit": unit.name, "layers": [n for n, _ in unit.layers], **losses})
@@ -170,7 +175,9 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
                 _save_atomic({"key": key, "done": done, "log": units_log, "state": qmodel.state_dict(),
                               "layers": layer_state(layers)}, ckpt)
         set_mode(layers, "hard", True)
-    return QuantResult(qmodel, fp, plan, accuracy(fp, test_x, test_y), accuracy(qmodel, test_x, test_y),
+    fp_accuracy = memo.cached(("fp-accuracy", model_fingerprint(fp), data_fingerprint(test_x, test_y)),
+                              lambda: accuracy(fp, test_x, test_y))
+    return QuantResult(qmodel, fp, plan, fp_accuracy, accuracy(qmodel, test_x, test_y),
                        time.perf_counter() - start, units_log, notes, policy.name)
 
 

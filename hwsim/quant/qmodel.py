@@ -22,6 +22,7 @@ from torch import nn
 from hwsim.errors import HwsimError
 from hwsim.precision import PrecisionPolicy, label
 
+from . import memo
 from .hooks import observing, snapshot
 from .quantizers import ActQuantizer, WeightQuantizer
 
@@ -220,11 +221,21 @@ def assign_bits(qmodel: nn.Module, bits: Mapping[str, tuple[int, int]] | tuple[i
 
 
 def calibrate_activations(qmodel: nn.Module, layers: Iterable[tuple[str, QuantLayer]], x: torch.Tensor,
-                          batch: int = 256, max_samples: int = 200_000) -> None:
-    """Initialise every input quantizer's sign and step from the inputs seen on ``x`` (Lp search), once per tensor."""
+                          batch: int = 256, max_samples: int = 200_000, memo_key: str | None = None) -> None:
+    """Initialise every input quantizer's sign and step from the inputs seen on ``x`` (Lp search), once per tensor.
+
+    ``memo_key`` (the FP model's and ``x``'s fingerprint) keeps each quantizer's result per bit-width in
+    :mod:`.memo`, so another quantization of the same model reuses it.
+    """
     readers: dict[int, tuple[str, QuantLayer]] = {}
     for n, m in layers:
         readers.setdefault(id(m.aq), (n, m))
+    keys = {n: ("act-step", memo_key, n, m.aq.bits, m.aq.p, batch, max_samples) for n, m in readers.values()}
+    held = {n: memo.lookup(k) for n, k in keys.items()} if memo_key is not None else {}
+    if held and all(v is not None for v in held.values()):  # every search done before: no forward pass
+        for name, layer in readers.values():
+            _set_step(layer.aq, held[name])
+        return
     seen: dict[str, list[torch.Tensor]] = {}
     record = [(m, lambda i, n=n: seen.setdefault(n, []).append(snapshot(i[0]).flatten()))
               for n, m in readers.values()]
@@ -234,9 +245,23 @@ def calibrate_activations(qmodel: nn.Module, layers: Iterable[tuple[str, QuantLa
     gen = torch.Generator().manual_seed(0)
     for name, layer in readers.values():
         values = torch.cat(seen[name])
-        if len(values) > max_samples:
+        if len(values) > max_samples:  # draw for every reader, cached or not: later draws depend on it
             values = values[torch.randperm(len(values), generator=gen)[:max_samples]]
-        layer.aq.initialize(values)
+
+        def search(aq=layer.aq, values=values):
+            aq.initialize(values)
+            return aq.signed, aq.step.detach().clone()
+
+        if memo_key is None:
+            search()
+        else:
+            _set_step(layer.aq, memo.cached(keys[name], search))
+
+
+def _set_step(aq: ActQuantizer, signed_step: tuple[bool, torch.Tensor]) -> None:
+    aq.signed = signed_step[0]
+    with torch.no_grad():
+        aq.step.copy_(signed_step[1])
 
 
 def set_mode(layers: Iterable[tuple[str, QuantLayer]], weight_mode: str, act: bool) -> None:
