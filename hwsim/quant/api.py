@@ -126,8 +126,8 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
     layers = quant_layers(qmodel, example)
     policy = policy or PrecisionPolicy()
     plan, notes = assign_bits(qmodel, bits, layers, policy)
-    fp_id = model_fingerprint(fp) + data_fingerprint(calib_x, calib_y)  # what the FP work below depends on
-    calibrate_activations(qmodel, layers, calib_x, memo_key=fp_id)
+    fp_key, calib_key = model_fingerprint(fp), data_fingerprint(calib_x)  # what the FP work below depends on
+    calibrate_activations(qmodel, layers, calib_x, memo_key=fp_key + calib_key)
     units_log: list[dict] = []
     if method == "rtn":
         set_mode(layers, "nearest", True)
@@ -165,7 +165,8 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
                 continue
             inputs = unit_inputs(qmodel, unit, calib_x)
             targets, weights = memo.cached(
-                ("unit-targets", fp_id, unit.exit, cfg.objective == "fisher", cfg.fisher_norm),
+                ("unit-targets", fp_key, calib_key, data_fingerprint(calib_y), unit.exit, cfg.objective == "fisher",
+                 cfg.fisher_norm),
                 lambda unit=unit: unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm))
             gen = torch.Generator().manual_seed(seed * 1000 + ui)
             losses = reconstruct_unit(unit, inputs, targets, weights, cfg, gen)
@@ -175,7 +176,7 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
                 _save_atomic({"key": key, "done": done, "log": units_log, "state": qmodel.state_dict(),
                               "layers": layer_state(layers)}, ckpt)
         set_mode(layers, "hard", True)
-    fp_accuracy = memo.cached(("fp-accuracy", model_fingerprint(fp), data_fingerprint(test_x, test_y)),
+    fp_accuracy = memo.cached(("fp-accuracy", fp_key, data_fingerprint(test_x, test_y)),
                               lambda: accuracy(fp, test_x, test_y))
     return QuantResult(qmodel, fp, plan, fp_accuracy, accuracy(qmodel, test_x, test_y),
                        time.perf_counter() - start, units_log, notes, policy.name)

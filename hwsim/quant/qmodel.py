@@ -224,8 +224,9 @@ def calibrate_activations(qmodel: nn.Module, layers: Iterable[tuple[str, QuantLa
                           batch: int = 256, max_samples: int = 200_000, memo_key: str | None = None) -> None:
     """Initialise every input quantizer's sign and step from the inputs seen on ``x`` (Lp search), once per tensor.
 
-    ``memo_key`` (the FP model's and ``x``'s fingerprint) keeps each quantizer's result per bit-width in
-    :mod:`.memo`, so another quantization of the same model reuses it.
+    ``memo_key`` (the FP model's fingerprint and ``x``'s) keeps each quantizer's result per bit-width in
+    :mod:`.memo`, so another quantization of the same model reuses it.  Give it only while every layer runs in
+    FP (weights ``"fp"``, input quantization off): the inputs seen are then a function of that model and ``x``.
     """
     readers: dict[int, tuple[str, QuantLayer]] = {}
     for n, m in layers:

@@ -26,6 +26,8 @@ import torch.nn.functional as F
 
 from hwsim.precision import PrecisionPolicy
 
+from ..fingerprint import model_fingerprint
+from ..memo import data_fingerprint
 from ..qmodel import calibrate_activations, set_mode
 from .probes import prepare, table_document
 
@@ -65,10 +67,11 @@ def gmpq_sensitivity(model, calib_x: torch.Tensor, calib_y: torch.Tensor, choice
     layers = dict(prep.layers)
     entries = {n: np.zeros(len(choices)) for n in prep.free}
     parts = {n: {} for n in prep.free}
+    calib_key = model_fingerprint(prep.fp) + data_fingerprint(calib_x)  # every layer is FP when it calibrates
     for k, (w, a) in enumerate(choices):
         for _, layer in prep.layers:
             layer.aq.bits = a
-        calibrate_activations(prep.qmodel, prep.layers, calib_x)
+        calibrate_activations(prep.qmodel, prep.layers, calib_x, memo_key=calib_key)
         for name in prep.free:
             layer = layers[name]
             layer.wq.set_bits(layer.weight, w)

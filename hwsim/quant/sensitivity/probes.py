@@ -27,6 +27,8 @@ from torch import nn
 
 from hwsim.precision import PrecisionPolicy, label
 
+from ..fingerprint import model_fingerprint
+from ..memo import data_fingerprint
 from ..qmodel import activation_groups, calibrate_activations, quant_layers, set_mode, wrap
 
 FORMAT = "hwsim-sensitivity/2"
@@ -76,10 +78,11 @@ def quantization_errors(prep: Prepared, calib_x: torch.Tensor, wbits: list[int],
         prep.qmodel(x)
     n_x = {n: int(inputs[n][0].numel()) for n, _ in prep.layers}
     dx2 = {n: {} for n, _ in prep.layers}
+    calib_key = model_fingerprint(prep.fp) + data_fingerprint(calib_x)  # every layer runs in FP here
     for a in abits:
         for _, layer in prep.layers:
             layer.aq.bits = a
-        calibrate_activations(prep.qmodel, prep.layers, calib_x)
+        calibrate_activations(prep.qmodel, prep.layers, calib_x, memo_key=calib_key)
         with torch.no_grad():
             for name, layer in prep.layers:
                 v = inputs[name]
