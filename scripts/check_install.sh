@@ -9,16 +9,14 @@ PYTHON=${1:-python3}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwsim-install.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-say() { echo "check-install: $*" >&2; }
+say() { echo "check-install: [${SECONDS} s] $*" >&2; }
 
 say "building the wheel"
-"$PYTHON" -m venv "$WORK/build"
-"$WORK/build/bin/pip" install --quiet --upgrade pip build
-"$WORK/build/bin/python" -m build --wheel --outdir "$WORK/dist" "$REPO" >/dev/null
+"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$REPO"  # in pip's isolated build environment
 WHEEL=$(ls "$WORK"/dist/hwsim-*.whl)
 say "built $(basename "$WHEEL")"
 # no top-level package but hwsim; the configs, examples, zoo layers and shipped weights inside it
-"$WORK/build/bin/python" - "$WHEEL" <<'EOF'
+"$PYTHON" - "$WHEEL" <<'EOF'
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
@@ -31,7 +29,6 @@ EOF
 
 say "installing it into a fresh venv"
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install --quiet --upgrade pip
 "$WORK/venv/bin/pip" install --quiet "torch==2.13.*"
 "$WORK/venv/bin/pip" install --quiet "$WHEEL"
 
@@ -40,14 +37,18 @@ export HWSIM_CACHE_DIR="$WORK/cache"
 HWSIM="$WORK/venv/bin/hwsim"
 say "running from $PWD"
 "$HWSIM" --version
+say "simulate, lut, sweep"
 "$HWSIM" simulate --hw bitfusion_16x32 --model resnet18 --format csv > sim.csv
 "$HWSIM" lut --hw cortex_a53_rpi3b --model mobilenet_v2 -o lut.json --quiet
 "$HWSIM" sweep sweep_bitfusion --samples 4 --jobs 2 -o sweep --quiet
+say "codesign"
 # first_order sensitivities: seconds instead of minutes (the BRECQ sensitivities are tested in the suite)
 "$HWSIM" codesign --hw-space codesign_space --area-mm2 2.6 --latency-ms 0.0065 --outer nsga2 --population 4 \
     --generations 1 --iters 20 --sensitivity-method first_order --no-validate --out codesign --quiet
+say "pipeline"
 "$HWSIM" pipeline --out pipeline --iters 20 --gaps 1 --choices w4a4,w4a8,w8a8 --sensitivity-method first_order --quiet
 test -s pipeline/summary.md && test -s sweep/sweep.parquet && test -s codesign/codesign.json
+say "python api"
 "$WORK/venv/bin/python" - <<'EOF'
 import sys
 import hwsim
