@@ -140,12 +140,13 @@ def _reference_demand(df, t, R, sr, sc, T, final, if_bits, f_bits, out_bits, sca
 
 
 def reference_onchip(layer, hw, wbits, abits, dataflow):
-    """(compute cycles incl. on-chip stalls and the final drain, stall cycles) at unlimited DRAM bandwidth."""
+    """(compute cycles incl. on-chip stalls and the final drain, stall cycles) at unlimited DRAM bandwidth.  Rates
+    given as fractions.Fraction are stepped in exact arithmetic."""
     m = map_layer(layer, hw, wbits, abits, dataflow)
     R, C, T, pf = m.rows, m.cols, m.t, m.fusion
     if_bits, f_bits = pf * abits, pf * wbits
     acc, scale = hw.accumulator_bits, hw.scale_bits
-    bw = [8.0 * b if b else math.inf for b in hw.sram_bytes_per_cycle]
+    bw = [8 * b if b else math.inf for b in hw.sram_bytes_per_cycle]
     requant = hw.requant_outputs_per_cycle or math.inf
     plan = plan_traffic(layer_tiles(layer, m, wbits, abits, abits, hw),
                         tuple(kib * 4096 for kib in hw.sram_kib))
@@ -169,11 +170,11 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
                                            g_max, m.sr, m.sc) for t in range(m.fold_cycles())]
     acc_d, out_d = demand(acc), demand(abits)
     rq = requant * abits
-    psum_port = None if hw.psum_via_ofmap else (8.0 * hw.psum_bytes_per_cycle if hw.psum_bytes_per_cycle else math.inf)
+    psum_port = None if hw.psum_via_ofmap else (8 * hw.psum_bytes_per_cycle if hw.psum_bytes_per_cycle else math.inf)
     cap = [bw[0] + max(d[0] for d in acc_d), bw[1] + max(d[1] for d in acc_d),
            (bw[2] if psum_port is None else psum_port) + max(d[2] for d in acc_d),
            min(bw[2], rq) + max(d[2] for d in out_d)]
-    level = [cap[0], cap[1], 0.0, 0.0]
+    level = [cap[0], cap[1], 0, 0]
 
     def cycle(d, final):
         level[0] = min(level[0] + bw[0], cap[0])
@@ -186,7 +187,7 @@ def reference_onchip(layer, hw, wbits, abits, dataflow):
             level[q] += d[2]
         x = min(level[3], rq, bw[2])
         level[3] -= x
-        level[2] = max(level[2] - ((bw[2] - x) if psum_port is None else psum_port), 0.0)  # shared or own port
+        level[2] = max(level[2] - ((bw[2] - x) if psum_port is None else psum_port), 0)  # shared or own port
         return fired
 
     cycles = stalls = 0

@@ -1,6 +1,8 @@
 """The numba cycle kernel: steps every fold of a layer schedule step by schedule step, then pipelines DRAM.
 
-Model (all quantities in bits so that 2-bit operands stay integral):
+Model (on-chip quantities in units of 1/D bit, with D the smallest whole number that makes every port's rate a
+whole number of units per cycle (:class:`Ports`): 2-bit operands and rates like 0.1 outputs per cycle stay
+integral, so queue levels add up exactly):
 
 * Schedule.  Each fold follows SCALE-Sim's skewed schedule: OS folds take
   ``T + R + C - 2`` steps, WS/IS folds ``2R + C + T - 2`` (R steps to load the stationary
@@ -65,7 +67,8 @@ class Geometry(NamedTuple):
 
 
 class OperandBits(NamedTuple):
-    """Bits of one operand as it moves (a fused operand carries the fusion factor's values)."""
+    """Size of one operand as it moves, in units of 1/``Ports.units_per_bit`` bit (a fused operand carries the
+    fusion factor's values)."""
 
     ifmap: int
     filter: int
@@ -75,15 +78,18 @@ class OperandBits(NamedTuple):
 
 
 class Ports(NamedTuple):
-    """Bits per cycle each port moves (``inf``: unlimited)."""
+    """What each port moves per cycle (``inf``: unlimited): the on-chip ports in units of 1/``units_per_bit`` bit,
+    whole numbers when the config's rates are simple fractions (0.1 outputs per cycle), so that queue levels are
+    exact and a fold entered with the same levels as an earlier one is recognised; DRAM in bits."""
 
     ifmap: float  # the buffers' read ports into the array
     filter: float
     ofmap: float  # the ofmap buffer's write port
     psum: float  # the accumulators' port (< 0: partial sums share the ofmap write port)
-    requant_outputs: float  # outputs per cycle the requantizer passes
+    requant_bits: float  # what the requantizer passes: its outputs per cycle x an output's bits (in units)
     requant_latency: float  # cycles its pipeline takes to empty
-    dram: float
+    dram: float  # bits per cycle (DRAM traffic is counted in bits)
+    units_per_bit: int  # D: the on-chip quantities' unit is 1/D bit
 
 
 class KernelResult(NamedTuple):
@@ -93,7 +99,7 @@ class KernelResult(NamedTuple):
     compute: float
     onchip_stall: float
     dram_stall: float
-    sram_ifmap: float  # bits read from / written to each buffer by the array
+    sram_ifmap: float  # bits (not units) read from / written to each buffer by the array
     sram_filter: float
     sram_ofmap: float
     mapping_efficiency: float  # mean fraction of the (sub-)array's PEs with real work, per fold
@@ -328,18 +334,17 @@ def _max_demand(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits, pg, 
 
 @njit(cache=True)
 def _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if, bw_f, bw_o, bw_p,
-            requant_rate):
-    """(the requantizer's bits per cycle, the input FIFOs' fill rates, the capacity of every queue): ifmap and
-    filter edge FIFOs, partial sums, requantizer (finished outputs)."""
+            rq_bits):
+    """(the input FIFOs' fill rates, the capacity of every queue): ifmap and filter edge FIFOs, partial sums,
+    requantizer (finished outputs)."""
     pg_max = gpf if gpf > 1 else 1
     sr_max = min(sr_g * gpf, R)
     sc_max = min(sc_g * gpf, C)
     mx = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, acc_bits, scale_bits, pg_max, sr_g, sc_g)
     mx_out = _max_demand(df, R, C, sr_max, sc_max, T, if_bits, f_bits, out_bits, scale_bits, pg_max, sr_g, sc_g)
-    rq_bits = requant_rate * out_bits
     bw = np.array([bw_if, bw_f])
     cap = np.array([bw_if + mx[0], bw_f + mx[1], (bw_o if bw_p < 0 else bw_p) + mx[2], min(bw_o, rq_bits) + mx_out[2]])
-    return rq_bits, bw, cap
+    return bw, cap
 
 
 @njit(cache=True)
@@ -355,26 +360,94 @@ def _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, out_bits, scale_bits
 
 
 @njit(cache=True)
-def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap: bool) -> float:
-    """Cycles no loop order or block of this mapping can beat (timing hwsim): the first fold stepped exactly
-    (it is the same under every fold order), every later fold at least its overlapped period or what its
-    ports must move (:func:`_fold_floor`), then the requantizer's latency.  Equals what the kernel counts
-    for those parts, so it never exceeds :func:`simulate_layer_kernel`'s total."""
+def _whole(x):
+    """Whether ``x`` is a whole number that floats hold exactly (sums and differences of such stay exact)."""
+    return x == math.floor(x) and abs(x) < 2.0 ** 53
+
+
+@njit(cache=True)
+def _queue_after(df, R, C, sr, sc, T, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g, bw, cap3, r, entry):
+    """Least the requantizer's queue (capacity ``cap3``, passing at most ``r`` a cycle; whole numbers) can hold when a
+    finishing fold of this shape ends, entered with at least ``entry``.
+
+    From the first of the fold's last steps that never wait for an input (each input FIFO refills at least their
+    demand every cycle; before them the queue may have drained): such a step waits only for room in the queue, so
+    after a step that waited the queue holds more than ``cap3 - 2r``, and after one that did not, what it held plus
+    the step's outputs less ``r``."""
+    L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
+    t0 = L
+    while t0 > 0:
+        d = _step_demand(df, t0 - 1, R, sr, sc, T, 1, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g)
+        if d[0] > bw[0] or d[1] > bw[1]:
+            break
+        t0 -= 1
+    full = max(cap3 - 2 * r + 1, 0.0)  # more than cap3 - 2r, in whole numbers
+    low = entry if t0 == 0 else 0.0
+    for t in range(t0, L):
+        e = _step_demand(df, t, R, sr, sc, T, 1, if_bits, f_bits, out_bits, scale_bits, pg, sr_g, sc_g)[2]
+        low = max(low + e - r, 0.0)
+        if e > 0:  # the step may have waited for room
+            low = min(low, full)
+    return low
+
+
+@njit(cache=True)
+def _queue_floor(df, R, C, T, kinds, n_kinds, last, first_end, if_bits, f_bits, out_bits, scale_bits, sr_g, sc_g, bw,
+                 cap3, r):
+    """Least the requantizer's queue can hold when the last fold (``kinds[last]``) ends.
+
+    ``kinds``: (rows, columns, packed groups, finishing) of every kind of fold after the first, which left the queue
+    at ``first_end``.  A level ``m`` no fold ends below: at most ``first_end``, and kept by every kind (a fold
+    entered with ``m`` ends with at least ``m``: :func:`_queue_after`), the largest found by iterating from
+    ``first_end``; the last fold is entered with at least that.  0 unless every quantity is a whole number (the
+    kernel's sums are then exact) and every fold finishes its outputs."""
+    if not (_whole(r) and _whole(cap3) and _whole(first_end)):
+        return 0.0
+    m = first_end
+    for k in range(n_kinds):
+        if kinds[k, 3] == 0:  # partial sums: the requantizer's queue may drain while they wait
+            m = 0.0
+    for _ in range(8):
+        low = m
+        for k in range(n_kinds):
+            low = min(low, _queue_after(df, R, C, kinds[k, 0], kinds[k, 1], T, if_bits, f_bits, out_bits, scale_bits,
+                                        kinds[k, 2], sr_g, sc_g, bw, cap3, r, m))
+        if low == m:
+            break
+        m = low
+    if low != m:  # no level every kind keeps found in 8 rounds: assume none
+        m = 0.0
+    return _queue_after(df, R, C, kinds[last, 0], kinds[last, 1], T, if_bits, f_bits, out_bits, scale_bits,
+                        kinds[last, 2], sr_g, sc_g, bw, cap3, r, m)
+
+
+@njit(cache=True)
+def fold_floors(geometry: Geometry, bits: OperandBits, ports: Ports, overlap: bool):
+    """Fewest cycles the kernel can count for the folds of this mapping under any loop order or block (timing
+    hwsim): (a 2 x 2 x 2 array of a later fold's floor by kind (full or last group batch, row fold, column fold):
+    its overlapped period and what its ports must move (:func:`_fold_floor`) when folds overlap, else its steps;
+    the number of later folds of each kind; the first fold's cycles, stepped exactly (it is the same under every
+    order); the cycles after the last fold: the queues drained from the least they can hold
+    (:func:`_queue_floor`; the last fold is (last row, last column) of the last group batch under every order),
+    then the requantizer's latency).  Each equals what the kernel counts for that part or less."""
     df, R, C, sr_g, sc_g, T, groups, gpf = geometry
     if_bits, f_bits, out_bits, acc_bits, scale_bits = bits
-    bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency, dram_bpc = ports
+    bw_if, bw_f, bw_o, bw_p, rq_bits, requant_latency, dram_bpc, units = ports
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     t_eff = fold_period(T, R)
-    rq_bits, bw, cap = _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if,
-                               bw_f, bw_o, bw_p, requant_rate)
+    bw, cap = _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if, bw_f,
+                      bw_o, bw_p, rq_bits)
     level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
-    total = 0.0
+    floors = np.zeros((2, 2, 2))
+    counts = np.zeros((2, 2, 2))
+    first_cycles = 0.0
     first = True
-    # Folds come in at most 2 x 2 x 2 kinds (full or last group batch, row fold, column fold); each kind's floor
-    # is computed once and counted, and the first kind met is the first fold's (the order starts at fold (0, 0)).
+    kinds = np.zeros((8, 4), dtype=np.int64)  # (rows, columns, packed groups, finishing) of the later folds' kinds
+    n_kinds = 0
+    # Each kind's floor is computed once; the first kind met is the first fold's (the order starts at fold (0, 0)).
     for kb in range(2):
         g = gpf if kb == 0 else groups % gpf
         n_b = groups // gpf if kb == 0 else (1 if groups % gpf else 0)
@@ -390,21 +463,73 @@ def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap:
                 count = n_b * n_i * n_j
                 if count == 0:
                     continue
-                if first:  # the first fold of every order: step it
+                if first:  # the first fold of every order: step it (overlapped: at least what its ports move)
                     cyc, stl = _step_fold(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg,
                                           sr_g, sc_g, bw, cap, bw_o, bw_p, rq_bits, level, sram)
-                    total += cyc
+                    first_cycles = max(float(cyc), _fold_floor(sram[0], sram[1], sram[2], final, bw_if, bw_f, bw_o,
+                                                               bw_p, rq_bits)) if overlap else float(cyc)
                     count -= 1
                     first = False
                 if count == 0:
                     continue
+                kinds[n_kinds, 0], kinds[n_kinds, 1], kinds[n_kinds, 2], kinds[n_kinds, 3] = sr, sc, pg, final
+                n_kinds += 1
+                counts[kb, ki, kj] = count
                 if overlap:
                     d = _fold_sums(df, R, C, sr, sc, T, final, if_bits, f_bits, o_bits, scale_bits, pg, sr_g, sc_g)
-                    total += count * max(float(t_eff), _fold_floor(d[0], d[1], d[2], final, bw_if, bw_f, bw_o, bw_p,
-                                                                   rq_bits))
+                    floors[kb, ki, kj] = max(float(t_eff), _fold_floor(d[0], d[1], d[2], final, bw_if, bw_f, bw_o,
+                                                                       bw_p, rq_bits))
                 else:
-                    total += count * L
-    return total + requant_latency
+                    floors[kb, ki, kj] = L
+    if n_kinds > 0:  # the last fold, a later one, is the last kind met (kb, ki, kj all at their last)
+        level[3] = _queue_floor(df, R, C, T, kinds, n_kinds, n_kinds - 1, level[3], if_bits, f_bits, out_bits,
+                                scale_bits, sr_g, sc_g, bw, cap[3], min(rq_bits, bw_o))
+        level[2] = 0.0
+    end = _wait(level, cap, bw, bw_o, bw_p, rq_bits, -1.0, 0.0, 0.0, True) + requant_latency  # the queues drain
+    return floors, counts, first_cycles, end
+
+
+@njit(cache=True)
+def schedule_floor(geometry: Geometry, bits: OperandBits, ports: Ports, overlap: bool) -> float:
+    """Cycles no loop order or block of this mapping can beat (timing hwsim), DRAM aside: every fold at its floor
+    (:func:`fold_floors`), so it never exceeds :func:`simulate_layer_kernel`'s total."""
+    floors, counts, first, end = fold_floors(geometry, bits, ports, overlap)
+    return floors_total(floors, counts, first, end, 0.0)
+
+
+@njit(cache=True)
+def floors_total(floors, counts, first: float, end: float, first_load: float) -> float:
+    """The cycles of :func:`fold_floors`' answer: the first fold, every later fold at its kind's floor, the end;
+    the first fold ends no earlier than its DRAM load (``first_load`` cycles: :func:`pipeline_end`)."""
+    if counts.sum() == 0:  # the first fold is the last
+        return max(first + end, first_load)
+    return max(first, first_load) + (floors * counts).sum() + end
+
+
+@njit(cache=True)
+def plan_floor(geometry: Geometry, floors, first: float, end: float, traffic: Traffic, dram_bpc: float) -> float:
+    """Cycles no run of this mapping under the plan of ``traffic`` can beat: every fold at its floor
+    (:func:`fold_floors`: ``floors``, ``first``, ``end``) through the DRAM pipeline, whose end never falls when a
+    fold's cycles fall (:func:`pipeline_end`: sums and maxima), so it never exceeds the kernel's total."""
+    df, R, C, sr_g, sc_g, T, groups, gpf = geometry
+    n_gb = (groups + gpf - 1) // gpf
+    nr = 1 if gpf > 1 else (sr_g + R - 1) // R
+    nc = 1 if gpf > 1 else (sc_g + C - 1) // C
+    order = fold_order(nr, nc, traffic.rows_outer, traffic.block)
+    n_folds = n_gb * nr * nc
+    cycles = np.empty(n_folds)
+    fold = 0
+    for gb in range(n_gb):
+        kb = 1 if (gpf > 1 and groups % gpf and gb == n_gb - 1) else 0
+        for f in range(nr * nc):
+            cycles[fold] = floors[kb, 1 if order[f, 0] == nr - 1 else 0, 1 if order[f, 1] == nc - 1 else 0]
+            fold += 1
+    cycles[0] = first
+    cycles[n_folds - 1] += end
+    if dram_bpc == INF:
+        return cycles.sum()
+    return pipeline_end(np.ceil(traffic.load / dram_bpc), cycles, np.ceil(traffic.write / dram_bpc), traffic.in_mode,
+                        traffic.out_slots)
 
 
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
@@ -421,7 +546,7 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     """
     df, R, C, sr_g, sc_g, T, groups, gpf = geometry
     if_bits, f_bits, out_bits, acc_bits, scale_bits = bits
-    bw_if, bw_f, bw_o, bw_p, requant_rate, requant_latency, dram_bpc = ports
+    bw_if, bw_f, bw_o, bw_p, rq_bits, requant_latency, dram_bpc, units = ports
     rows_outer, block = traffic.rows_outer, traffic.block
     fold_load, fold_write, fold_mode = traffic.load, traffic.write, traffic.in_mode
     n_gb = (groups + gpf - 1) // gpf
@@ -430,8 +555,8 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     L = T + R + C - 2 if df == OS else 2 * R + C + T - 2
     t_eff = fold_period(T, R)  # steps a fold needs when its neighbours overlap its fill and drain
 
-    rq_bits, bw, cap = _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if,
-                               bw_f, bw_o, bw_p, requant_rate)
+    bw, cap = _queues(df, R, C, sr_g, sc_g, T, gpf, if_bits, f_bits, out_bits, acc_bits, scale_bits, bw_if, bw_f,
+                      bw_o, bw_p, rq_bits)
     level = np.array([cap[0], cap[1], 0.0, 0.0])
     sram = np.zeros(3)
 
@@ -525,5 +650,5 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     else:
         compute = float(n_folds * L - (n_gb if scalesim_count else 0))  # SCALE-Sim: one layer per group
     dram_stall = end - busy
-    return KernelResult(compute + onchip_stall + dram_stall, compute, onchip_stall, dram_stall, sram[0], sram[1],
-                        sram[2], map_eff / n_folds, compute_util / n_folds, n_folds)
+    return KernelResult(compute + onchip_stall + dram_stall, compute, onchip_stall, dram_stall, sram[0] / units,
+                        sram[1] / units, sram[2] / units, map_eff / n_folds, compute_util / n_folds, n_folds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from fractions import Fraction
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -24,13 +25,67 @@ from .mapping import Mapping, map_layer
 from .scalesim_user import user_mode_cycles
 
 
-def _bits_per_cycle(bytes_per_cycle: float | None) -> float:
-    return math.inf if bytes_per_cycle is None else 8.0 * bytes_per_cycle
+MAX_UNITS_PER_BIT = 2 ** 20  # the finest unit the kernel counts on-chip bits in is 1/2**20 bit
 
 
-def _psum_bits_per_cycle(hw: SystolicConfig) -> float:
-    """The accumulators' port in bits per cycle for the kernel (-1: partial sums use the ofmap write port)."""
-    return -1.0 if hw.psum_via_ofmap else _bits_per_cycle(hw.psum_bytes_per_cycle)
+def _rational(rate: float) -> Fraction | None:
+    """``rate`` as a fraction with a denominator of at most :data:`MAX_UNITS_PER_BIT` when it is one to 1e-12
+    relative (0.1 -> 1/10, 0.3333333333333333 -> 1/3), else None (0.123456789)."""
+    exact = Fraction(rate)
+    q = exact.limit_denominator(MAX_UNITS_PER_BIT)
+    return q if abs(q - exact) <= abs(exact) * Fraction(1, 10 ** 12) else None
+
+
+def _bits_per_cycle(rate: float | None, bits: int) -> Fraction | float:
+    """``rate`` things per cycle of ``bits`` bits each, in bits per cycle: exact when the rate is a simple fraction
+    (:func:`_rational`), else a float (``inf``: unlimited)."""
+    if rate is None:
+        return math.inf
+    q = _rational(float(rate))
+    return bits * q if q is not None else bits * float(rate)
+
+
+def _onchip_rates(sram: tuple, psum_via_ofmap: bool, psum: float | None, requant: float | None,
+                  out_bits: int) -> list[Fraction | float]:
+    """Bits per cycle of the ifmap, filter and ofmap ports (``sram`` bytes per cycle), the accumulators' port (-1:
+    partial sums use the ofmap write port) and the requantizer, exact where they are simple fractions."""
+    rates = [_bits_per_cycle(b, 8) for b in sram]
+    rates.append(-1.0 if psum_via_ofmap else _bits_per_cycle(psum, 8))
+    rates.append(_bits_per_cycle(requant, out_bits))
+    return rates
+
+
+def units_per_bit(rates: list[Fraction | float]) -> int:
+    """The smallest D that makes every exact rate a whole number of 1/D bits per cycle (1 when that exceeds
+    :data:`MAX_UNITS_PER_BIT`: the kernel then counts in bits, as floats).  A power of two when every rate is a
+    binary fraction, so scaling by it changes no float result."""
+    d = 1
+    for r in rates:
+        if isinstance(r, Fraction):
+            d = math.lcm(d, r.denominator)
+    return d if d <= MAX_UNITS_PER_BIT else 1
+
+
+def _in_units(rate: Fraction | float, d: int) -> float:
+    """A rate in bits per cycle as 1/``d`` bits per cycle: exact for a fraction; ``inf`` and -1 stay."""
+    if isinstance(rate, Fraction):
+        return float(rate * d)
+    return rate if rate < 0 or math.isinf(rate) else rate * d
+
+
+@functools.lru_cache(maxsize=1024)
+def _onchip_units(*config_rates) -> tuple[tuple[float, ...], int]:
+    """(the rates of :func:`_onchip_rates` in units of 1/D bit per cycle, D (:func:`units_per_bit`)), made once per
+    config's rates and output width (the search asks for them per candidate)."""
+    rates = _onchip_rates(*config_rates)
+    d = units_per_bit(rates)
+    return tuple(float(_in_units(r, d)) for r in rates), d
+
+
+def _onchip_ports(hw: SystolicConfig, out_bits: int) -> tuple[tuple[float, ...], int]:
+    """:func:`_onchip_units` of ``hw`` at ``out_bits``-bit outputs."""
+    return _onchip_units(tuple(hw.sram_bytes_per_cycle), bool(hw.psum_via_ofmap), hw.psum_bytes_per_cycle,
+                         hw.requant_outputs_per_cycle, int(out_bits))
 
 
 def _real_ifmap_bits(layer: Layer, abits: int) -> int:
@@ -126,7 +181,11 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
     lower bound (:func:`hwsim.systolic.bounds.mapping_bound` and :func:`_dram_floor`: no chunking or plan of that pair can
     beat it), and the search
     stops at the first pair whose bound cannot beat the best so far; within a pair, plans whose DRAM
-    bytes over the bandwidth cannot beat it are skipped.
+    bytes over the bandwidth cannot beat it are skipped.  A pair is also skipped when its folds at their
+    floors (:func:`hwsim.systolic.kernel.fold_floors`: the first fold stepped, the requantizer's queue
+    drained at the end) cannot beat the best so far, and a plan when its folds at their floors through its
+    DRAM pipeline (:func:`hwsim.systolic.kernel.plan_floor`) cannot: these skip only what could not be kept,
+    so the same schedule is found (``tests/test_rate_independence.py``).
     """
     df = dataflow or hw.dataflow
     modes = [(w, a) for w in hw.bits for a in hw.bits if w >= wbits and a >= abits]
@@ -258,16 +317,21 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
     floor = lower_bound(m, ports_of(hw), w, a, out_bits)
     if bound is not None and floor >= bound.total_cycles:
         return None
+    # A plan is kept only with fewer cycles than the bound, then only with a smaller key (cycles, DRAM bytes) than the
+    # best plan so far (``limit`` below; a tie on cycles with the bound never wins), so a pair or a plan whose floor
+    # reaches that is skipped: the same schedule is found as without the floors.
     # Every plan's first fold is the same: stepped, with later folds at their floors, it bounds every plan (tight
-    # when a slow port ties the candidates).  Strictly above the bound only, so that no tie is lost: the same
-    # schedule is found as without it.
-    if bound is not None and K.schedule_floor(*_kernel_inputs(hw, m, w, a, out_bits),
-                                              bool(hw.fold_overlap)) > bound.total_cycles:
+    # when a slow port ties the candidates).
+    geometry, bits, ports = _kernel_inputs(hw, m, w, a, out_bits)
+    floors = K.fold_floors(geometry, bits, ports, bool(hw.fold_overlap))
+    if bound is not None and K.floors_total(*floors, 0.0) >= bound.total_cycles:
         return None
     check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
     dram = hw.dram_bytes_per_cycle()
     batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip, weights_on_chip,
                           ifmap_bits)
+    if bound is not None and _pair_floor(floors, batches, dram) >= bound.total_cycles:
+        return None
     best = None
     limit = None if bound is None else (bound.total_cycles, -1)  # a key to beat: fewer cycles than the bound
     for plan in sorted(plans(batches, _half(hw), family="all"), key=lambda p: (p.bits, not p.rows_outer, p.block)):
@@ -275,13 +339,37 @@ def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, 
                                   dram is not None and plan.bits / (8 * dram) >= limit[0]):
             continue
         traffic = fold_traffic(batches, plan)
+        dram_bytes = _bytes(traffic.read_bits) + _bytes(traffic.write_bits)
+        # every fold at its floor through this plan's DRAM pipeline: a plan's cycles are whole
+        if limit is not None and (math.floor(K.plan_floor(geometry, floors[0], floors[2], floors[3], traffic,
+                                                          ports.dram)), dram_bytes) >= limit:
+            continue
         raw = _kernel(hw, m, traffic, w, a, out_bits, hw.fold_overlap, reuse_folds)
-        r = _Candidate(int(raw.total), _bytes(traffic.read_bits) + _bytes(traffic.write_bits),
-                       functools.partial(_result, layer, hw, m, raw, traffic, wbits, abits, w, a, df, plan,
-                                         hw.fold_overlap))
+        r = _Candidate(int(raw.total), dram_bytes, functools.partial(_result, layer, hw, m, raw, traffic, wbits, abits,
+                                                                     w, a, df, plan, hw.fold_overlap))
         if limit is None or _key(r) < limit:
             best, limit = r, _key(r)
     return best
+
+
+def _pair_floor(floors: tuple, batches: list, dram: float | None) -> float:
+    """Cycles no plan of a mapping can beat: its folds at their floors (``floors``: :func:`kernel.fold_floors`), the
+    first fold no shorter than its DRAM load, then the last fold's write-back (:func:`_edge_dram_cycles`)."""
+    first_load, last_write = _edge_dram_cycles(batches, dram)
+    return K.floors_total(*floors, first_load) + last_write
+
+
+def _edge_dram_cycles(batches: list, dram: float | None) -> tuple[float, float]:
+    """(cycles the first fold's load takes over DRAM, the same for the last fold's write-back), the same under every
+    plan: the first fold (fold (0, 0) of the first group batch) loads its tiles, the last (last row, last column of
+    the last group batch) writes its finished outputs.  The first fold ends no earlier than its load, and the layer
+    no earlier than the last write (:func:`hwsim.systolic.memory.pipeline_end`)."""
+    if dram is None:
+        return 0.0, 0.0
+    first, last = batches[0][0], batches[-1][0]
+    load = first.row[0] + (first.col[0] if first.df == K.OS else first.fold_tile(0, 0))
+    write = last.out_tile(len(last.row) - 1, len(last.out_col) - 1)
+    return float(np.ceil(load / (dram * 8.0))), float(np.ceil(write / (dram * 8.0)))
 
 
 def _dram_floor(layer: Layer, hw: SystolicConfig, w: int, a: int, out_bits: int, ifmap_on_chip: bool,
@@ -347,16 +435,17 @@ def _scalesim_user(layer: Layer, hw: SystolicConfig, m: Mapping, traffic: Traffi
 
 def _kernel_inputs(hw: SystolicConfig, m: Mapping, mode_w: int, mode_a: int,
                    out_bits: int) -> tuple[K.Geometry, K.OperandBits, K.Ports]:
-    """The kernel's records for mapping ``m`` in precision mode (``mode_w``, ``mode_a``)."""
+    """The kernel's records for mapping ``m`` in precision mode (``mode_w``, ``mode_a``): on-chip sizes and rates in
+    units of 1/D bit (:func:`units_per_bit`), DRAM's rate in bits."""
     pf = m.fusion
-    requant = math.inf if hw.requant_outputs_per_cycle is None else float(hw.requant_outputs_per_cycle)
+    rates, d = _onchip_ports(hw, out_bits)
     dram = hw.dram_bytes_per_cycle()
     geometry = K.Geometry(int(m.dataflow), int(m.rows), int(m.cols), int(m.sr), int(m.sc), int(m.t), int(m.groups),
                           int(m.groups_per_fold))
-    bits = K.OperandBits(int(pf * mode_a), int(pf * mode_w), int(out_bits), int(hw.accumulator_bits),
-                         int(hw.scale_bits))
-    ports = K.Ports(*(_bits_per_cycle(b) for b in hw.sram_bytes_per_cycle), float(_psum_bits_per_cycle(hw)), requant,
-                    float(hw.requant_latency_cycles), math.inf if dram is None else dram * 8.0)
+    bits = K.OperandBits(*(int(b) * d for b in (pf * mode_a, pf * mode_w, out_bits, hw.accumulator_bits,
+                                                 hw.scale_bits)))
+    ports = K.Ports(*rates, float(hw.requant_latency_cycles),
+                    math.inf if dram is None else dram * 8.0, d)
     return geometry, bits, ports
 
 
