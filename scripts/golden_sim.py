@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=None, help="check only cases that took at most this long")
     ap.add_argument("--reprice", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="processes for --write and --reprice")
+    ap.add_argument("--shard", default="0/1", help="K/N: --check only every N-th case from the K-th (run N at once)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.reprice:
@@ -319,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"golden: wrote {len(entries)} cases, {sum(len(e['results']) for e in entries)} layer results to "
               f"{GOLDEN.relative_to(ROOT)} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         return 0
-    entries = sample(load(), args.every, args.max_seconds)
+    k, n = (int(v) for v in args.shard.split("/"))
+    entries = sample(load(), args.every, args.max_seconds)[k::n]
     bad = 0
     for e in entries:
         diff = compare(e["results"], run(e["case"]))
