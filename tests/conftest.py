@@ -121,7 +121,8 @@ def demo_run(tmp_path_factory):
 
 # Tests whose work is torch (training, reconstruction, whole pipelines): `make pytest` runs them in a second, serial
 # phase, because torch runs on two threads and two of them side by side on two cores are each 2-4x slower.
-TORCH_MODULES = {"test_quant", "test_quant_memo", "test_quant_correctness", "test_sensitivity_methods", "test_pipeline",
+TORCH_MODULES = {"test_quant", "test_quant_memo", "test_quant_replay", "test_quant_correctness", "test_sensitivity_methods",
+                 "test_pipeline",
                  "test_readme_demo", "test_reproducible", "test_codesign"}
 TORCH_FIXTURES = {"data", "model", "demo_run", "demo"}
 

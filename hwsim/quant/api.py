@@ -77,6 +77,19 @@ def restore_layer_state(layers: list[tuple[str, QuantLayer]], state: dict) -> No
         m.wq.bits, m.aq.bits, m.aq.signed, m.wq.mode, m.act_quant = s["wbits"], s["abits"], s["signed"], s["mode"], s["act"]
 
 
+def unit_state(layers: list[tuple[str, QuantLayer]]) -> dict:
+    """Copies of what reconstruction learns in ``layers`` (rounding, scales, activation steps and their modes)."""
+    return {"tensors": {n: {k: v.detach().clone() for k, v in m.state_dict().items() if k not in ("weight", "bias")}
+                        for n, m in layers}, "layers": layer_state(layers)}
+
+
+def load_unit_state(layers: list[tuple[str, QuantLayer]], state: dict) -> None:
+    """Inverse of :func:`unit_state`: put the learned values back into ``layers``."""
+    for n, m in layers:
+        m.load_state_dict(state["tensors"][n], strict=False)  # every learned entry; weight and bias are unchanged
+    restore_layer_state(layers, state["layers"])
+
+
 def reconstruction_memory_bytes(qmodel: nn.Module, units: list, example: torch.Tensor, n: int) -> float:
     """Estimated peak memory of reconstruction: the largest unit's cached input, target and Fisher weights for
     ``n`` samples, plus the model."""
@@ -159,17 +172,31 @@ def quantize(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, tes
             elif saved:
                 print(f"hwsim: warning: {ckpt} was made with other settings; starting over", file=sys.stderr)
         bar = tqdm(units, desc=f"{method} {opts['granularity']}", unit="unit", disable=not progress, file=sys.stderr)
+        labels_key = data_fingerprint(calib_y)
+        prefix: tuple = ("unit-recon", fp_key, calib_key, labels_key, cfg, opts["granularity"], seed, per_channel)
         for ui, unit in enumerate(bar):
             bar.set_postfix(unit=unit.name[:24])
+            # a unit's result depends on the FP work, the settings and the bits of this unit and every earlier one
+            prefix += ((unit.name, tuple((n, plan[n]) for n, _ in unit.layers)),)
             if unit.name in done:
                 continue
-            inputs = unit_inputs(qmodel, unit, calib_x)
-            targets, weights = memo.cached(
-                ("unit-targets", fp_key, calib_key, data_fingerprint(calib_y), unit.exit, cfg.objective == "fisher",
-                 cfg.fisher_norm),
-                lambda unit=unit: unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm))
-            gen = torch.Generator().manual_seed(seed * 1000 + ui)
-            losses = reconstruct_unit(unit, inputs, targets, weights, cfg, gen)
+
+            def run(unit=unit, ui=ui) -> tuple[dict, dict]:
+                inputs = unit_inputs(qmodel, unit, calib_x)
+                targets, weights = memo.cached(
+                    ("unit-targets", fp_key, calib_key, labels_key, unit.exit, cfg.objective == "fisher",
+                     cfg.fisher_norm),
+                    lambda: unit_targets(fp, unit, calib_x, calib_y, cfg.objective == "fisher", cfg.fisher_norm))
+                gen = torch.Generator().manual_seed(seed * 1000 + ui)
+                losses = reconstruct_unit(unit, inputs, targets, weights, cfg, gen)
+                return unit_state(unit.layers), losses
+
+            held = memo.lookup(prefix)  # another quantization reconstructed this unit after the same prefix
+            if held is None:
+                held = memo.cached(prefix, run)
+            else:
+                load_unit_state(unit.layers, held[0])
+            losses = held[1]
             units_log.append({"unit": unit.name, "layers": [n for n, _ in unit.layers], **losses})
             done.append(unit.name)
             if ckpt is not None:

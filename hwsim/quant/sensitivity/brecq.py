@@ -60,6 +60,7 @@ from hwsim.precision import PrecisionPolicy, label
 
 from ..api import quantize
 from ..qmodel import activation_groups, quant_layers, set_mode
+from ..replay import PrefixReplay
 from ..units import find_units
 
 SENSITIVITY_FORMAT = "hwsim-sensitivity/2"
@@ -69,26 +70,44 @@ Z95 = 1.959964
 METRICS = ("kl", "loss")
 
 
-def per_sample_logits(model: nn.Module, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """Log-probabilities of every sample (float64)."""
+def per_sample_logits(model: nn.Module, x: torch.Tensor, batch: int = 256, replay: PrefixReplay | None = None,
+                      target: set[str] = frozenset()) -> torch.Tensor:
+    """Log-probabilities of every sample (float64); with ``replay``, the FP modules that finish before ``target``'s
+    layers start return their recorded outputs (the same numbers, without running them)."""
+    if replay is None:
+        with torch.no_grad():
+            return torch.cat([F.log_softmax(model(x[i:i + batch]).double(), dim=1) for i in range(0, len(x), batch)])
+    out = []
     with torch.no_grad():
-        return torch.cat([F.log_softmax(model(x[i:i + batch]).double(), dim=1) for i in range(0, len(x), batch)])
+        for b, i in replay.batches():
+            with replay.replayed(model, target, b):
+                out.append(F.log_softmax(model(x[i:i + replay.batch]).double(), dim=1))
+    return torch.cat(out)
 
 
 class _Measure:
-    """Per-sample cost of a partly quantized model against the FP one, under ``metric``."""
+    """Per-sample cost of a partly quantized model against the FP one, under ``metric``.
 
-    def __init__(self, metric: str, fp: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    ``targets`` (the layer sets to be measured) lets every pass skip the FP modules before its layers
+    (:class:`..replay.PrefixReplay`, recorded at the first call).
+    """
+
+    def __init__(self, metric: str, fp: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 targets: list[set[str]] | None = None):
         if metric not in METRICS:
             raise ValueError(f"sensitivity metric {metric!r}; allowed: {', '.join(METRICS)}")
-        self.metric, self.x, self.y = metric, x, y
+        self.metric, self.x, self.y, self.targets = metric, x, y, targets
+        self.replay: PrefixReplay | None = None
         self.fp_logp = per_sample_logits(fp, x)
         self.fp_loss = F.nll_loss(self.fp_logp, y, reduction="none")
 
     def __call__(self, qmodel, layers, only: set[str]) -> torch.Tensor:
+        if self.replay is None and self.targets is not None:
+            set_mode(layers, "fp", False)
+            self.replay = PrefixReplay(qmodel, self.x, self.targets)
         set_mode([(n, m) for n, m in layers if n not in only], "fp", False)
         set_mode([(n, m) for n, m in layers if n in only], "hard", True)
-        logp = per_sample_logits(qmodel, self.x)
+        logp = per_sample_logits(qmodel, self.x, replay=self.replay, target=only)
         if self.metric == "kl":
             return (self.fp_logp.exp() * (self.fp_logp - logp)).sum(1)
         return F.nll_loss(logp, self.y, reduction="none") - self.fp_loss
@@ -147,11 +166,21 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
             results[c] = quantize(model, calib_x, calib_y, test_x, test_y, c, method, granularity, objective, iters,
                                   seed, policy=policy, progress=progress)
     first = results[choices[0]]
-    measure = _Measure(metric, first.fp_model, holdout_x, holdout_y)
     layers_by_choice = {c: quant_layers(results[c].qmodel, calib_x[:2]) for c in choices}
     names = [n for n, _ in layers_by_choice[choices[0]]]
     pinned = {n: label(*bits) for n, (bits, _) in policy.pinned(names).items()}
     free = [n for n in names if n not in pinned]
+    low = min(choices)  # lowest weight bits, then activation bits: the paper's 2-bit permutations
+    blocks = {}
+    for unit in find_units(results[low].qmodel, layers_by_choice[low], "block", calib_x[:2]):
+        members = [n for n, _ in unit.layers if n in free]
+        if len(members) > 1:
+            for n in members:
+                blocks[n] = unit.name
+    block_pairs = [(a, b) for block in sorted(set(blocks.values()))
+                   for a, b in itertools.combinations([n for n in free if blocks.get(n) == block], 2)]
+    measure = _Measure(metric, first.fp_model, holdout_x, holdout_y,
+                       targets=[{n} for n in free] + [{a, b} for a, b in block_pairs])
     measured = {n: {} for n in free}
     ci95 = {n: {} for n in free}
     diffs: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
@@ -176,14 +205,7 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
         moved += int((np.abs(proj - raw) > 1e-12).sum())
         table[n] = {label(*c): float(v) for c, v in zip(choices, proj)}
 
-    low = min(choices)  # lowest weight bits, then activation bits: the paper's 2-bit permutations
     qmodel, layers = results[low].qmodel, layers_by_choice[low]
-    blocks = {}
-    for unit in find_units(qmodel, layers, "block", calib_x[:2]):
-        members = [n for n, _ in unit.layers if n in table]
-        if len(members) > 1:
-            for n in members:
-                blocks[n] = unit.name
     pairs, dropped, clipped = [], 0, 0
     for block in sorted(set(blocks.values())):
         members = [n for n in free if blocks.get(n) == block]
