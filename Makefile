@@ -10,8 +10,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "torch==2.13.*"
-	$(PY) -m pip install --quiet -e ".[dev,ray,docs]"
+	$(PY) -m pip install --quiet --no-compile "torch==2.13.*"
+	$(PY) -m pip install --quiet --no-compile -e ".[dev,ray,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -29,8 +29,10 @@ EOF
 
 say "installing it into a fresh venv"
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install --quiet "torch==2.13.*"
-"$WORK/venv/bin/pip" install --quiet "$WHEEL"
+# --no-compile: no .pyc for the thousands of modules of torch and the other dependencies (about 30 s); Python
+# writes them for what it imports, on first import
+"$WORK/venv/bin/pip" install --quiet --no-compile "torch==2.13.*"
+"$WORK/venv/bin/pip" install --quiet --no-compile "$WHEEL"
 
 mkdir "$WORK/user" && cd "$WORK/user"
 export HWSIM_CACHE_DIR="$WORK/cache"
@@ -46,7 +48,8 @@ say "codesign"
 "$HWSIM" codesign --hw-space codesign_space --area-mm2 2.6 --latency-ms 0.0065 --outer nsga2 --population 4 \
     --generations 1 --iters 20 --sensitivity-method first_order --no-validate --out codesign --quiet
 say "pipeline"
-"$HWSIM" pipeline --out pipeline --iters 20 --gaps 1 --choices w4a4,w4a8,w8a8 --sensitivity-method first_order --quiet
+# the default targets (the shipped configs, resolved from the installed package), two choices: one gap on each
+"$HWSIM" pipeline --out pipeline --iters 10 --gaps 1 --choices w4a8,w8a8 --sensitivity-method first_order --quiet
 test -s pipeline/summary.md && test -s sweep/sweep.parquet && test -s codesign/codesign.json
 say "python api"
 "$WORK/venv/bin/python" - <<'EOF'
