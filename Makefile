@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast pytest lint typecheck docs check-install install bench clean readme-demo fuzz boards
 
-# torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build).
+# torch first, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build), without
+# precompiling its thousands of modules (Python compiles what it imports, once); the rest precompiled: Ray's
+# node timed out at start-up in a test in the one run that installed everything without .pyc files.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --no-compile "torch==2.13.*"
-	$(PY) -m pip install --quiet --no-compile -e ".[dev,ray,docs]"
+	$(PY) -m pip install --quiet -e ".[dev,ray,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
