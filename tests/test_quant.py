@@ -189,6 +189,7 @@ def test_brecq_beats_round_to_nearest_at_2_bits(model, data):
 @pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_model(model, data, tmp_path, monkeypatch):
     import hwsim.quant.api as api
+    from hwsim.quant import memo
 
     args = (model, data.calib_x[:128], data.calib_y[:128], data.test_x, data.test_y, (4, 4))
     whole = quantize(*args, iters=30, progress=False)
@@ -201,10 +202,13 @@ def test_resume_after_interruption_gives_the_same_model(model, data, tmp_path, m
         return real(*a, **k)
 
     monkeypatch.setattr(api, "reconstruct_unit", flaky)
+    memo.clear()  # else every unit comes from the in-process store and nothing is interrupted or resumed
     with pytest.raises(KeyboardInterrupt):
         quantize(*args, iters=30, checkpoint_dir=tmp_path, progress=False)
     monkeypatch.setattr(api, "reconstruct_unit", real)
+    memo.clear()
     resumed = quantize(*args, iters=30, checkpoint_dir=tmp_path, progress=False)
+    assert len(calls) == 4  # three units reconstructed, the fourth interrupted
     assert [u["unit"] for u in resumed.units] == [u["unit"] for u in whole.units]
     for (n, a), (_, b) in zip(whole.qmodel.state_dict().items(), resumed.qmodel.state_dict().items()):
         assert torch.equal(a, b), n
