@@ -320,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"golden: wrote {len(entries)} cases, {sum(len(e['results']) for e in entries)} layer results to "
               f"{GOLDEN.relative_to(ROOT)} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         return 0
-    k, n = (int(v) for v in args.shard.split("/"))
+    k, _, n = args.shard.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        ap.error(f"--shard {args.shard!r}: give K/N with 0 <= K < N, e.g. 0/2")
+    k, n = int(k), int(n)
     entries = sample(load(), args.every, args.max_seconds)[k::n]
     bad = 0
     for e in entries:

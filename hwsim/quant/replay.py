@@ -34,7 +34,7 @@ class PrefixReplay:
     """
 
     def __init__(self, model: nn.Module, x: torch.Tensor, targets: list[set[str]], batch: int = 256):
-        self.batch, self.n = batch, len(x)
+        self.batch = batch
         modules = [(n, m) for n, m in model.named_modules() if n]
         calls: collections.Counter = collections.Counter()
         start: dict[str, int] = {}
@@ -60,11 +60,9 @@ class PrefixReplay:
         self.plans: dict[frozenset, list[str]] = {}
         for target in targets:
             first = min((start[t] for t in target if t in start), default=None)
-            done = [n for n in once if first is not None and end[n] < first]
-            done_set = set(done)
+            done = set() if first is None else {n for n in once if end[n] < first}
             # the outermost ones: a module whose parent is replayed runs inside it anyway
-            self.plans[frozenset(target)] = sorted(n for n in done if not any(
-                n.startswith(p + ".") for p in done_set if p != n))
+            self.plans[frozenset(target)] = sorted(n for n in done if not any(n.startswith(p + ".") for p in done))
         needed = sorted({n for plan in self.plans.values() for n in plan})
         limit = min(memo.MAX_BYTES, available_memory_bytes() // 4)
         if sum(per_sample[n] for n in needed) * len(x) > limit:
@@ -92,7 +90,3 @@ class PrefixReplay:
         finally:
             for module in patched:
                 del module.forward
-
-    def batches(self):
-        """(index, start) of every batch, as recorded."""
-        return enumerate(range(0, self.n, self.batch))

@@ -46,6 +46,7 @@ Pinned layers (the precision policy) appear only in ``pinned``: their bits are n
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 
@@ -72,16 +73,15 @@ METRICS = ("kl", "loss")
 
 def per_sample_logits(model: nn.Module, x: torch.Tensor, batch: int = 256, replay: PrefixReplay | None = None,
                       target: set[str] = frozenset()) -> torch.Tensor:
-    """Log-probabilities of every sample (float64); with ``replay``, the FP modules that finish before ``target``'s
-    layers start return their recorded outputs (the same numbers, without running them)."""
-    if replay is None:
-        with torch.no_grad():
-            return torch.cat([F.log_softmax(model(x[i:i + batch]).double(), dim=1) for i in range(0, len(x), batch)])
+    """Log-probabilities of every sample (float64); with ``replay`` (its batches replace ``batch``), the FP modules
+    that finish before ``target``'s layers start return their recorded outputs (the same numbers, without running
+    them)."""
+    size = batch if replay is None else replay.batch
     out = []
     with torch.no_grad():
-        for b, i in replay.batches():
-            with replay.replayed(model, target, b):
-                out.append(F.log_softmax(model(x[i:i + replay.batch]).double(), dim=1))
+        for b, i in enumerate(range(0, len(x), size)):
+            with contextlib.nullcontext() if replay is None else replay.replayed(model, target, b):
+                out.append(F.log_softmax(model(x[i:i + size]).double(), dim=1))
     return torch.cat(out)
 
 
