@@ -11,8 +11,12 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwsim-install.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 say() { echo "check-install: [${SECONDS} s] $*" >&2; }
 
+say "a fresh venv, with uv in it"
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install --quiet uv
+UV="$WORK/venv/bin/uv"  # uv's cache is the one `make install` filled: the dependencies come from it, not the network
 say "building the wheel"
-"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$REPO"  # in pip's isolated build environment
+"$UV" build --quiet --wheel --out-dir "$WORK/dist" "$REPO"  # in an isolated build environment
 WHEEL=$(ls "$WORK"/dist/hwsim-*.whl)
 say "built $(basename "$WHEEL")"
 # no top-level package but hwsim; the configs, examples, zoo layers and shipped weights inside it
@@ -27,12 +31,11 @@ for needed in ("hwsim/py.typed", "hwsim/hw_configs/bitfusion_16x32.yaml", "hwsim
     assert needed in names, f"the wheel lacks {needed}"
 EOF
 
-say "installing it into a fresh venv"
-"$PYTHON" -m venv "$WORK/venv"
-# --no-compile: no .pyc for the thousands of modules of torch and the other dependencies (this step 79 s -> 31-40 s
-# in clean-clone runs); Python writes them for what it imports, on first import
+say "installing it into the fresh venv"
+# torch with pip (the CPU wheel, as in the Makefile), without .pyc files: only two of the commands below import it,
+# and compiling torch's modules costs more than they lose; the wheel and the rest with uv
 "$WORK/venv/bin/pip" install --quiet --no-compile "torch==2.13.*"
-"$WORK/venv/bin/pip" install --quiet --no-compile "$WHEEL"
+"$UV" pip install --python "$WORK/venv/bin/python" --quiet --compile-bytecode "$WHEEL"
 
 mkdir "$WORK/user" && cd "$WORK/user"
 export HWSIM_CACHE_DIR="$WORK/cache"
