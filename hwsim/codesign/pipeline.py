@@ -52,6 +52,7 @@ from hwsim.quant.api import quantize
 from hwsim.quant.fingerprint import model_fingerprint
 from hwsim.quant.integer import integer_execution
 from hwsim.quant.sensitivity import METHODS, measure
+from hwsim.quant.sensitivity.brecq import uniform_reconstruction
 from hwsim.quant.reproducible import pin_torch
 from hwsim.quant.sources import check_model_source, load_model_and_data
 from hwsim.search.build import problem_from_tables
@@ -225,18 +226,22 @@ def _run_pipeline(cfg: PipelineConfig, hws: list, choices: list, policy: Precisi
 
     _log(f"[3/6] uniform BRECQ at {len(choices)} bit choices and sensitivities (held-out split)", progress)
     base_key = step_key(model_key, data.name, cfg.iters, cfg.seed, cfg.policy, cfg.torch_threads)
-    sens = cache.get("sensitivity", {**base_key, "choices": cfg.choices, "metric": cfg.sensitivity_metric,
-                                     "holdout": len(data.holdout_y)}, lambda: measure(
-        "brecq", model, data, choices, policy, cfg.model, cfg.seed, progress, iters=cfg.iters,
-        metric=cfg.sensitivity_metric))
-    fp_accuracy = 100 * sens["reconstruction"]["fp_accuracy"]
-    uniform_accuracy = {c: 100 * sens["reconstruction"]["accuracy"][c] for c in cfg.choices}
-    if cfg.sensitivity_method != "brecq":  # the uniform reconstructions above still give the uniform accuracies
+    uniform_key = {**base_key, "choices": cfg.choices}
+    if cfg.sensitivity_method == "brecq":
+        sens = cache.get("sensitivity", {**uniform_key, "metric": cfg.sensitivity_metric,
+                                         "holdout": len(data.holdout_y)}, lambda: measure(
+            "brecq", model, data, choices, policy, cfg.model, cfg.seed, progress, iters=cfg.iters,
+            metric=cfg.sensitivity_metric))
+        recon = cache.get("uniform", uniform_key, lambda: sens["reconstruction"])  # for a run with another method
+    else:  # the uniform reconstructions alone give the uniform accuracies; the search reads the other method's table
+        recon = cache.get("uniform", uniform_key, lambda: uniform_reconstruction(
+            model, data, choices, policy, cfg.seed, progress, iters=cfg.iters))
         _log(f"  the search reads the {cfg.sensitivity_method} table", progress)
         options = dict(cfg.sensitivity_options)
-        sens = cache.get("sensitivity", {**base_key, "choices": cfg.choices, "method": cfg.sensitivity_method,
-                                         **options}, lambda: measure(
+        sens = cache.get("sensitivity", {**uniform_key, "method": cfg.sensitivity_method, **options}, lambda: measure(
             cfg.sensitivity_method, model, data, choices, policy, cfg.model, cfg.seed, progress, **options))
+    fp_accuracy = 100 * recon["fp_accuracy"]
+    uniform_accuracy = {c: 100 * recon["accuracy"][c] for c in cfg.choices}
 
     _log("[4/6] search (GA, checked by the exact solver)", progress)
     targets = []

@@ -62,6 +62,7 @@ from hwsim.precision import PrecisionPolicy, label
 from ..api import quantize
 from ..qmodel import activation_groups, quant_layers, set_mode
 from ..replay import PrefixReplay
+from ..reproducible import pin_torch
 from ..units import find_units
 
 SENSITIVITY_FORMAT = "hwsim-sensitivity/2"
@@ -160,11 +161,8 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
         raise ValueError(f"sensitivity metric {metric!r}; allowed: {', '.join(METRICS)}")
     policy = policy or PrecisionPolicy()
     choices = [tuple(c) for c in choices]
-    results = dict(uniform_results or {})
-    for c in choices:
-        if c not in results:
-            results[c] = quantize(model, calib_x, calib_y, test_x, test_y, c, method, granularity, objective, iters,
-                                  seed, policy=policy, progress=progress)
+    results = uniform_results_at(model, calib_x, calib_y, test_x, test_y, choices, method, granularity, objective,
+                                 iters, seed, policy, progress, uniform_results)
     first = results[choices[0]]
     layers_by_choice = {c: quant_layers(results[c].qmodel, calib_x[:2]) for c in choices}
     names = [n for n, _ in layers_by_choice[choices[0]]]
@@ -230,6 +228,36 @@ def measure_sensitivity(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.
             "measured": measured,
             "ci95": ci95, "projection": {"negative": negative, "order_violations": violations, "moved": moved},
             "blocks": blocks, "pairs": pairs, "pairs_dropped": dropped, "pairs_clipped": clipped,
-            "reconstruction": {"method": method, "granularity": granularity, "objective": objective, "iters": iters,
-                               "seed": seed, "fp_accuracy": first.fp_accuracy,
-                               "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}}
+            "reconstruction": _reconstruction(results, method, granularity, objective, iters, seed)}
+
+
+def uniform_results_at(model: nn.Module, calib_x: torch.Tensor, calib_y: torch.Tensor, test_x: torch.Tensor,
+                       test_y: torch.Tensor, choices, method: str = "brecq", granularity: str = "block",
+                       objective: str = "fisher", iters: int = 500, seed: int = 0,
+                       policy: PrecisionPolicy | None = None, progress: bool = True, done: dict | None = None) -> dict:
+    """The model reconstructed uniformly at each choice (choice -> QuantResult); ``done`` may hold some already."""
+    results = dict(done or {})
+    for c in choices:
+        c = tuple(c)
+        if c not in results:
+            results[c] = quantize(model, calib_x, calib_y, test_x, test_y, c, method, granularity, objective, iters,
+                                  seed, policy=policy or PrecisionPolicy(), progress=progress)
+    return results
+
+
+def _reconstruction(results: dict, method: str, granularity: str, objective: str, iters: int, seed: int) -> dict:
+    first = next(iter(results.values()))
+    return {"method": method, "granularity": granularity, "objective": objective, "iters": iters, "seed": seed,
+            "fp_accuracy": first.fp_accuracy, "accuracy": {label(*c): r.quant_accuracy for c, r in results.items()}}
+
+
+def uniform_reconstruction(model: nn.Module, data, choices, policy: PrecisionPolicy | None = None, seed: int = 0,
+                           progress: bool = False, iters: int = 500, recon_method: str = "brecq",
+                           granularity: str = "block", objective: str = "fisher") -> dict:
+    """The ``reconstruction`` part of :func:`measure_sensitivity`'s table alone (FP and uniform accuracies at each
+    choice), with the same quantizations, for a caller that takes its sensitivities from another method."""
+    pin_torch()
+    torch.manual_seed(seed)
+    results = uniform_results_at(model, data.calib_x, data.calib_y, data.test_x, data.test_y, choices, recon_method,
+                                 granularity, objective, iters, seed, policy, progress)
+    return _reconstruction(results, recon_method, granularity, objective, iters, seed)
