@@ -11,6 +11,7 @@ from hwsim.codesign.pipeline import ALL_CHOICES, PipelineConfig, gap_budgets, ru
 from hwsim.codesign.report import summary_line
 from hwsim.cli import main
 from hwsim.errors import ConfigError, HwsimError
+from hwsim.precision import parse_label
 
 from conftest import CONFIGS
 
@@ -53,6 +54,35 @@ def test_results_document_has_what_a_user_acts_on(demo):
             assert c["predicted_loss"] >= 0 and 0 <= c["accuracy"] <= 100
             rival = c["best_uniform_no_slower"]
             assert c["earns_place"] == (rival is None or c["accuracy"] >= rival["accuracy"] + 0.5)
+
+
+def test_the_demos_sensitivities_are_held_out_nonnegative_monotone_with_intervals(demo, data):
+    """The BRECQ table the demo's search read (from its cache): every entry measured on the held-out split with an
+    interval, never negative, monotone in both bit-widths; pair terms only where they exceed their noise."""
+    _, results, out = demo
+    [path] = [p for p in (out / "cache").glob("sensitivity-*.json")]
+    t = json.loads(path.read_text())["value"]
+    assert t["holdout"] == len(data.holdout_y) == results["sensitivity"]["holdout"]
+    assert t["pinned"] == {"conv1": "w8a8", "fc": "w8a8"}
+    assert len(t["layers"]) == 14 and "conv1" not in t["layers"]
+    dominated = [(c, d) for c in ALL_CHOICES for d in ALL_CHOICES if c != d and
+                 all(x <= y for x, y in zip(parse_label(c), parse_label(d)))]  # c has no more bits than d
+    for n, row in t["layers"].items():
+        assert min(row.values()) >= 0
+        assert all(row[c] >= row[d] for c, d in dominated), (n, row)
+        assert all(t["ci95"][n][c] > 0 for c in row)
+    proj = t["projection"]
+    assert proj["moved"] >= proj["negative"]
+    for p in t["pairs"]:
+        assert abs(p["sensitivity"]) > p["ci95"] or p["sensitivity"] < 0  # kept only when it exceeds its noise
+        k = sum(1 for b in t["blocks"].values() if b == t["blocks"][p["a"]])
+        assert p["sensitivity"] >= -(t["layers"][p["a"]]["w2a2"] + t["layers"][p["b"]]["w2a2"]) / (2 * (k - 1)) - 1e-12
+    assert len(t["pairs"]) + t["pairs_dropped"] == 10
+    assert sorted(map(sorted, t["act_groups"])) == [["layer2.0.conv1", "layer2.0.downsample.0"],
+                                                     ["layer3.0.conv1", "layer3.0.downsample.0"]]
+    # the held-out split is disjoint from the calibration images
+    flat = lambda x: {tuple(r.flatten().tolist()) for r in x}  # noqa: E731
+    assert not flat(data.holdout_x) & flat(data.calib_x)
 
 
 def test_budgets_sit_in_the_gaps_of_the_uniform_front():

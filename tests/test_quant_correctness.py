@@ -173,29 +173,3 @@ def test_projection_is_nonnegative_monotone_and_a_fixed_point(values, cis):
     assert all(v[i] >= v[j] for i, j in order)
     assert np.allclose(project_monotone(v, np.array(cis), order), v)
 
-
-@pytest.mark.slow
-def test_sensitivities_are_held_out_nonnegative_monotone_with_intervals(model, data):
-    from hwsim.quant.sensitivity import measure_sensitivity
-
-    choices = ((2, 2), (2, 8), (8, 8))
-    t = measure_sensitivity(model, data.calib_x[:128], data.calib_y[:128], data.holdout_x, data.holdout_y,
-                            data.test_x, data.test_y, choices=choices, iters=20, progress=False)
-    assert t["holdout"] == len(data.holdout_y) and t["pinned"] == {"conv1": "w8a8", "fc": "w8a8"}
-    assert len(t["layers"]) == 14 and "conv1" not in t["layers"]
-    for n, row in t["layers"].items():
-        assert min(row.values()) >= 0
-        assert row["w2a2"] >= row["w2a8"] >= row["w8a8"], (n, row)
-        assert all(t["ci95"][n][c] > 0 for c in row)
-    proj = t["projection"]
-    assert proj["moved"] >= proj["negative"]
-    for p in t["pairs"]:
-        assert abs(p["sensitivity"]) > p["ci95"] or p["sensitivity"] < 0  # kept only when it exceeds its noise
-        k = sum(1 for b in t["blocks"].values() if b == t["blocks"][p["a"]])
-        assert p["sensitivity"] >= -(t["layers"][p["a"]]["w2a2"] + t["layers"][p["b"]]["w2a2"]) / (2 * (k - 1)) - 1e-12
-    assert len(t["pairs"]) + t["pairs_dropped"] == 10
-    assert sorted(map(sorted, t["act_groups"])) == [["layer2.0.conv1", "layer2.0.downsample.0"],
-                                                     ["layer3.0.conv1", "layer3.0.downsample.0"]]
-    # the held-out split is disjoint from the calibration images
-    flat = lambda x: {tuple(r.flatten().tolist()) for r in x}
-    assert not flat(data.holdout_x) & flat(data.calib_x)

@@ -16,8 +16,8 @@ def _mixed(model):
 
 
 def _quantize(model, data, bits):
-    return quantize(model, data.calib_x[:256], data.calib_y[:256], data.test_x, data.test_y, bits, iters=20, seed=0,
-                    progress=False)
+    return quantize(model, data.calib_x[:128], data.calib_y[:128], data.test_x[:256], data.test_y[:256], bits,
+                    iters=10, seed=0, progress=False)
 
 
 def test_a_warm_store_quantizes_to_the_same_bits_as_a_cold_one(model, data):
@@ -38,8 +38,8 @@ def test_a_warm_store_quantizes_to_the_same_bits_as_a_cold_one(model, data):
     memo.clear()
     _quantize(model, data, (8, 4))
     hits = memo.stats()["hits"]
-    quantize(model, data.calib_x[256:512], data.calib_y[256:512], data.test_x, data.test_y, (8, 4), iters=2, seed=0,
-             progress=False)
+    quantize(model, data.calib_x[128:256], data.calib_y[128:256], data.test_x[:256], data.test_y[:256], (8, 4),
+             iters=2, seed=0, progress=False)
     assert memo.stats()["hits"] == hits + 1  # only the FP accuracy (same model, same test set)
 
 
