@@ -11,10 +11,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwsim-install.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 say() { echo "check-install: [${SECONDS} s] $*" >&2; }
 
-say "a fresh venv, with uv in it"
-"$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install --quiet uv
-UV="$WORK/venv/bin/uv"  # uv's cache is the one `make install` filled: the dependencies come from it, not the network
+say "a fresh venv"
+# uv: the checkout's (make install puts it there), else one installed into a throwaway venv; its cache is the one
+# `make install` filled, so the dependencies come from it, not the network
+UV="$REPO/.venv/bin/uv"
+if [ ! -x "$UV" ]; then
+    "$PYTHON" -m venv "$WORK/uv" && "$WORK/uv/bin/pip" install --quiet uv && UV="$WORK/uv/bin/uv"
+fi
+"$UV" venv --quiet --seed --python "$PYTHON" "$WORK/venv"  # --seed: with pip, which installs torch below
 say "building the wheel"
 "$UV" build --quiet --wheel --out-dir "$WORK/dist" "$REPO"  # in an isolated build environment
 WHEEL=$(ls "$WORK"/dist/hwsim-*.whl)
