@@ -32,9 +32,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def ray_cluster(tmp_path):
-    """(address, environment) of a one-node Ray cluster on this machine, stopped afterwards."""
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """(address, environment) of a one-node Ray cluster on this machine, shared by this module's tests (a start and
+    a stop cost about 11 s), stopped afterwards."""
     pytest.importorskip("ray")
     ray_cli = Path(sys.executable).parent / "ray"
     if not ray_cli.exists():
