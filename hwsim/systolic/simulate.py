@@ -160,7 +160,11 @@ def clear_schedule_cache() -> None:
 
 def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_bits: int, dataflow: str | None,
                   reuse_folds: bool = True, ifmap_on_chip: bool = False, ofmap_on_chip: bool = False) -> LayerResult:
-    """The fewest cycles over every schedule the hardware can run (ties: fewer DRAM bytes).
+    """The fewest cycles over every schedule the hardware can run.
+
+    Ties in cycles go to fewer DRAM bytes among the candidates the search visits; a (mode, sub-array) pair
+    whose bound equals the best cycles so far is not visited, so an equally fast schedule with fewer bytes
+    there is not considered (frozen so by the golden set; tie-breaking across pairs would move its bytes).
 
     The candidates, a set that only grows when a buffer, a bandwidth or the array grows, or a
     bit-width drops (so more hardware, or fewer bits, is never slower):
