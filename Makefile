@@ -40,16 +40,7 @@ boards: $(STAMP)
 
 # What CI runs (.ci/run): lint, the public API's types, the docs site, the whole test suite (Ray cluster, pipelines,
 # the README demo) on both cores, and the package installed from its wheel outside the checkout.
-# The wheel check's first part (build, install, the numba-bound commands: downloads, unpacking, compiling) runs
-# niced beside the suite, in the cycles the suite leaves; its torch part runs after the suite (scripts/check_install.sh).
-test: lint typecheck docs $(STAMP)
-	@work=$$(mktemp -d "$${TMPDIR:-/tmp}/hwsim-install.XXXXXX"); \
-	nice -n 19 scripts/check_install.sh --prepare "$$work/w" $(PYTHON) > "$$work/prepare.log" 2>&1 & prep=$$!; \
-	status=0; $(MAKE) --no-print-directory pytest || status=$$?; \
-	prepared=0; wait $$prep || prepared=$$?; cat "$$work/prepare.log"; \
-	if [ $$prepared = 0 ]; then scripts/check_install.sh --finish "$$work/w" $(PYTHON) || status=$$?; \
-	else echo "check-install: the first part failed (exit $$prepared)" >&2; status=1; fi; \
-	rm -rf "$$work"; exit $$status
+test: lint typecheck docs pytest check-install
 
 # Tests on two workers (pytest-xdist); the tests marked torch (conftest.py) run after them in one process, since
 # two torch runs of two threads each on two cores slow each other 2-4x. The demo's run is shared (conftest.demo_run).

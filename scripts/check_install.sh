@@ -3,32 +3,14 @@
 # then, from an empty folder, run the CLI with the shipped configs and examples by name, the Python API and a short
 # pipeline.  `make check-install` runs this; CI runs it through `make test`.
 #
-#   scripts/check_install.sh [PYTHON]                 everything, in a temporary folder (default PYTHON: python3)
-#   scripts/check_install.sh --prepare DIR [PYTHON]   the first part: the wheel, the venv, the numba-bound commands
-#   scripts/check_install.sh --finish DIR             the rest (codesign, pipeline, API), then DIR is removed
-#
-# `make test` runs the first part niced in the background while the suite runs (it is mostly downloads, unpacking
-# and numba compiling, and takes the cycles the suite leaves), and the rest after the suite: the torch work of the
-# rest would slow the suite's pinned torch threads.
+#   scripts/check_install.sh [PYTHON]     (default python3)
 set -euo pipefail
-MODE=all
-if [ "${1:-}" = --prepare ] || [ "${1:-}" = --finish ]; then
-    MODE=${1#--}
-    WORK=${2:?"$1 needs a folder"}
-    shift 2
-fi
 PYTHON=${1:-python3}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-case $MODE in
-    all) WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwsim-install.XXXXXX"); trap 'rm -rf "$WORK"' EXIT ;;
-    prepare) rm -rf "$WORK"; mkdir -p "$WORK" ;;
-    finish) trap 'rm -rf "$WORK"' EXIT ;;
-esac
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwsim-install.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 say() { echo "check-install: [${SECONDS} s] $*" >&2; }
-export HWSIM_CACHE_DIR="$WORK/cache"
-HWSIM="$WORK/venv/bin/hwsim"
 
-if [ $MODE != finish ]; then
 say "a fresh venv"
 # uv: the checkout's (make install puts it there), else one installed into a throwaway venv; its cache is the one
 # `make install` filled, so the dependencies come from it, not the network
@@ -60,17 +42,14 @@ say "installing it into the fresh venv"
 "$UV" pip install --python "$WORK/venv/bin/python" --quiet --compile-bytecode "$WHEEL"
 
 mkdir "$WORK/user" && cd "$WORK/user"
+export HWSIM_CACHE_DIR="$WORK/cache"
+HWSIM="$WORK/venv/bin/hwsim"
 say "running from $PWD"
 "$HWSIM" --version
 say "simulate, lut, sweep"
 "$HWSIM" simulate --hw bitfusion_16x32 --model resnet18 --format csv > sim.csv
 "$HWSIM" lut --hw cortex_a53_rpi3b --model mobilenet_v2 -o lut.json --quiet
 "$HWSIM" sweep sweep_bitfusion --samples 4 --jobs 2 -o sweep --quiet
-test -s sim.csv && test -s lut.json && test -s sweep/sweep.parquet
-fi
-[ $MODE = prepare ] && { say "prepared in $WORK"; exit 0; }
-
-cd "$WORK/user"
 say "codesign"
 # first_order sensitivities: seconds instead of minutes (the BRECQ sensitivities are tested in the suite)
 "$HWSIM" codesign --hw-space codesign_space --area-mm2 2.6 --latency-ms 0.0065 --outer nsga2 --population 4 \
@@ -78,7 +57,7 @@ say "codesign"
 say "pipeline"
 # the default targets (the shipped configs, resolved from the installed package), two choices: one gap on each
 "$HWSIM" pipeline --out pipeline --iters 10 --gaps 1 --choices w4a8,w8a8 --sensitivity-method first_order --quiet
-test -s pipeline/summary.md && test -s codesign/codesign.json
+test -s pipeline/summary.md && test -s sweep/sweep.parquet && test -s codesign/codesign.json
 say "python api"
 "$WORK/venv/bin/python" - <<'EOF'
 import sys
