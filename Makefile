@@ -48,7 +48,8 @@ XDIST := -n 2
 
 # The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q $(XDIST) -m "not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not slow and not torch"
+	$(PY) -m pytest -q -m "torch and not slow"
 
 pytest: $(STAMP)
 	$(PY) -m pytest -q $(XDIST) -m "not torch" --durations=15

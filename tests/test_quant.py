@@ -133,6 +133,7 @@ def test_first_and_last_layers_stay_8bit(model, data):
     assert assign_bits(q, (2, 4), layers, PrecisionPolicy("none"))[0]["fc"] == (2, 4)
 
 
+@pytest.mark.slow
 def test_reconstruction_lowers_block_error(model, data):
     fp, q = wrap(model, data.calib_x[:2])
     layers = quant_layers(q, data.calib_x[:2])

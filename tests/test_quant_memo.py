@@ -1,6 +1,7 @@
 """The in-process store of FP work (quant/memo.py): a quantization that reuses it is bitwise the one that did not,
 and the store stays inside its byte bound."""
 
+import pytest
 import torch
 
 from hwsim.quant import memo
@@ -20,6 +21,7 @@ def _quantize(model, data, bits):
                     iters=10, seed=0, progress=False)
 
 
+@pytest.mark.slow  # four quantizations of the digits model
 def test_a_warm_store_quantizes_to_the_same_bits_as_a_cold_one(model, data):
     memo.clear()
     cold = _quantize(model, data, _mixed(model))
