@@ -46,7 +46,8 @@ test: lint typecheck docs pytest check-install
 # two torch runs of two threads each on two cores slow each other 2-4x. The demo's run is shared (conftest.demo_run).
 XDIST := -n 2
 
-# The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs).
+# The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs,
+# reconstructions), in the same two phases as `make pytest`.
 test-fast: $(STAMP)
 	$(PY) -m pytest -q $(XDIST) -m "not slow and not torch"
 	$(PY) -m pytest -q -m "torch and not slow"
