@@ -12,7 +12,7 @@ from hwsim.config import Buffers, SystolicConfig
 from hwsim.layers import Layer
 from hwsim.systolic import simulate_layer
 from hwsim.systolic.dram import NO_PSUM, ONCE, PER_BLOCK, PER_FOLD, PER_OUTER, PSUM_AT_BLOCKS, PSUM_KEPT, \
-    PSUM_PER_FOLD, plan_traffic, plans
+    PSUM_PER_FOLD, fold_traffic, plan_traffic, plans
 from hwsim.systolic.mapping import map_layer
 from hwsim.systolic.simulate import layer_tiles
 from hwsim.targets import simulate_network
@@ -130,8 +130,9 @@ def _closed_form(t, plan) -> tuple[float, float]:
 @PROPS
 @given(layers(), configs(), BITS, BITS)
 def test_fold_by_fold_traffic_equals_the_closed_form(layer, hw, w, a):
-    """Every plan's traffic (hwsim.systolic.dram.fold_traffic, the one count) equals the closed form of the loading
-    rules, and a layer's result reports its plan's traffic."""
+    """Every plan's traffic equals the closed form of the loading rules twice over: the totals the search ranks plans
+    by (hwsim.systolic.dram.plans, a closed form of its own) and the fold-by-fold count the kernel pipelines
+    (hwsim.systolic.dram.fold_traffic); and a layer's result reports its plan's traffic."""
     m = map_layer(layer, hw, w, a)
     batches = layer_tiles(layer, m, w, a, a, hw)
     half = tuple(kib * 4096 for kib in hw.sram_kib)
@@ -141,6 +142,8 @@ def test_fold_by_fold_traffic_equals_the_closed_form(layer, hw, w, a):
         rd = sum(_closed_form(t, plan)[0] * count for t, count in batches)
         wr = sum(_closed_form(t, plan)[1] * count for t, count in batches)
         assert (plan.read_bits, plan.write_bits) == (rd, wr), plan
+        walked = fold_traffic(batches, plan)
+        assert (walked.read_bits, walked.write_bits) == (rd, wr), plan
     plan = plan_traffic(batches, half)
     r = simulate_layer(layer, hw, w, a, search=False)  # the byte-optimal plan
     assert r.dram_read_bytes == math.ceil(round(plan.read_bits, 6) / 8)

@@ -220,22 +220,29 @@ def test_every_floor_is_at_most_every_plans_cycles(dataflow, wbits, abits, **pro
     """The search skips a (mode, sub-array) pair by its floor (:func:`kernel.fold_floors`: the first fold stepped,
     later folds at their floors, the requantizer's queue drained from the least it can hold; with the first fold's
     DRAM load and the last fold's write-back), and a plan by its folds' floors through its DRAM pipeline
-    (:func:`kernel.plan_floor`): each must be at most the cycles of every plan it stands for, at decimal rates too."""
-    from hwsim.systolic.dram import fold_traffic, plans
+    (:func:`kernel.plan_floor`), and by the work of its DRAM channel (:func:`schedule_search._channel_floor`): each
+    must be at most the cycles of every plan it stands for, at decimal rates too."""
+    from hwsim.systolic import schedule_search as S
+    from hwsim.systolic.dram import _fields, fold_traffic, plans
     from hwsim.systolic.mapping import map_layer
-    from hwsim.systolic.simulate import _half, _kernel, _kernel_inputs, _pair_floor, layer_tiles
+    from hwsim.systolic.simulate import _half, _kernel, _kernel_inputs, layer_tiles
 
     layer, hw = _small_search_problem(**problem)
     mapping = map_layer(layer, hw, wbits, abits, dataflow)
     geometry, bits, ports = _kernel_inputs(hw, mapping, wbits, abits, abits)
     floors = K.fold_floors(geometry, bits, ports, hw.fold_overlap)
     batches = layer_tiles(layer, mapping, wbits, abits, abits, hw)
-    pair = _pair_floor(floors, batches, hw.dram_bytes_per_cycle())
+    dram = math.inf if hw.dram_bytes_per_cycle() is None else hw.dram_bytes_per_cycle()
+    tiles = [(_fields(t)[1:], count) for t, count in batches]
+    first_load, last_write = S._edge_dram_cycles(mapping.dataflow, tiles[0][0], tiles[-1][0], dram)
+    pair = K.floors_total(*floors, first_load) + last_write
+    channel = 0.0 if dram == math.inf else sum(S._channel_floor(mapping.dataflow, t, ports.dram) * count
+                                              for t, count in tiles)
     assert K.schedule_floor(geometry, bits, ports, hw.fold_overlap) <= pair
     for plan in plans(batches, _half(hw), family="all"):
         traffic = fold_traffic(batches, plan)
         total = _kernel(hw, mapping, traffic, wbits, abits, abits, hw.fold_overlap, True).total
-        assert pair <= total
+        assert pair <= total and channel <= total
         assert K.plan_floor(geometry, floors[0], floors[2], floors[3], traffic, ports.dram) <= total
 
 
@@ -246,14 +253,11 @@ def test_the_search_finds_the_same_schedule_without_its_floors(dataflow, wbits, 
     """The floors only skip pairs and plans that could not be kept (a plan is kept with fewer cycles than the best
     so far, or as many and fewer DRAM bytes within its pair): with every floor at 0 the search simulates them all
     and finds the same schedule, number for number."""
-    from unittest import mock
-
     from hwsim.systolic.simulate import best_schedule
 
     layer, hw = _small_search_problem(**problem)
     found = best_schedule(layer, hw, wbits, abits, abits, dataflow)
-    with mock.patch.object(K, "floors_total", lambda *a: 0.0), mock.patch.object(K, "plan_floor", lambda *a: 0.0):
-        plain = best_schedule(layer, hw, wbits, abits, abits, dataflow)
+    plain = best_schedule(layer, hw, wbits, abits, abits, dataflow, floors=False)
     assert found.to_dict() == plain.to_dict()
 
 

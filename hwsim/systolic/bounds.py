@@ -1,8 +1,9 @@
 """Cycles no schedule of a mapping can beat: the best-schedule search visits its candidates in the order of
 these bounds and stops at the first that cannot beat the best so far.
 
-One compiled function, :func:`mapping_bound`, is the bound; :func:`shape_bounds` applies it to every sub-array
-a search considers in one call (the search ranks thousands of (precision mode, sub-array) pairs per layer).
+One compiled function, :func:`mapping_bound`, is the bound; the compiled search
+(:func:`hwsim.systolic.schedule_search.rank_pairs`) applies it to every (precision mode, sub-array) pair it ranks,
+thousands per layer.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 from numba import njit
 
 from ..config import SystolicConfig
 from .kernel import OS, fold_period
-from .mapping import Mapping
 
 INF = math.inf
 
@@ -94,39 +93,3 @@ def mapping_bound(df, rows, cols, sr, sc, t, groups, gpf, w, a, pf, out_bits,
     elif not psum_via_ofmap and bw_p < INF:
         bound = max(bound, math.ceil(psums / (8 * bw_p)))
     return bound + requant_latency  # the requantizer's pipeline empties after the last output
-
-
-def lower_bound(m: Mapping, ports: BoundPorts, w: int, a: int, out_bits: int) -> float:
-    """:func:`mapping_bound` of mapping ``m`` in precision mode ``w`` x ``a``."""
-    return mapping_bound(m.dataflow, m.rows, m.cols, m.sr, m.sc, m.t, m.groups, m.groups_per_fold, w, a, m.fusion,
-                         out_bits, *ports.args())
-
-
-@njit(cache=True)
-def _shape_bounds(df, gemm_m, gemm_k, gemm_n, groups, pack, rows, cols, w, a, pf, out_bits,
-                  bw_if, bw_f, bw_o, requant, psum_via_ofmap, bw_p, scale_bits, acc_bits, requant_latency, overlap):
-    k_eff = (gemm_k + pf - 1) // pf
-    if df == OS:
-        sr, sc, t = gemm_m, gemm_n, k_eff
-    elif df == 1:
-        sr, sc, t = k_eff, gemm_n, gemm_m
-    else:
-        sr, sc, t = k_eff, gemm_m, gemm_n
-    out = np.empty(len(rows))
-    for i in range(len(rows)):
-        r, c = rows[i], cols[i]
-        gpf = 1
-        if pack and groups > 1 and sr <= r and sc <= c:
-            gpf = max(1, min(r // sr, c // sc, groups))
-        out[i] = mapping_bound(df, r, c, sr, sc, t, groups, gpf, w, a, pf, out_bits, bw_if, bw_f, bw_o, requant,
-                               psum_via_ofmap, bw_p, scale_bits, acc_bits, requant_latency, overlap)
-    return out
-
-
-def shape_bounds(m: Mapping, gemm: tuple[int, int, int], shapes: np.ndarray, ports: BoundPorts, w: int, a: int,
-                 out_bits: int, pack: bool) -> np.ndarray:
-    """The bound of mapping ``m``'s layer (``gemm`` = its M, K, N per group) on each sub-array of ``shapes``
-    (an n x 2 array of rows, columns), mapped as :func:`hwsim.systolic.mapping.map_layer` would (``pack``:
-    small groups share a fold)."""
-    return _shape_bounds(m.dataflow, gemm[0], gemm[1], gemm[2], m.groups, pack, shapes[:, 0], shapes[:, 1], w, a,
-                         m.fusion, out_bits, *ports.args())

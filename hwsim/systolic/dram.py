@@ -55,23 +55,27 @@ NO_PSUM, PSUM_KEPT, PSUM_AT_BLOCKS, PSUM_PER_FOLD = 0, 1, 2, 3
 BIG = 1 << 40  # "unlimited" slots
 
 
-def split(total: int, weights) -> np.ndarray:
-    """``total`` split into integer parts proportional to ``weights`` that sum exactly to ``total``."""
-    w = np.asarray(weights, dtype=np.int64)
-    s = int(w.sum())
-    base = (int(total) * w) // s
-    rest = int(total) - int(base.sum())
+@njit(cache=True)
+def split(total, weights):
+    """``total`` split into integer parts proportional to ``weights`` (int64) that sum exactly to ``total``."""
+    s = weights.sum()
+    base = (total * weights) // s
+    rest = total - base.sum()
     if rest:
-        order = np.argsort(-((int(total) * w) % s), kind="stable")[:rest]
+        order = np.argsort(-((total * weights) % s), kind="mergesort")[:rest]
         base[order] += 1
     return base.astype(np.float64)
 
 
-def fold_sizes(n: int, per_fold: int) -> np.ndarray:
+@njit(cache=True)
+def fold_sizes(n, per_fold):
     """How many of ``n`` items each fold of ``per_fold`` holds (the last one partial)."""
-    full, last = divmod(n, per_fold)
-    sizes = [per_fold] * full + ([last] if last else [])
-    return np.asarray(sizes, dtype=np.int64)
+    full = n // per_fold
+    last = n - full * per_fold
+    out = np.full(full + (1 if last else 0), per_fold, dtype=np.int64)
+    if last:
+        out[full] = last
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,33 +118,43 @@ def build_tiles(df: int, g: int, m: int, k: int, n: int, k_eff: int, rows: int, 
 
     ``packed``: the ``g`` groups share one fold (block-diagonal), else each fold holds one group.
     """
+    return Tiles(df, *tile_arrays(df, g, m, k, n, k_eff, rows, cols, pf, wbits, out_bits, acc_bits, scale_bits,
+                                  ifmap_bits, packed))
+
+
+@njit(cache=True)
+def tile_arrays(df, g, m, k, n, k_eff, rows, cols, pf, wbits, out_bits, acc_bits, scale_bits, ifmap_bits, packed):
+    """The fields of :class:`Tiles` after ``df`` (row, col, fold_row, fold_col, fold_scale, fold_total, out_row,
+    out_col, psum) of a group batch (:func:`build_tiles`), compiled: the best-schedule search builds them for every
+    candidate it simulates."""
     f_bits = k * n * wbits + n * scale_bits  # one group's weights and per-channel scales
     if packed:  # one fold: everything of the g groups
         one = np.ones(1)
         if df == OS:
-            return Tiles(df, one * g * ifmap_bits, one * g * f_bits, one, one, one * 0, 0.0, one * g * m,
-                         one * n * out_bits, one * 0)
+            return (one * g * ifmap_bits, one * g * f_bits, one, one.copy(), one * 0, 0.0, one * g * m,
+                    one * n * out_bits, one * 0)
         if df == WS:
-            return Tiles(df, one * g * ifmap_bits, one * 0, one * g * k * wbits, one * n, one * g * n * scale_bits,
-                         0.0, one, one * g * m * n * out_bits, one * g * m * n * acc_bits)
-        return Tiles(df, one * g * f_bits, one * 0, one * g * ifmap_bits, one * m, one * 0, float(m), one,
-                     one * g * m * n * out_bits, one * g * m * n * acc_bits)
-    zeros = lambda x: np.zeros(len(x))
+            return (one * g * ifmap_bits, one * 0, one * g * k * wbits, one * n, one * g * n * scale_bits, 0.0,
+                    one.copy(), one * g * m * n * out_bits, one * g * m * n * acc_bits)
+        return (one * g * f_bits, one * 0, one * g * ifmap_bits, one * m, one * 0, float(m), one.copy(),
+                one * g * m * n * out_bits, one * g * m * n * acc_bits)
     if df == OS:
         m_i, n_j = fold_sizes(m, rows), fold_sizes(n, cols)
-        return Tiles(df, split(ifmap_bits, m_i), n_j * (k * wbits + scale_bits) * 1.0, zeros(m_i), zeros(n_j),
-                     zeros(n_j), 0.0, m_i * 1.0, n_j * out_bits * 1.0, zeros(n_j))
+        return (split(ifmap_bits, m_i), n_j * (k * wbits + scale_bits) * 1.0, np.zeros(len(m_i)),
+                np.zeros(len(n_j)), np.zeros(len(n_j)), 0.0, m_i * 1.0, n_j * out_bits * 1.0, np.zeros(len(n_j)))
     rows_i = fold_sizes(k_eff, rows)
-    k_i = np.minimum(np.cumsum(rows_i) * pf, k) - np.concatenate([[0], np.minimum(np.cumsum(rows_i)[:-1] * pf, k)])
+    ends = np.minimum(np.cumsum(rows_i) * pf, k)
+    k_i = ends.copy()
+    k_i[1:] -= ends[:-1]
     if df == WS:
         n_j = fold_sizes(n, cols)
-        return Tiles(df, split(ifmap_bits, k_i), zeros(n_j), k_i * wbits * 1.0, n_j * 1.0, n_j * scale_bits * 1.0,
-                     0.0, np.ones(len(k_i)), n_j * m * out_bits * 1.0, n_j * m * acc_bits * 1.0)
+        return (split(ifmap_bits, k_i), np.zeros(len(n_j)), k_i * wbits * 1.0, n_j * 1.0, n_j * scale_bits * 1.0,
+                0.0, np.ones(len(k_i)), n_j * m * out_bits * 1.0, n_j * m * acc_bits * 1.0)
     m_j = fold_sizes(m, cols)
     f_i = k_i * n * wbits * 1.0
     f_i[-1] += n * scale_bits
-    return Tiles(df, f_i, zeros(m_j), split(ifmap_bits, k_i), m_j * 1.0, zeros(m_j), float(m), np.ones(len(k_i)),
-                 m_j * n * out_bits * 1.0, m_j * n * acc_bits * 1.0)
+    return (f_i, np.zeros(len(m_j)), split(ifmap_bits, k_i), m_j * 1.0, np.zeros(len(m_j)), float(m),
+            np.ones(len(k_i)), m_j * n * out_bits * 1.0, m_j * n * acc_bits * 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +180,8 @@ class Plan:
         return self.read_bits + self.write_bits
 
 
-def _slots(half_bits: float, tile_bits: float) -> tuple[int, int]:
+@njit(cache=True)
+def _slots(half_bits, tile_bits):
     """(tiles kept resident, buffering mode: 0 double, 1 single) in a buffer of 2 x ``half_bits``."""
     if tile_bits <= 0:
         return BIG, 0
@@ -175,14 +190,15 @@ def _slots(half_bits: float, tile_bits: float) -> tuple[int, int]:
     return (1, 1) if tile_bits <= 2 * half_bits else (0, 1)
 
 
+@njit(cache=True)
 def _outer_mode(n: int, s: int) -> int:
     return ONCE if n <= s else PER_OUTER if s >= 1 else PER_FOLD
 
 
-def batch_modes(t: Tiles, rows_outer: bool, k: int, s_row: int, s_col: int, s_o: int) -> tuple[int, int, int]:
-    """(row mode, col mode, psum mode): how often each operand of a group batch is loaded in this order with
-    blocks of ``k`` inner folds, given the tiles its buffer half keeps (``s_*``)."""
-    nr, nc = len(t.row), len(t.out_col)
+@njit(cache=True)
+def batch_modes(df, nr, nc, rows_outer, k, s_row, s_col, s_o):
+    """(row mode, col mode, psum mode): how often each operand of a group batch of ``nr`` x ``nc`` folds is loaded in
+    this order with blocks of ``k`` inner folds, given the tiles its buffer half keeps (``s_*``)."""
     if rows_outer:  # i outer; j inner in blocks of k
         row_mode = _outer_mode(nr, s_row)
         col_mode = PER_BLOCK if k <= s_col else PER_FOLD
@@ -190,7 +206,7 @@ def batch_modes(t: Tiles, rows_outer: bool, k: int, s_row: int, s_col: int, s_o:
         row_mode = PER_BLOCK if k <= s_row else PER_FOLD
         col_mode = _outer_mode(nc, s_col)
     psum_mode = NO_PSUM
-    if t.df != OS and nr > 1:
+    if df != OS and nr > 1:
         if rows_outer:
             psum_mode = PSUM_KEPT if k <= s_o else PSUM_PER_FOLD
         else:
@@ -295,16 +311,35 @@ def _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, o
 
 @njit(cache=True)
 def _plans_totals(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
-                  rows_outer, block, modes, mode_row, mode_col, mode_fold):
+                  rows_outer, block, modes):
     """(read bits, write bits) of one group batch under each of several plans (``rows_outer``, ``block`` and
-    ``modes`` (n x 3: row, col, psum) per plan): :func:`_batch_folds`'s totals, in one call."""
+    ``modes`` (n x 3: row, col, psum) per plan), in closed form from the loading rules of the module docstring:
+    the same numbers as summing :func:`_batch_folds` (whole numbers, so exact in any order; ``tests/test_accounting``
+    checks both against an oracle), in O(1) per plan after one pass over the tiles."""
+    nr, nc = len(row_t), len(out_col)
+    fold_rd = 0.0  # fold operands, loaded once each in every order
+    if df == WS:
+        fold_rd = fold_row.sum() * fold_col.sum() + fold_scale.sum()
+    elif df == IS:
+        for i in range(nr):
+            for j in range(nc):
+                fold_rd += math.ceil(fold_row[i] * fold_col[j] / fold_total)
+    out_wr = out_row.sum() * out_col.sum() if df == OS else out_col.sum()
+    row_sum, col_sum, psum_sum = row_t.sum(), col_t.sum(), psum_t.sum()
     out = np.zeros((len(block), 2))
     for p in range(len(block)):
-        load, write, _, _ = _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row,
-                                         out_col, psum_t, rows_outer[p], block[p], modes[p, 0], modes[p, 1],
-                                         modes[p, 2], mode_row, mode_col, mode_fold)
-        out[p, 0] = load.sum()
-        out[p, 1] = write.sum()
+        row_mode, col_mode, psum_mode = modes[p, 0], modes[p, 1], modes[p, 2]
+        nblk = ((nc if rows_outer[p] else nr) + block[p] - 1) // block[p]
+        if rows_outer[p]:  # the row operand follows the outer loop, the column one the inner
+            row_rd = row_sum * (1 if row_mode == ONCE else nblk if row_mode == PER_OUTER else nc)
+            col_rd = col_sum * (1 if col_mode == PER_BLOCK else nr)
+        else:
+            row_rd = row_sum * (1 if row_mode == PER_BLOCK else nc)
+            col_rd = col_sum * (1 if col_mode == ONCE else nblk if col_mode == PER_OUTER else nr)
+        spills = nblk - 1 if psum_mode == PSUM_AT_BLOCKS else nr - 1 if psum_mode == PSUM_PER_FOLD else 0
+        psum = spills * psum_sum  # each spill writes a tile out and reads it back
+        out[p, 0] = row_rd + col_rd + fold_rd + psum
+        out[p, 1] = out_wr + psum
     return out
 
 
@@ -344,14 +379,57 @@ def fold_traffic(batches: list[tuple[Tiles, int]], plan: Plan) -> Traffic:
                    float(loaded[0]), float(loaded[1]), float(loaded[2]))
 
 
-def slots(t: Tiles, half: tuple[float, float, float]) -> dict[str, tuple[int, int]]:
-    """(slots, buffering mode) of the row, column, psum and fold operands, for tiles like ``t``."""
-    row_buf, fold_buf = (0, 1) if t.df in (OS, WS) else (1, 0)
-    none = (BIG, 0)
-    return {"row": _slots(half[row_buf], float(t.row.max())),
-            "col": _slots(half[1], float(t.col.max())) if t.df == OS else none,
-            "psum": _slots(half[2], float(t.psum.max())) if t.df != OS and len(t.row) > 1 else none,
-            "fold": _slots(half[fold_buf], t.fold_tile(0, 0)) if t.df != OS else none}
+@njit(cache=True)
+def plan_table(df, row, col, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum, half, family_all):
+    """The candidate plans of a layer whose first group batch has these tiles (:class:`Tiles`' fields), in the
+    order :func:`plans` lists them: (row folds outer per plan, block per plan, modes per plan (n x 3: row, col,
+    psum), the buffering of the row, column and fold operands, output slots).  ``half``: half of the ifmap,
+    filter and ofmap buffers in bits."""
+    nr, nc = len(row), len(out_col)
+    row_buf, fold_buf = (0, 1) if df != IS else (1, 0)
+    s_row, mode_row = _slots(half[row_buf], row.max())
+    s_col, mode_col = _slots(half[1], col.max()) if df == OS else (BIG, 0)
+    s_o = _slots(half[2], psum.max())[0] if df != OS and nr > 1 else BIG
+    mode_fold = 0
+    if df == WS:
+        mode_fold = _slots(half[fold_buf], fold_row[0] * fold_col[0] + (fold_scale[0] if nr == 1 else 0.0))[1]
+    elif df == IS:
+        mode_fold = _slots(half[fold_buf], float(math.ceil(fold_row[0] * fold_col[0] / fold_total)))[1]
+    out_tile = out_row.max() * out_col.max() if df == OS else out_col.max()
+    out_slots = 1 if _slots(half[2], out_tile)[1] else 2
+    n_max = 2 * (64 + 4)
+    orders = np.zeros(n_max, dtype=np.bool_)
+    blocks = np.zeros(n_max, dtype=np.int64)
+    modes = np.zeros((n_max, 3), dtype=np.int64)
+    n = 0
+    for o in range(2):
+        rows_outer = o == 0
+        n_in = nc if rows_outer else nr
+        cands = np.zeros(68, dtype=np.int64)
+        c = 0
+        if family_all:  # 1, 2, 4, ... below n_in, then n_in
+            e = 1
+            while e < n_in:
+                cands[c] = e
+                c += 1
+                e *= 2
+            cands[c] = n_in
+            c += 1
+        else:  # 1, the slot counts below n_in, n_in
+            cands[0] = 1
+            cands[1] = n_in
+            cands[2], cands[3], cands[4] = s_row, s_col, s_o
+            for x in range(2, 5):
+                if not 1 <= cands[x] < n_in:
+                    cands[x] = 1
+            c = 5
+        cands = np.unique(cands[:c])
+        for k in cands:
+            orders[n] = rows_outer
+            blocks[n] = k
+            modes[n, 0], modes[n, 1], modes[n, 2] = batch_modes(df, nr, nc, rows_outer, k, s_row, s_col, s_o)
+            n += 1
+    return orders[:n], blocks[:n], modes[:n], (mode_row, mode_col, mode_fold), out_slots
 
 
 def plans(batches: list[tuple[Tiles, int]], half: tuple[float, float, float], family: str = "useful") -> list[Plan]:
@@ -364,31 +442,21 @@ def plans(batches: list[tuple[Tiles, int]], half: tuple[float, float, float], fa
     filter and ofmap buffers in bits; slots are sized by the first (largest) batch's tiles.
     """
     t0 = batches[0][0]
-    nr, nc = len(t0.row), len(t0.out_col)
-    sl = slots(t0, half)
-    s_row, s_col, s_o = sl["row"][0], sl["col"][0], sl["psum"][0]
-    out_tile = float(t0.out_row.max() * t0.out_col.max()) if t0.df == OS else float(t0.out_col.max())
-    out_slots = 1 if _slots(half[2], out_tile)[1] else 2
-    buffering = (sl["row"][1], sl["col"][1], sl["fold"][1])
-    candidates = []  # (rows_outer, block, modes) in the order the plans are listed
-    for rows_outer in (True, False):
-        n_in = nc if rows_outer else nr
-        if family == "all":
-            cands = {n_in} | {2 ** e for e in range(max(n_in, 1).bit_length()) if 2 ** e < n_in}
-        else:
-            cands = {1, n_in} | {s for s in (s_row, s_col, s_o) if 1 <= s < n_in}
-        candidates += [(rows_outer, k, batch_modes(t0, rows_outer, k, s_row, s_col, s_o)) for k in sorted(cands)]
-    orders = np.array([c[0] for c in candidates], dtype=np.bool_)
-    blocks = np.array([c[1] for c in candidates], dtype=np.int64)
-    modes = np.array([c[2] for c in candidates], dtype=np.int64).reshape(-1, 3)
-    rd = np.zeros(len(candidates))
-    wr = np.zeros(len(candidates))
+    orders, blocks, modes, buffering, out_slots = plan_table(*_fields(t0), tuple(float(h) for h in half),
+                                                             family == "all")
+    rd = np.zeros(len(blocks))
+    wr = np.zeros(len(blocks))
     for t, count in batches:  # every plan's traffic, one compiled call per group batch
-        totals = _plans_totals(t.df, t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, float(t.fold_total),
-                               t.out_row, t.out_col, t.psum, orders, blocks, modes, *(int(b) for b in buffering))
+        totals = _plans_totals(*_fields(t), orders, blocks, modes)
         rd, wr = rd + totals[:, 0] * count, wr + totals[:, 1] * count
-    return [Plan(rows_outer, k, *m, *buffering, out_slots, float(r), float(w))
-            for (rows_outer, k, m), r, w in zip(candidates, rd, wr)]
+    return [Plan(bool(o), int(k), *(int(x) for x in m), *(int(b) for b in buffering), int(out_slots), float(r),
+                 float(w)) for o, k, m, r, w in zip(orders, blocks, modes, rd, wr)]
+
+
+def _fields(t: Tiles) -> tuple:
+    """The compiled functions' view of ``t``: its fields in order, the IS fold total as a float."""
+    return (t.df, t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, float(t.fold_total), t.out_row, t.out_col,
+            t.psum)
 
 
 def plan_traffic(batches: list[tuple[Tiles, int]], half: tuple[float, float, float]) -> Plan:

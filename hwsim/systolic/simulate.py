@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import math
 from fractions import Fraction
-from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -15,13 +14,14 @@ from ..energy import layer_energy
 from ..errors import HwsimError
 from ..layers import Layer
 from ..precision import check_bits
-from ..resources import check_systolic_size
+from ..resources import MAX_FOLD_STEPS, MAX_FOLDS, available_memory_bytes, check_systolic_size
 from ..precision import label
 from ..results import LayerResult, Schedule
 from . import kernel as K
-from .bounds import lower_bound, ports_of, shape_bounds
+from . import schedule_search as S
+from .bounds import ports_of
 from .dram import Traffic, build_tiles, fold_traffic, plan_traffic, plans
-from .mapping import Mapping, map_layer
+from .mapping import DATAFLOW_CODES, Mapping, map_layer
 from .scalesim_user import user_mode_cycles
 
 
@@ -159,7 +159,8 @@ def clear_schedule_cache() -> None:
 
 
 def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_bits: int, dataflow: str | None,
-                  reuse_folds: bool = True, ifmap_on_chip: bool = False, ofmap_on_chip: bool = False) -> LayerResult:
+                  reuse_folds: bool = True, ifmap_on_chip: bool = False, ofmap_on_chip: bool = False,
+                  floors: bool = True) -> LayerResult:
     """The fewest cycles over every schedule the hardware can run.
 
     Ties in cycles go to fewer DRAM bytes among the candidates the search visits; a (mode, sub-array) pair
@@ -171,7 +172,8 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
 
     * every precision mode at least as wide as the data (a Bit Fusion unit runs 2-bit operands in
       its 4- or 8-bit mode too);
-    * sub-arrays ``r x c`` of the array (:func:`sub_arrays`: per dimension the smallest size giving
+    * sub-arrays ``r x c`` of the array (:func:`~hwsim.systolic.schedule_search.rank_pairs`: per dimension the
+      smallest size giving
       each fold count, and for grouped layers the smallest block holding each number of groups; the
       other PEs idle: shorter fill and drain, fewer operands per cycle, which wins when a layer is
       small or bandwidth-bound);
@@ -182,212 +184,98 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
 
     Each candidate is simulated by the cycle kernel, with neighbouring folds overlapping their fill
     and drain when ``hw.fold_overlap``.  The (mode, sub-array) pairs are visited in order of their
-    lower bound (:func:`hwsim.systolic.bounds.mapping_bound` and :func:`_dram_floor`: no chunking or plan of that pair can
-    beat it), and the search
-    stops at the first pair whose bound cannot beat the best so far; within a pair, plans whose DRAM
-    bytes over the bandwidth cannot beat it are skipped.  A pair is also skipped when its folds at their
-    floors (:func:`hwsim.systolic.kernel.fold_floors`: the first fold stepped, the requantizer's queue
-    drained at the end) cannot beat the best so far, and a plan when its folds at their floors through its
-    DRAM pipeline (:func:`hwsim.systolic.kernel.plan_floor`) cannot: these skip only what could not be kept,
-    so the same schedule is found (``tests/test_rate_independence.py``).
+    lower bound (:func:`~hwsim.systolic.schedule_search.rank_pairs`: the mapping's bound or its compulsory DRAM
+    traffic; no chunking or plan of that pair can beat it), and the search stops at the first pair whose bound
+    cannot beat the best so far; within a pair, plans whose DRAM bytes over the bandwidth cannot beat it are
+    skipped.  A pair is also skipped when no plan's DRAM bytes, or its DRAM channel's work (every fold's fold
+    operand and finished outputs, each a whole number of cycles), or its folds at their floors
+    (:func:`hwsim.systolic.kernel.fold_floors`: the first fold stepped, the requantizer's queue drained at the
+    end) can beat the best so far, and a plan when its folds at their floors through its DRAM pipeline
+    (:func:`hwsim.systolic.kernel.plan_floor`) cannot: these skip only what could not be kept, so the same
+    schedule is found (``tests/test_rate_independence.py``).
+
+    The search runs compiled (:func:`hwsim.systolic.schedule_search.search`) and answers which candidate won;
+    only that schedule's full result is built here.  ``floors=False`` skips nothing by its floors (slower; the
+    check that they change nothing).
     """
     df = dataflow or hw.dataflow
     modes = [(w, a) for w in hw.bits for a in hw.bits if w >= wbits and a >= abits]
     stream = {"os": 1, "ws": layer.gemm_m, "is": layer.gemm_n}[df]
     chunkings = [n for n in (2 ** e for e in range(max(stream, 1).bit_length())) if n <= stream and
                  (n == 1 or math.ceil(stream / n) < math.ceil(stream / (n // 2)))]
-    ports = ports_of(hw)
-    gemm = (layer.gemm_m, layer.gemm_k, layer.gemm_n)
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("bound", "rows", "cols", "w", "a", "pf")}
-    for w, a in modes:  # every (mode, sub-array) pair with its bound, ranked in one sort
-        m = map_layer(layer, hw, w, a, df)
-        shapes = np.array(sub_arrays(m, layer.groups), dtype=np.int64).reshape(-1, 2)
-        bounds = shape_bounds(m, gemm, shapes, ports, w, a, out_bits, pack=True)
-        dram = _dram_floor(layer, hw, w, a, out_bits, ifmap_on_chip, ofmap_on_chip)
-        n = len(shapes)
-        columns["bound"].append(np.maximum(bounds, dram))
-        columns["rows"].append(shapes[:, 0])
-        columns["cols"].append(shapes[:, 1])
-        for key, value in (("w", w), ("a", a), ("pf", hw.fusion_factor(w, a))):
-            columns[key].append(np.full(n, value, dtype=np.int64))
-    col = {k: np.concatenate(v) for k, v in columns.items()}
-    # by bound, then the larger sub-array, the faster mode, then (w, a, rows, cols): a total order
-    order = np.lexsort((col["cols"], col["rows"], col["a"], col["w"], -col["pf"], -col["rows"] * col["cols"],
-                        col["bound"]))
-    best = None
-    for i in order:
-        bound, w, a, shape = col["bound"][i], int(col["w"][i]), int(col["a"][i]), (int(col["rows"][i]),
-                                                                                   int(col["cols"][i]))
-        if best is not None and bound >= best.total_cycles:
-            break
-        for n in chunkings:
-            r = _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds, ifmap_on_chip,
-                         ofmap_on_chip, best)
-            if r is not None and (best is None or _key(r) < _key(best)):
-                best = r
-    return best.build()
-
-
-def sub_arrays(m: Mapping, groups: int) -> list[tuple[int, int]]:
-    """The sub-arrays worth trying for a layer mapped as ``m``, largest first.
-
-    Per dimension, the sizes ``s`` whose fold count (of the group's extent) differs from that of
-    ``s - 1``: the smallest size giving each count.  When groups can share a fold, also the
-    smallest sub-array holding ``p`` groups side by side, for every ``p`` that fits.  A larger
-    array only adds candidates, so its set includes every smaller array's.
-    """
-    def sizes(extent: int, limit: int) -> list[int]:  # O(sqrt(extent)) steps, whatever the array size
-        out, s = [], 1
-        while s <= limit:
-            out.append(s)
-            folds = -(-extent // s)
-            if folds == 1:
-                break
-            s = -(-extent // (folds - 1))  # the smallest size with one fold fewer
-        return out
-    shapes = {(r, c) for r in sizes(m.sr, m.rows) for c in sizes(m.sc, m.cols)}
-    if groups > 1:
-        packable = min(m.rows // m.sr, m.cols // m.sc, groups)
-        shapes |= {(p * m.sr, p * m.sc) for p in range(2, packable + 1)}
-    return sorted(shapes, key=lambda rc: (-rc[0] * rc[1], -rc[0]))
-
-
-def _key(r: _Candidate) -> tuple:
-    return r.total_cycles, r.dram_bytes
-
-
-def _chunked(layer, hw, shape, wbits, abits, w, a, out_bits, df, n, reuse_folds, ifmap_on_chip, ofmap_on_chip, bound):
-    """The layer's streamed dimension in ``n`` chunks, each its best plan; None when it cannot beat ``bound``.
-
-    Chunks are equal but for a shorter last one, and all but the first may find the stationary
-    operand on chip, so at most three distinct chunks are simulated and the rest counted.
-    """
+    ifmap_elems = _real_ifmap_bits(layer, 1)
+    layer_args = (DATAFLOW_CODES[df], layer.gemm_m, layer.gemm_k, layer.gemm_n, layer.groups, ifmap_elems, int(out_bits),
+                  bool(ofmap_on_chip), bool(ifmap_on_chip))
+    config = _search_config(hw, out_bits, reuse_folds, FAST_LIMITS, floors)
+    pair_w, pair_a, pair_rows, pair_cols, pair_bound = S.rank_pairs(config, *layer_args, int(hw.rows), int(hw.cols),
+                                                                    np.array(modes, dtype=np.int64).reshape(-1, 2))
+    args = (*layer_args, pair_w, pair_a, pair_rows, pair_cols, pair_bound, np.array(chunkings, dtype=np.int64))
+    err = np.zeros(9, dtype=np.int64)
+    found = S.search(config, *args, err)
+    if err[0]:  # a candidate beyond the quick size limits: refused if it exceeds the real ones, else searched again
+        check_systolic_size(layer.name, int(err[1]), int(err[2]), f"{hw.rows}x{hw.cols}", int(err[3]))
+        limits = (MAX_FOLDS, max(FAST_LIMITS[1], available_memory_bytes() // 2), MAX_FOLD_STEPS)
+        err[:4] = 0
+        found = S.search(_search_config(hw, out_bits, reuse_folds, limits, floors), *args, err)
+        if err[0]:
+            check_systolic_size(layer.name, int(err[1]), int(err[2]), f"{hw.rows}x{hw.cols}", int(err[3]))
+            raise AssertionError("the compiled search refused a size the size check allows")  # never
+    _, _, _, i, n, kinds, parts = found
+    SEARCH_WORK[0] += 1
+    SEARCH_WORK[1] += len(pair_w)
+    SEARCH_WORK[2:] += err[4:]
+    w, a, shape = int(pair_w[i]), int(pair_a[i]), (int(pair_rows[i]), int(pair_cols[i]))
     if n == 1:
-        return _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip,
-                          ofmap_on_chip, bound)
+        return _build(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip, ofmap_on_chip,
+                      bool(parts[0, 3]), int(parts[0, 4]))
     stream = layer.gemm_m if df == "ws" else layer.gemm_n
-    size = math.ceil(stream / n)
-    sizes = [size] * (stream // size) + ([stream % size] if stream % size else [])
     real_ifmap = _real_ifmap_bits(layer, a)
-    full_filter = layer.gemm_k * layer.gemm_n * w + layer.gemm_n * hw.scale_bits
-    half = _half(hw)
-    keep = (layer.groups * full_filter <= half[1]) if df == "ws" else (layer.groups * real_ifmap <= half[0])
-    variants: dict[tuple, int] = {}
-    for idx, s in enumerate(sizes):
-        key = (s, keep and idx > 0)
-        variants[key] = variants.get(key, 0) + 1
     g, k = layer.groups, layer.gemm_k
-    chunks = []
-    for (s, resident), count in sorted(variants.items(), key=lambda kv: -kv[1]):
+    built = []
+    for s, resident, count, rows_outer, block in parts[:kinds].tolist():
         if df == "ws":  # a chunk of output pixels: its share of the input, all the weights
             sub = Layer(layer.name, "gemm", 1, 1, k * g, s, 1, layer.gemm_n * g, 1, 1, 1, g)
-            ifmap, kw = math.ceil(real_ifmap * s / stream), dict(weights_on_chip=resident, ifmap_on_chip=ifmap_on_chip)
+            part = _build(sub, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip,
+                          ofmap_on_chip, bool(rows_outer), block, ifmap_bits=math.ceil(real_ifmap * s / stream),
+                          weights_on_chip=bool(resident))
         else:  # a chunk of output channels: all the input, its share of the weights
             sub = Layer(layer.name, "gemm", 1, 1, k * g, layer.gemm_m, 1, s * g, 1, 1, 1, g)
-            ifmap, kw = real_ifmap, dict(weights_on_chip=False, ifmap_on_chip=ifmap_on_chip or resident)
-        chunks.append((sub, ifmap, kw, count))
-    ports = ports_of(hw)
-    if bound is not None and sum(lower_bound(map_layer(sub, hw, w, a, df, shape), ports, w, a, out_bits) * count
-                                 for sub, _, _, count in chunks) >= bound.total_cycles:
-        return None
-    parts, spent = [], 0
-    for sub, ifmap, kw, count in chunks:
-        budget = None if bound is None else _Candidate(math.ceil((bound.total_cycles - spent) / count), 0)
-        if budget is not None and budget.total_cycles <= 0:
-            return None
-        part = _best_plan(sub, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, kw["ifmap_on_chip"],
-                          ofmap_on_chip, budget, ifmap_bits=ifmap, weights_on_chip=kw["weights_on_chip"])
-        if part is None:
-            return None
-        parts.append((part, count))
-        spent += part.total_cycles * count
-    return _Candidate(sum(p.total_cycles * c for p, c in parts), sum(p.dram_bytes * c for p, c in parts),
-                      lambda: _compose(layer, hw, [(p.build(), c) for p, c in parts], wbits, abits, n))
+            part = _build(sub, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds,
+                          ifmap_on_chip or bool(resident), ofmap_on_chip, bool(rows_outer), block,
+                          ifmap_bits=real_ifmap)
+        built.append((part, count))
+    return _compose(layer, hw, built, wbits, abits, n)
 
 
-class _Candidate(NamedTuple):
-    """A simulated schedule: its cycles and DRAM bytes, and how to build its full result (None: a budget)."""
-
-    total_cycles: int
-    dram_bytes: int
-    build: Callable[[], LayerResult] | None = None
+# what the searches of this process did: searches, pairs ranked, pairs visited, pairs whose folds were priced, pairs
+# whose plans were listed, plans whose traffic was built, kernel runs (benchmarks/bench_sweep.py reports them)
+SEARCH_WORK = np.zeros(7, dtype=np.int64)
+FAST_LIMITS = (MAX_FOLDS, 2 ** 26, MAX_FOLD_STEPS)  # check_systolic_size's limits that need no memory query
 
 
-def _best_plan(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip, ofmap_on_chip, bound,
-               ifmap_bits=None, weights_on_chip=False):
-    """The best loop order and block size for one (sub-)layer in mode (w, a) on the ``shape`` sub-array of
-    ``hw``; None when it cannot beat ``bound``."""
-    m = map_layer(layer, hw, w, a, df, shape)
-    floor = lower_bound(m, ports_of(hw), w, a, out_bits)
-    if bound is not None and floor >= bound.total_cycles:
-        return None
-    # A plan is kept only with fewer cycles than the bound, then only with a smaller key (cycles, DRAM bytes) than the
-    # best plan so far (``limit`` below; a tie on cycles with the bound never wins), so a pair or a plan whose floor
-    # reaches that is skipped: the same schedule is found as without the floors.
-    # Every plan's first fold is the same: stepped, with later folds at their floors, it bounds every plan (tight
-    # when a slow port ties the candidates).
-    geometry, bits, ports = _kernel_inputs(hw, m, w, a, out_bits)
-    floors = K.fold_floors(geometry, bits, ports, bool(hw.fold_overlap))
-    if bound is not None and K.floors_total(*floors, 0.0) >= bound.total_cycles:
-        return None
-    check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)
+@functools.lru_cache(maxsize=256)
+def _search_config(hw: SystolicConfig, out_bits: int, reuse_folds: bool, limits: tuple,
+                   floors: bool = True) -> S.SearchConfig:
+    """What the compiled search reads of ``hw`` at ``out_bits``-bit outputs."""
+    rates, d = _onchip_ports(hw, out_bits)
     dram = hw.dram_bytes_per_cycle()
+    ports = K.Ports(*rates, float(hw.requant_latency_cycles), math.inf if dram is None else dram * 8.0, d)
+    return S.SearchConfig(ports_of(hw).args(), ports, int(hw.accumulator_bits), int(hw.scale_bits),
+                          tuple(float(h) for h in _half(hw)), math.inf if dram is None else float(dram),
+                          bool(hw.fold_overlap), bool(reuse_folds), tuple(int(x) for x in limits), bool(floors))
+
+
+def _build(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip, ofmap_on_chip,
+           rows_outer, block, ifmap_bits=None, weights_on_chip=False) -> LayerResult:
+    """The full result of the schedule the search chose: ``layer`` in mode (w, a) on the ``shape`` sub-array with the
+    fold loop order ``rows_outer`` and ``block``."""
+    m = map_layer(layer, hw, w, a, df, shape)
     batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip, weights_on_chip,
                           ifmap_bits)
-    if bound is not None and _pair_floor(floors, batches, dram) >= bound.total_cycles:
-        return None
-    best = None
-    limit = None if bound is None else (bound.total_cycles, -1)  # a key to beat: fewer cycles than the bound
-    for plan in sorted(plans(batches, _half(hw), family="all"), key=lambda p: (p.bits, not p.rows_outer, p.block)):
-        if limit is not None and (limit[0] <= floor or  # nothing left can beat it
-                                  dram is not None and plan.bits / (8 * dram) >= limit[0]):
-            continue
-        traffic = fold_traffic(batches, plan)
-        dram_bytes = _bytes(traffic.read_bits) + _bytes(traffic.write_bits)
-        # every fold at its floor through this plan's DRAM pipeline: a plan's cycles are whole
-        if limit is not None and (math.floor(K.plan_floor(geometry, floors[0], floors[2], floors[3], traffic,
-                                                          ports.dram)), dram_bytes) >= limit:
-            continue
-        raw = _kernel(hw, m, traffic, w, a, out_bits, hw.fold_overlap, reuse_folds)
-        r = _Candidate(int(raw.total), dram_bytes, functools.partial(_result, layer, hw, m, raw, traffic, wbits, abits,
-                                                                     w, a, df, plan, hw.fold_overlap))
-        if limit is None or _key(r) < limit:
-            best, limit = r, _key(r)
-    return best
-
-
-def _pair_floor(floors: tuple, batches: list, dram: float | None) -> float:
-    """Cycles no plan of a mapping can beat: its folds at their floors (``floors``: :func:`kernel.fold_floors`), the
-    first fold no shorter than its DRAM load, then the last fold's write-back (:func:`_edge_dram_cycles`)."""
-    first_load, last_write = _edge_dram_cycles(batches, dram)
-    return K.floors_total(*floors, first_load) + last_write
-
-
-def _edge_dram_cycles(batches: list, dram: float | None) -> tuple[float, float]:
-    """(cycles the first fold's load takes over DRAM, the same for the last fold's write-back), the same under every
-    plan: the first fold (fold (0, 0) of the first group batch) loads its tiles, the last (last row, last column of
-    the last group batch) writes its finished outputs.  The first fold ends no earlier than its load, and the layer
-    no earlier than the last write (:func:`hwsim.systolic.memory.pipeline_end`)."""
-    if dram is None:
-        return 0.0, 0.0
-    first, last = batches[0][0], batches[-1][0]
-    load = first.row[0] + (first.col[0] if first.df == K.OS else first.fold_tile(0, 0))
-    write = last.out_tile(len(last.row) - 1, len(last.out_col) - 1)
-    return float(np.ceil(load / (dram * 8.0))), float(np.ceil(write / (dram * 8.0)))
-
-
-def _dram_floor(layer: Layer, hw: SystolicConfig, w: int, a: int, out_bits: int, ifmap_on_chip: bool,
-                ofmap_on_chip: bool) -> float:
-    """Cycles to move the layer's compulsory DRAM traffic in mode (w, a), whatever the schedule: the input
-    once (unless on chip), every weight and scale once, every output once (unless it stays on chip)."""
-    dram = hw.dram_bytes_per_cycle()
-    if dram is None:
-        return 0.0
-    g = layer.groups
-    ifmap = 0 if ifmap_on_chip else g * _real_ifmap_bits(layer, a)
-    weights = g * layer.gemm_n * (layer.gemm_k * w + hw.scale_bits)
-    outputs = 0 if ofmap_on_chip else g * layer.gemm_m * layer.gemm_n * out_bits
-    return (ifmap + weights + outputs) / (8 * dram)
+    plan = next(p for p in plans(batches, _half(hw), family="all") if (p.rows_outer, p.block) == (rows_outer, block))
+    traffic = fold_traffic(batches, plan)
+    raw = _kernel(hw, m, traffic, w, a, out_bits, hw.fold_overlap, reuse_folds)
+    return _result(layer, hw, m, raw, traffic, wbits, abits, w, a, df, plan, hw.fold_overlap)
 
 
 def _compose(layer: Layer, hw: SystolicConfig, parts: list[tuple[LayerResult, int]], wbits: int, abits: int,
