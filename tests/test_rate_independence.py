@@ -243,7 +243,11 @@ def test_every_floor_is_at_most_every_plans_cycles(dataflow, wbits, abits, **pro
         traffic = fold_traffic(batches, plan)
         total = _kernel(hw, mapping, traffic, wbits, abits, abits, hw.fold_overlap, True).total
         assert pair <= total and channel <= total
-        assert K.plan_floor(geometry, floors[0], floors[2], floors[3], traffic, ports.dram) <= total
+        plan_floor = K.plan_floor(geometry, floors[0], floors[2], floors[3], mapping.dataflow, tiles[0][0],
+                                  tiles[0][1], tiles[-1][0], tiles[1][1] if len(tiles) > 1 else 0, plan.rows_outer,
+                                  plan.block, np.array([plan.row_mode, plan.col_mode, plan.psum_mode]),
+                                  (plan.mode_row, plan.mode_col, plan.mode_fold), plan.out_slots, ports.dram)
+        assert plan_floor <= total
 
 
 @settings(max_examples=60, deadline=None)

@@ -214,7 +214,7 @@ def batch_modes(df, nr, nc, rows_outer, k, s_row, s_col, s_o):
     return row_mode, col_mode, psum_mode
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _needs(outer_role, mode, b, o, q, q0):
     """Whether an operand tile is loaded at this fold."""
     if mode == PER_FOLD:
@@ -250,6 +250,61 @@ def fold_order(nr, nc, rows_outer, block):
     return out
 
 
+@njit(cache=True, inline="always")
+def fold_io(df, nr, rows_outer, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold, i, b, o, q, q0, q1,
+            row_i, col_j, fold_row_i, fold_col_j, fold_scale_j, fold_total, out_row_i, out_col_j, psum_j):
+    """What fold (i, j) of a group batch of ``nr`` row folds loads and writes: (bits loaded, bits written, input
+    buffering mode, bits loaded into the ifmap, filter and ofmap (partial sums) buffers).  The one place the
+    loading rules become bits.
+
+    The fold is ``fold_order``'s row (i, j, b, o, q, q0, q1): block b, outer index o, inner index q of the block's
+    q0..q1-1; the tiles' entries it reads are passed as numbers (``row_i`` = ``Tiles.row[i]``, ``col_j`` =
+    ``Tiles.col[j]``, ...), which keeps a per-fold call cheap in compiled loops."""
+    into_if, into_f, into_p = 0.0, 0.0, 0.0
+    final = df == OS or i == nr - 1
+    load = 0.0
+    write = 0.0
+    bmode = 0
+    if _needs(rows_outer, row_mode, b, o, q, q0):
+        load += row_i
+        if df == IS:  # the row operand is the filter
+            into_f += row_i
+        else:
+            into_if += row_i
+        bmode = max(bmode, mode_row)
+    if df == OS:
+        if _needs(not rows_outer, col_mode, b, o, q, q0):
+            load += col_j
+            into_f += col_j
+            bmode = max(bmode, mode_col)
+        if final:
+            write += out_row_i * out_col_j
+    else:
+        if df == WS:
+            ft = fold_row_i * fold_col_j + (fold_scale_j if i == nr - 1 else 0.0)
+            into_f += ft
+        else:
+            ft = float(math.ceil(fold_row_i * fold_col_j / fold_total))
+            into_if += ft
+        load += ft
+        bmode = max(bmode, mode_fold)
+        if final:
+            write += out_col_j
+        if nr > 1 and psum_mode == PSUM_PER_FOLD:
+            if i > 0:
+                load += psum_j
+                into_p += psum_j
+            if not final:
+                write += psum_j
+        elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
+            if q == q0 and b > 0:
+                load += psum_j
+                into_p += psum_j
+            if q == q1 - 1 and not final:
+                write += psum_j
+    return load, write, bmode, into_if, into_f, into_p
+
+
 @njit(cache=True)
 def _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum_t,
                  rows_outer, block, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold):
@@ -262,50 +317,18 @@ def _batch_folds(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, o
     write_t = np.zeros(nr * nc)
     mode_t = np.zeros(nr * nc, dtype=np.int8)
     loaded = np.zeros(3)
-    row_buf = 0 if df != IS else 1  # IS: the row operand is the filter
     for fold in range(nr * nc):
         i, j, b, o, q, q0, q1 = order[fold, 0], order[fold, 1], order[fold, 2], order[fold, 3], order[fold, 4], \
             order[fold, 5], order[fold, 6]
-        final = df == OS or i == nr - 1
-        load = 0.0
-        write = 0.0
-        bmode = 0
-        if _needs(rows_outer, row_mode, b, o, q, q0):
-            load += row_t[i]
-            loaded[row_buf] += row_t[i]
-            bmode = max(bmode, mode_row)
-        if df == OS:
-            if _needs(not rows_outer, col_mode, b, o, q, q0):
-                load += col_t[j]
-                loaded[1] += col_t[j]
-                bmode = max(bmode, mode_col)
-            if final:
-                write += out_row[i] * out_col[j]
-        else:
-            if df == WS:
-                ft = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
-            else:
-                ft = math.ceil(fold_row[i] * fold_col[j] / fold_total)
-            load += ft
-            loaded[1 if df == WS else 0] += ft
-            bmode = max(bmode, mode_fold)
-            if final:
-                write += out_col[j]
-            if nr > 1 and psum_mode == PSUM_PER_FOLD:
-                if i > 0:
-                    load += psum_t[j]
-                    loaded[2] += psum_t[j]
-                if not final:
-                    write += psum_t[j]
-            elif nr > 1 and psum_mode == PSUM_AT_BLOCKS:
-                if q == q0 and b > 0:
-                    load += psum_t[j]
-                    loaded[2] += psum_t[j]
-                if q == q1 - 1 and not final:
-                    write += psum_t[j]
+        load, write, bmode, into_if, into_f, into_p = fold_io(
+            df, nr, rows_outer, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold, i, b, o, q, q0, q1,
+            row_t[i], col_t[j], fold_row[i], fold_col[j], fold_scale[j], fold_total, out_row[i], out_col[j], psum_t[j])
         load_t[fold] = load
         write_t[fold] = write
         mode_t[fold] = bmode
+        loaded[0] += into_if
+        loaded[1] += into_f
+        loaded[2] += into_p
     return load_t, write_t, mode_t, loaded
 
 

@@ -46,8 +46,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dram import Traffic, fold_order
-from .memory import pipeline_end
+from .dram import Traffic, fold_io, fold_order
+from .memory import PIPELINE_START, pipeline_end, pipeline_finish, pipeline_step
 
 OS, WS, IS = 0, 1, 2
 INF = math.inf
@@ -507,29 +507,57 @@ def floors_total(floors, counts, first: float, end: float, first_load: float) ->
 
 
 @njit(cache=True)
-def plan_floor(geometry: Geometry, floors, first: float, end: float, traffic: Traffic, dram_bpc: float) -> float:
-    """Cycles no run of this mapping under the plan of ``traffic`` can beat: every fold at its floor
-    (:func:`fold_floors`: ``floors``, ``first``, ``end``) through the DRAM pipeline, whose end never falls when a
-    fold's cycles fall (:func:`pipeline_end`: sums and maxima), so it never exceeds the kernel's total."""
-    df, R, C, sr_g, sc_g, T, groups, gpf = geometry
+def plan_floor(geometry: Geometry, floors, first: float, end: float, df, ta, count_a, tb, count_b, rows_outer, block,
+               modes, buffering, out_slots, dram_bpc: float) -> float:
+    """Cycles no run of this mapping under one plan can beat: every fold at its floor (:func:`fold_floors`:
+    ``floors``, ``first``, ``end``) through the DRAM pipeline, whose end never falls when a fold's cycles fall
+    (:func:`pipeline_end`: sums and maxima), so it never exceeds the kernel's total.
+
+    The plan: fold loop order ``rows_outer`` with blocks of ``block``, load ``modes`` (row, col, psum),
+    ``buffering`` and ``out_slots`` (:class:`hwsim.systolic.dram.Plan`'s fields) over the group batches' tiles
+    (``ta`` ``count_a`` times, then ``tb`` ``count_b`` times; :func:`hwsim.systolic.dram.tile_arrays`' tuples).
+    Each fold's traffic is counted as it is reached (:func:`hwsim.systolic.dram.fold_io`), with no per-fold arrays:
+    the search prices thousands of plans it never simulates."""
+    df_, R, C, sr_g, sc_g, T, groups, gpf = geometry
     n_gb = (groups + gpf - 1) // gpf
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
     nc = 1 if gpf > 1 else (sc_g + C - 1) // C
-    order = fold_order(nr, nc, traffic.rows_outer, traffic.block)
     n_folds = n_gb * nr * nc
-    cycles = np.empty(n_folds)
+    n_outer = nr if rows_outer else nc
+    n_inner = nc if rows_outer else nr
+    n_blk = (n_inner + block - 1) // block
+    row_mode, col_mode, psum_mode = modes[0], modes[1], modes[2]
+    state = PIPELINE_START
+    total = 0.0
+    previous = 0.0
     fold = 0
     for gb in range(n_gb):
+        last_batch = count_b > 0 and gb == n_gb - 1
+        row, col, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum = tb if last_batch else ta
         kb = 1 if (gpf > 1 and groups % gpf and gb == n_gb - 1) else 0
-        for f in range(nr * nc):
-            cycles[fold] = floors[kb, 1 if order[f, 0] == nr - 1 else 0, 1 if order[f, 1] == nc - 1 else 0]
-            fold += 1
-    cycles[0] = first
-    cycles[n_folds - 1] += end
+        for b in range(n_blk):
+            q0 = b * block
+            q1 = min(n_inner, q0 + block)
+            for o in range(n_outer):
+                for q in range(q0, q1):
+                    i = o if rows_outer else q
+                    j = q if rows_outer else o
+                    c = first if fold == 0 else floors[kb, 1 if i == nr - 1 else 0, 1 if j == nc - 1 else 0]
+                    if fold == n_folds - 1:
+                        c += end
+                    if dram_bpc == INF:
+                        total += c
+                    else:
+                        load, write, mode, _, _, _ = fold_io(
+                            df, nr, rows_outer, row_mode, col_mode, psum_mode, buffering[0], buffering[1],
+                            buffering[2], i, b, o, q, q0, q1, row[i], col[j], fold_row[i], fold_col[j],
+                            fold_scale[j], fold_total, out_row[i], out_col[j], psum[j])
+                        state = pipeline_step(state, np.ceil(load / dram_bpc), c, previous, mode, out_slots, fold > 0)
+                        previous = np.ceil(write / dram_bpc)
+                    fold += 1
     if dram_bpc == INF:
-        return cycles.sum()
-    return pipeline_end(np.ceil(traffic.load / dram_bpc), cycles, np.ceil(traffic.write / dram_bpc), traffic.in_mode,
-                        traffic.out_slots)
+        return total
+    return pipeline_finish(state, previous)
 
 
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads

@@ -35,16 +35,36 @@ def pipeline_end(load_cycles, compute_cycles, write_cycles, in_mode, out_slots=2
     we2 = 0.0  # write end of fold i-2
     dram_free = 0.0
     for i in range(n):
-        free_in = ce1 if in_mode[i] else ce2  # the buffer (half) this load fills
-        load_start = max(dram_free, free_in)
-        load_end = load_start + load_cycles[i]
-        dram_free = load_end
-        if i > 0:  # write-back of fold i-1, issued after load(i)
-            we = max(dram_free, ce1) + write_cycles[i - 1]
-            dram_free = we
-            we2, we1 = we1, we
-        free_out = we2 if out_slots == 2 else we1  # the output half this fold writes into
-        ce = max(max(ce1, load_start, free_out) + compute_cycles[i], load_end)  # computes as its data arrives
-        ce2, ce1 = ce1, ce
-    last_write = max(dram_free, ce1) + (write_cycles[n - 1] if n > 0 else 0.0)
-    return max(ce1, last_write)
+        ce1, ce2, we1, we2, dram_free = pipeline_step((ce1, ce2, we1, we2, dram_free), load_cycles[i],
+                                                      compute_cycles[i], write_cycles[i - 1] if i > 0 else 0.0,
+                                                      in_mode[i], out_slots, i > 0)
+    return pipeline_finish((ce1, ce2, we1, we2, dram_free), write_cycles[n - 1] if n > 0 else 0.0)
+
+
+# (compute end of fold i-1, of fold i-2, write end of fold i-1, of fold i-2, when the DRAM channel is free)
+PIPELINE_START = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@njit(cache=True, inline="always")
+def pipeline_step(state, load, compute, previous_write, in_mode, out_slots, has_previous):
+    """The pipeline after one more fold: its load (issued first), then the previous fold's write-back of
+    ``previous_write`` cycles (when ``has_previous``), then its compute; ``state`` as :data:`PIPELINE_START`."""
+    ce1, ce2, we1, we2, dram_free = state
+    free_in = ce1 if in_mode else ce2  # the buffer (half) this load fills
+    load_start = max(dram_free, free_in)
+    load_end = load_start + load
+    dram_free = load_end
+    if has_previous:  # write-back of the previous fold, issued after this load
+        we = max(dram_free, ce1) + previous_write
+        dram_free = we
+        we2, we1 = we1, we
+    free_out = we2 if out_slots == 2 else we1  # the output half this fold writes into
+    ce = max(max(ce1, load_start, free_out) + compute, load_end)  # computes as its data arrives
+    return ce, ce1, we1, we2, dram_free
+
+
+@njit(cache=True)
+def pipeline_finish(state, last_write):
+    """Cycle at which the layer ends: the last fold's write-back (``last_write`` cycles) after its compute."""
+    ce1, ce2, we1, we2, dram_free = state
+    return max(ce1, max(dram_free, ce1) + last_write)

@@ -40,6 +40,10 @@ class SearchConfig(NamedTuple):
     floors: bool  # skip pairs and plans by their floors (False: simulate every plan the bounds leave; for checks)
 
 
+# What the search hands back per chunk kind of the winner: the kernel's result, then its traffic's totals in bits
+INFO = K.KernelResult._fields + ("read_bits", "write_bits", "ifmap_bits", "filter_bits", "psum_bits")
+
+
 @njit(cache=True)
 def _map(df, gm, gk, gn, groups, w, a, rows, cols):
     """(fusion, fused reduction, spatial rows, spatial columns, steps, groups per fold) of a GEMM in mode w x a on a
@@ -255,10 +259,11 @@ def _plan_order(bits, orders, blocks):
 
 @njit(cache=True)
 def _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out_bits, ifmap_g, weights_on_chip,
-               bound, err):
+               bound, err, info):
     """The best loop order and block of one (sub-)layer in mode (w, a) on a rows x cols sub-array: (found, cycles,
-    DRAM bytes, rows outer, block); not found when nothing beats ``bound`` cycles (-1: no bound), or when the
-    candidate is too large to simulate here (``err`` then holds its folds, steps and tile entries)."""
+    DRAM bytes, rows outer, block), its kernel result and traffic totals in ``info`` (:data:`INFO`); not found when
+    nothing beats ``bound`` cycles (-1: no bound), or when the candidate is too large to simulate here (``err`` then
+    holds its folds, steps and tile entries)."""
     none = (False, 0, 0, False, 0)
     pf, k_eff, sr, sc, t, gpf = _map(df, gm, gk, gn, groups, w, a, rows, cols)
     floor = _bound(cfg, df, rows, cols, sr, sc, t, groups, gpf, w, a, pf, out_bits)
@@ -330,18 +335,25 @@ def _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out
         if has_limit and (lim_c <= floor or lim_c <= channel or
                           (dram != np.inf and plan_bits[p] / (8 * dram) >= lim_c)):
             continue
-        traffic = _traffic(df, ta, count_a, tb, count_b, orders[p], blocks[p], modes[p], buffering, out_slots)
-        err[7] += 1
-        dram_bytes = math.ceil(traffic.read_bits / 8) + math.ceil(traffic.write_bits / 8)
+        dram_bytes = math.ceil(rd[p] / 8) + math.ceil(wr[p] / 8)
         if has_limit and cfg.floors:
-            pfl = math.floor(K.plan_floor(geometry, floors, first, end, traffic, ports.dram))
+            err[7] += 1
+            pfl = math.floor(K.plan_floor(geometry, floors, first, end, df, ta, count_a, tb, count_b, orders[p],
+                                          blocks[p], modes[p], buffering, out_slots, ports.dram))
             if pfl > lim_c or (pfl == lim_c and dram_bytes >= lim_b):
                 continue
+        traffic = _traffic(df, ta, count_a, tb, count_b, orders[p], blocks[p], modes[p], buffering, out_slots)
         err[8] += 1
         raw = K.simulate_layer_kernel(geometry, bits, ports, traffic, False, cfg.overlap, cfg.reuse_folds)
         cyc = int(raw.total)
         if not has_limit or cyc < lim_c or (cyc == lim_c and dram_bytes < lim_b):
             found, best, has_limit, lim_c, lim_b = True, p, True, cyc, dram_bytes
+            info[0], info[1], info[2], info[3], info[4] = raw.total, raw.compute, raw.onchip_stall, raw.dram_stall, \
+                raw.sram_ifmap
+            info[5], info[6], info[7], info[8], info[9] = raw.sram_filter, raw.sram_ofmap, raw.mapping_efficiency, \
+                raw.compute_utilization, raw.folds
+            info[10], info[11] = traffic.read_bits, traffic.write_bits
+            info[12], info[13], info[14] = traffic.ifmap_bits, traffic.filter_bits, traffic.psum_bits
     if not found:
         return none
     return True, lim_c, lim_b, orders[best], blocks[best]
@@ -377,13 +389,13 @@ def chunk_variants(df, stream, n, keep):
 
 @njit(cache=True)
 def _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, rows, cols, w, a, out_bits, tile_out_bits, ifmap_on_chip, n,
-             bound, err, parts):
+             bound, err, parts, infos):
     """The layer's streamed dimension in ``n`` chunks, each its best plan: (found, cycles, DRAM bytes, chunk
-    kinds); ``parts`` gets one row per kind (size, resident, count, rows outer, block)."""
+    kinds); ``parts`` gets one row per kind (size, resident, count, rows outer, block), ``infos`` its :data:`INFO`."""
     if n == 1:
         ifmap_g = 0 if ifmap_on_chip else ifmap_elems * a
         found, cyc, byt, ro, blk = _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out_bits,
-                                              ifmap_g, False, bound, err)
+                                              ifmap_g, False, bound, err, infos[0])
         parts[0, 0], parts[0, 1], parts[0, 2], parts[0, 3], parts[0, 4] = 0, 0, 1, ro, blk
         return found, cyc, byt, 1
     stream = gm if df == WS else gn
@@ -411,11 +423,11 @@ def _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, rows, cols, w, a, out_bit
         if df == WS:  # a chunk of output pixels: its share of the input, all the weights
             ifmap = 0 if ifmap_on_chip else math.ceil(real_ifmap * s / stream)
             found, cyc, byt, ro, blk = _best_plan(cfg, df, s, gk, gn, groups, rows, cols, w, a, out_bits,
-                                                  tile_out_bits, ifmap, resident == 1, budget, err)
+                                                  tile_out_bits, ifmap, resident == 1, budget, err, infos[v])
         else:  # a chunk of output channels: all the input, its share of the weights
             ifmap = 0 if (ifmap_on_chip or resident == 1) else real_ifmap
             found, cyc, byt, ro, blk = _best_plan(cfg, df, gm, gk, s, groups, rows, cols, w, a, out_bits,
-                                                  tile_out_bits, ifmap, False, budget, err)
+                                                  tile_out_bits, ifmap, False, budget, err, infos[v])
         if not found:
             return False, 0, 0, 0
         parts[v, 0], parts[v, 1], parts[v, 2], parts[v, 3], parts[v, 4] = s, resident, count, ro, blk
@@ -429,16 +441,19 @@ def _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, rows, cols, w, a, out_bit
 def search(cfg, df, gm, gk, gn, groups, ifmap_elems, out_bits, ofmap_on_chip, ifmap_on_chip, pair_w, pair_a,
            pair_rows, pair_cols, pair_bound, chunkings, err):
     """The fewest-cycles schedule over the ranked (mode, sub-array) pairs and the chunkings: (found, cycles, DRAM
-    bytes, pair index, chunking, chunk kinds, their rows (size, resident, count, rows outer, block)).
+    bytes, pair index, chunking, chunk kinds, their rows (size, resident, count, rows outer, block), their kernel
+    results and traffic (rows of :data:`INFO`)).
 
     ``ifmap_elems``: one group's distinct input elements; ``err[0]`` = 1 when a candidate was too large to simulate
     (the search then stops; see :func:`_best_plan`); ``err[4:9]`` count the work: pairs visited, pairs whose folds
-    were priced, pairs whose plans were listed, plans whose traffic was built, kernel runs."""
+    were priced, pairs whose plans were listed, plans priced by their floor, kernel runs."""
     tile_out_bits = 0 if ofmap_on_chip else out_bits
     found = False
     best_c, best_b, best_pair, best_n, best_k = 0, 0, -1, 0, 0
     best_parts = np.zeros((3, 5), dtype=np.int64)
     parts = np.zeros((3, 5), dtype=np.int64)
+    best_infos = np.zeros((3, len(INFO)))
+    infos = np.zeros((3, len(INFO)))
     for i in range(len(pair_w)):
         if found and pair_bound[i] >= best_c:
             break
@@ -446,10 +461,11 @@ def search(cfg, df, gm, gk, gn, groups, ifmap_elems, out_bits, ofmap_on_chip, if
         for n in chunkings:
             ok, c, b, k = _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, pair_rows[i], pair_cols[i], pair_w[i],
                                    pair_a[i], out_bits, tile_out_bits, ifmap_on_chip, n, best_c if found else -1,
-                                   err, parts)
+                                   err, parts, infos)
             if err[0]:
-                return False, 0, 0, -1, 0, 0, best_parts
+                return False, 0, 0, -1, 0, 0, best_parts, best_infos
             if ok and (not found or c < best_c or (c == best_c and b < best_b)):
                 found, best_c, best_b, best_pair, best_n, best_k = True, c, b, i, n, k
                 best_parts[:] = parts
-    return found, best_c, best_b, best_pair, best_n, best_k, best_parts
+                best_infos[:] = infos
+    return found, best_c, best_b, best_pair, best_n, best_k, best_parts, best_infos

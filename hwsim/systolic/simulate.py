@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import math
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..results import LayerResult, Schedule
 from . import kernel as K
 from . import schedule_search as S
 from .bounds import ports_of
-from .dram import Traffic, build_tiles, fold_traffic, plan_traffic, plans
+from .dram import Traffic, build_tiles, fold_traffic, plan_traffic
 from .mapping import DATAFLOW_CODES, Mapping, map_layer
 from .scalesim_user import user_mode_cycles
 
@@ -220,35 +221,55 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
         if err[0]:
             check_systolic_size(layer.name, int(err[1]), int(err[2]), f"{hw.rows}x{hw.cols}", int(err[3]))
             raise AssertionError("the compiled search refused a size the size check allows")  # never
-    _, _, _, i, n, kinds, parts = found
+    _, _, _, i, n, kinds, parts, infos = found
     SEARCH_WORK[0] += 1
     SEARCH_WORK[1] += len(pair_w)
     SEARCH_WORK[2:] += err[4:]
     w, a, shape = int(pair_w[i]), int(pair_a[i]), (int(pair_rows[i]), int(pair_cols[i]))
     if n == 1:
-        return _build(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip, ofmap_on_chip,
-                      bool(parts[0, 3]), int(parts[0, 4]))
+        return _found(layer, hw, shape, wbits, abits, w, a, df, parts[0], infos[0])
     stream = layer.gemm_m if df == "ws" else layer.gemm_n
-    real_ifmap = _real_ifmap_bits(layer, a)
     g, k = layer.groups, layer.gemm_k
     built = []
-    for s, resident, count, rows_outer, block in parts[:kinds].tolist():
+    for part, info in zip(parts[:kinds], infos[:kinds]):
+        s, count = int(part[0]), int(part[2])
         if df == "ws":  # a chunk of output pixels: its share of the input, all the weights
             sub = Layer(layer.name, "gemm", 1, 1, k * g, s, 1, layer.gemm_n * g, 1, 1, 1, g)
-            part = _build(sub, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip,
-                          ofmap_on_chip, bool(rows_outer), block, ifmap_bits=math.ceil(real_ifmap * s / stream),
-                          weights_on_chip=bool(resident))
         else:  # a chunk of output channels: all the input, its share of the weights
             sub = Layer(layer.name, "gemm", 1, 1, k * g, layer.gemm_m, 1, s * g, 1, 1, 1, g)
-            part = _build(sub, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds,
-                          ifmap_on_chip or bool(resident), ofmap_on_chip, bool(rows_outer), block,
-                          ifmap_bits=real_ifmap)
-        built.append((part, count))
+        built.append((_found(sub, hw, shape, wbits, abits, w, a, df, part, info), count))
     return _compose(layer, hw, built, wbits, abits, n)
 
 
+class _Totals(NamedTuple):
+    """A schedule's DRAM traffic in bits, as the search hands it back."""
+
+    read_bits: float
+    write_bits: float
+    ifmap_bits: float
+    filter_bits: float
+    psum_bits: float
+
+
+class _Loop(NamedTuple):
+    """A schedule's fold loop order and block, as the search hands them back."""
+
+    rows_outer: bool
+    block: int
+
+
+def _found(layer: Layer, hw: SystolicConfig, shape: tuple[int, int], wbits: int, abits: int, w: int, a: int, df: str,
+           part: np.ndarray, info: np.ndarray) -> LayerResult:
+    """The full result of a schedule the compiled search chose: ``layer`` in mode (w, a) on the ``shape`` sub-array,
+    its loop (``part``: a row of the search's chunk kinds) and its kernel result and traffic (``info``)."""
+    values = info.tolist()
+    nk = len(K.KernelResult._fields)
+    raw = K.KernelResult(*values[:nk - 1], int(values[nk - 1]))
+    return _result(layer, hw, map_layer(layer, hw, w, a, df, shape), raw, _Totals(*values[nk:]), wbits, abits, w, a,
+                   df, _Loop(bool(part[3]), int(part[4])), hw.fold_overlap)
+
 # what the searches of this process did: searches, pairs ranked, pairs visited, pairs whose folds were priced, pairs
-# whose plans were listed, plans whose traffic was built, kernel runs (benchmarks/bench_sweep.py reports them)
+# whose plans were listed, plans priced by their floor, kernel runs (benchmarks/bench_sweep.py reports them)
 SEARCH_WORK = np.zeros(7, dtype=np.int64)
 FAST_LIMITS = (MAX_FOLDS, 2 ** 26, MAX_FOLD_STEPS)  # check_systolic_size's limits that need no memory query
 
@@ -263,19 +284,6 @@ def _search_config(hw: SystolicConfig, out_bits: int, reuse_folds: bool, limits:
     return S.SearchConfig(ports_of(hw).args(), ports, int(hw.accumulator_bits), int(hw.scale_bits),
                           tuple(float(h) for h in _half(hw)), math.inf if dram is None else float(dram),
                           bool(hw.fold_overlap), bool(reuse_folds), tuple(int(x) for x in limits), bool(floors))
-
-
-def _build(layer, hw, shape, wbits, abits, w, a, out_bits, df, reuse_folds, ifmap_on_chip, ofmap_on_chip,
-           rows_outer, block, ifmap_bits=None, weights_on_chip=False) -> LayerResult:
-    """The full result of the schedule the search chose: ``layer`` in mode (w, a) on the ``shape`` sub-array with the
-    fold loop order ``rows_outer`` and ``block``."""
-    m = map_layer(layer, hw, w, a, df, shape)
-    batches = layer_tiles(layer, m, w, a, 0 if ofmap_on_chip else out_bits, hw, ifmap_on_chip, weights_on_chip,
-                          ifmap_bits)
-    plan = next(p for p in plans(batches, _half(hw), family="all") if (p.rows_outer, p.block) == (rows_outer, block))
-    traffic = fold_traffic(batches, plan)
-    raw = _kernel(hw, m, traffic, w, a, out_bits, hw.fold_overlap, reuse_folds)
-    return _result(layer, hw, m, raw, traffic, wbits, abits, w, a, df, plan, hw.fold_overlap)
 
 
 def _compose(layer: Layer, hw: SystolicConfig, parts: list[tuple[LayerResult, int]], wbits: int, abits: int,
