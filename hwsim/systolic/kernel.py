@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 
 from .dram import Traffic, fold_io, fold_order
-from .memory import PIPELINE_START, pipeline_end, pipeline_finish, pipeline_step
+from .memory import PIPELINE_START, pipeline_finish, pipeline_step
 
 OS, WS, IS = 0, 1, 2
 INF = math.inf
@@ -508,7 +508,7 @@ def floors_total(floors, counts, first: float, end: float, first_load: float) ->
 
 @njit(cache=True)
 def plan_floor(geometry: Geometry, floors, first: float, end: float, df, ta, count_a, tb, count_b, rows_outer, block,
-               modes, buffering, out_slots, dram_bpc: float) -> float:
+               modes, buffering, out_slots, dram_bpc: float, limit: float = INF, channel: float = 0.0) -> float:
     """Cycles no run of this mapping under one plan can beat: every fold at its floor (:func:`fold_floors`:
     ``floors``, ``first``, ``end``) through the DRAM pipeline, whose end never falls when a fold's cycles fall
     (:func:`pipeline_end`: sums and maxima), so it never exceeds the kernel's total.
@@ -517,7 +517,10 @@ def plan_floor(geometry: Geometry, floors, first: float, end: float, df, ta, cou
     ``buffering`` and ``out_slots`` (:class:`hwsim.systolic.dram.Plan`'s fields) over the group batches' tiles
     (``ta`` ``count_a`` times, then ``tb`` ``count_b`` times; :func:`hwsim.systolic.dram.tile_arrays`' tuples).
     Each fold's traffic is counted as it is reached (:func:`hwsim.systolic.dram.fold_io`), with no per-fold arrays:
-    the search prices thousands of plans it never simulates."""
+    the search prices thousands of plans it never simulates.  With a ``limit`` and the plan's ``channel`` floor
+    (:func:`hwsim.systolic.schedule_search._channel_floor`: its folds' fold operands and finished outputs over DRAM,
+    each rounded up), it stops as soon as the DRAM channel's time so far plus what the channel floor leaves reaches
+    the limit, and returns that (still a floor: the channel serves the rest after what it served)."""
     df_, R, C, sr_g, sc_g, T, groups, gpf = geometry
     n_gb = (groups + gpf - 1) // gpf
     nr = 1 if gpf > 1 else (sr_g + R - 1) // R
@@ -531,6 +534,7 @@ def plan_floor(geometry: Geometry, floors, first: float, end: float, df, ta, cou
     total = 0.0
     previous = 0.0
     fold = 0
+    left = channel  # the channel floor's part not yet served
     for gb in range(n_gb):
         last_batch = count_b > 0 and gb == n_gb - 1
         row, col, fold_row, fold_col, fold_scale, fold_total, out_row, out_col, psum = tb if last_batch else ta
@@ -548,12 +552,19 @@ def plan_floor(geometry: Geometry, floors, first: float, end: float, df, ta, cou
                     if dram_bpc == INF:
                         total += c
                     else:
-                        load, write, mode, _, _, _ = fold_io(
+                        load, write, mode, into_if, into_f, _ = fold_io(
                             df, nr, rows_outer, row_mode, col_mode, psum_mode, buffering[0], buffering[1],
                             buffering[2], i, b, o, q, q0, q1, row[i], col[j], fold_row[i], fold_col[j],
                             fold_scale[j], fold_total, out_row[i], out_col[j], psum[j])
                         state = pipeline_step(state, np.ceil(load / dram_bpc), c, previous, mode, out_slots, fold > 0)
                         previous = np.ceil(write / dram_bpc)
+                        if limit < INF:
+                            # this fold's share of the channel floor: its fold operand, its finished outputs
+                            part = into_f if df == 1 else into_if if df == 2 else 0.0
+                            left -= np.ceil(part / dram_bpc) + (previous if (df == 0 or i == nr - 1) else 0.0)
+                            # the channel has served through dram_free (this fold's write-back is still to come)
+                            if state[4] + previous + max(left, 0.0) >= limit:
+                                return state[4] + previous + max(left, 0.0)
                     fold += 1
     if dram_bpc == INF:
         return total
@@ -562,7 +573,7 @@ def plan_floor(geometry: Geometry, floors, first: float, end: float, df, ta, cou
 
 @njit(cache=True, nogil=True)  # nogil: lookup tables simulate layers on several threads
 def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, traffic: Traffic,
-                          scalesim_count: bool, overlap: bool, reuse_folds: bool) -> KernelResult:
+                          scalesim_count: bool, overlap: bool, reuse_folds: bool, stop_at: float = INF) -> KernelResult:
     """Simulate one layer on one schedule.
 
     ``traffic``: what each fold loads and writes (:func:`hwsim.systolic.dram.fold_traffic`, in the
@@ -570,7 +581,10 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     the last cycle, one less than their number, per group: SCALE-Sim runs a grouped layer as one
     layer per group).  ``overlap``: neighbouring folds overlap fill and drain.  ``reuse_folds``
     reuses the result of an identical (shape, entry state) fold instead of stepping it again
-    (exact; off only to measure or check the stepping itself).
+    (exact; off only to measure or check the stepping itself).  ``stop_at``: the search's cut-off; as soon as the
+    layer's cycles are sure to reach it (the folds so far through the DRAM pipeline, then every later fold at least
+    its fold period and every later transfer its whole cycles) the kernel stops and answers that floor as ``total``
+    (the other fields are then not the layer's).
     """
     df, R, C, sr_g, sc_g, T, groups, gpf = geometry
     if_bits, f_bits, out_bits, acc_bits, scale_bits = bits
@@ -599,6 +613,16 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     compute_util = 0.0
     fold = 0
     order = fold_order(nr, nc, rows_outer, block)  # the same order as the traffic's
+    finite = dram_bpc != INF
+    later = float(t_eff if overlap else L)  # the least a fold after the first can take
+    rest = np.zeros(n_folds + 1)  # DRAM cycles of the loads and write-backs of folds f, f + 1, ...
+    if stop_at < INF and finite:
+        for f in range(n_folds - 1, -1, -1):
+            rest[f] = rest[f + 1] + np.ceil(fold_load[f] / dram_bpc) + np.ceil(fold_write[f] / dram_bpc)
+    state = PIPELINE_START
+    previous = 0.0
+    tail = 0.0
+    busy = 0.0
 
     for gb in range(n_gb):
         g = min(gpf, groups - gb * gpf)
@@ -657,21 +681,32 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
                 if floor > fold_cycles[fold]:
                     onchip_stall += floor - fold_cycles[fold]
                     fold_cycles[fold] = floor
+            if fold == n_folds - 1 and not scalesim_count:
+                # The output queue drains before the layer ends, then the requantizer's pipeline empties.
+                tail = float(_wait(level, cap, bw, bw_o, bw_p, rq_bits, -1.0, 0.0, 0.0, True))
+                _idle(level, cap, bw, bw_o, bw_p, rq_bits, int(tail))
+                tail += requant_latency
+                fold_cycles[fold] += tail
+                onchip_stall += tail
+            if finite:  # the DRAM pipeline, fold by fold (pipeline_end's steps)
+                state = pipeline_step(state, np.ceil(fold_load[fold] / dram_bpc), fold_cycles[fold], previous,
+                                      fold_mode[fold], traffic.out_slots, fold > 0)
+                previous = np.ceil(fold_write[fold] / dram_bpc)
+            if stop_at < INF:
+                left = n_folds - 1 - fold
+                if finite:
+                    floor = max(state[0] + left * later, state[4] + previous + rest[fold + 1])
+                else:
+                    busy += fold_cycles[fold]
+                    floor = busy + left * later
+                if math.floor(floor) >= stop_at:
+                    return KernelResult(floor, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, n_folds)
             fold += 1
 
-    # The output queue drains before the layer ends, then the requantizer's pipeline empties.
-    tail = 0.0
-    if not scalesim_count:
-        tail = float(_wait(level, cap, bw, bw_o, bw_p, rq_bits, -1.0, 0.0, 0.0, True))
-        _idle(level, cap, bw, bw_o, bw_p, rq_bits, int(tail))
-        tail += requant_latency
-        fold_cycles[n_folds - 1] += tail
-        onchip_stall += tail
-    if dram_bpc == INF:
+    if not finite:
         end = fold_cycles.sum()
     else:
-        end = pipeline_end(np.ceil(fold_load / dram_bpc), fold_cycles, np.ceil(fold_write / dram_bpc),
-                           fold_mode, traffic.out_slots)
+        end = pipeline_finish(state, previous)
     busy = fold_cycles.sum()
     if overlap:
         compute = float(n_folds * t_eff + (L - t_eff))

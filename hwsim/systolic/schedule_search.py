@@ -80,7 +80,7 @@ def _sizes(extent, limit):
     return out[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rank_pairs(cfg, df, gm, gk, gn, groups, ifmap_elems, out_bits, ofmap_on_chip, ifmap_on_chip, rows, cols, modes,
                pack_max_bits=62):
     """Every (precision mode, sub-array) pair worth trying, ranked: (w, a, rows, cols, bound) arrays in the order the
@@ -339,12 +339,15 @@ def _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out
         if has_limit and cfg.floors:
             err[7] += 1
             pfl = math.floor(K.plan_floor(geometry, floors, first, end, df, ta, count_a, tb, count_b, orders[p],
-                                          blocks[p], modes[p], buffering, out_slots, ports.dram))
+                                          blocks[p], modes[p], buffering, out_slots, ports.dram, float(lim_c),
+                                          channel))
             if pfl > lim_c or (pfl == lim_c and dram_bytes >= lim_b):
                 continue
         traffic = _traffic(df, ta, count_a, tb, count_b, orders[p], blocks[p], modes[p], buffering, out_slots)
         err[8] += 1
-        raw = K.simulate_layer_kernel(geometry, bits, ports, traffic, False, cfg.overlap, cfg.reuse_folds)
+        # a run that is sure to reach the key to beat stops early (cycles >= lim_c + 1, or >= lim_c with as many bytes)
+        stop_at = np.inf if not (has_limit and cfg.floors) else float(lim_c + 1 if dram_bytes < lim_b else lim_c)
+        raw = K.simulate_layer_kernel(geometry, bits, ports, traffic, False, cfg.overlap, cfg.reuse_folds, stop_at)
         cyc = int(raw.total)
         if not has_limit or cyc < lim_c or (cyc == lim_c and dram_bytes < lim_b):
             found, best, has_limit, lim_c, lim_b = True, p, True, cyc, dram_bytes
@@ -437,7 +440,7 @@ def _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, rows, cols, w, a, out_bit
     return True, cycles, dram_bytes, len(kinds)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: lookup tables search layers on several threads
 def search(cfg, df, gm, gk, gn, groups, ifmap_elems, out_bits, ofmap_on_chip, ifmap_on_chip, pair_w, pair_a,
            pair_rows, pair_cols, pair_bound, chunkings, err):
     """The fewest-cycles schedule over the ranked (mode, sub-array) pairs and the chunkings: (found, cycles, DRAM
