@@ -10,9 +10,8 @@
    precision each) in `timing: hwsim`, one process, one core: points per second, beside the baseline of the
    Python search this replaced, and what the searches did (pairs ranked and visited, plans priced, kernel runs).
 
-Baseline: the Python search (commit 1df8982) ran bench_sweep's hwsim row at 0.5 points/s on two processes
-(100 points in 211.9 s, docs/guide/sweeps.md) and 0.2 points/s on a later 60-point sample; its per-point cost on one
-core was measured with this script's part 2 at that commit: 12 points in 12.8 s (0.94 points/s).
+Baseline: the Python search this replaced (commit 1df8982), on the same 60 points, one process, timed the same
+way at that commit: 641.9 s (0.093 points/s).  (bench_sweep's hwsim row then ran 0.5 points/s on two processes.)
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-BASELINE_POINTS_PER_S = 12 / 12.8  # part 2 at commit 1df8982 (the Python search), first 12 points, one core
+BASELINE_POINTS = 60
+BASELINE_POINTS_PER_S = 60 / 641.9  # part 2 at commit 1df8982 (the Python search), the first 60 points, one core
 
 
 def whole_network(repeats: int) -> None:
@@ -89,9 +89,9 @@ def sweep_points(n: int) -> None:
     rate = n / seconds
     work = SM.SEARCH_WORK.tolist()
     print(f"2. bench_sweep's first {n} points (random accelerators, ResNet-50, timing hwsim), one process, one core")
-    print(f"{'':<34}{'points/s':>10}{'x baseline':>12}")
-    print(f"{'Python search (1df8982), 12 pts':<34}{BASELINE_POINTS_PER_S:>10.2f}{1.0:>11.1f}x")
-    print(f"{'compiled search (this checkout)':<34}{rate:>10.2f}{rate / BASELINE_POINTS_PER_S:>11.1f}x")
+    print(f"{'':<42}{'points/s':>10}{'x baseline':>12}")
+    print(f"{f'Python search (1df8982), {BASELINE_POINTS} pts':<42}{BASELINE_POINTS_PER_S:>10.3f}{1.0:>11.1f}x")
+    print(f"{f'compiled search (this checkout), {n} pts':<42}{rate:>10.3f}{rate / BASELINE_POINTS_PER_S:>11.1f}x")
     q = np.percentile(per_point, [50, 90, 100])
     print(f"per point: median {q[0]:.3f} s, 90th percentile {q[1]:.3f} s, slowest {q[2]:.3f} s")
     print(f"searches {work[0]:,}: pairs ranked {work[1]:,}, visited {work[2]:,}, folds priced {work[3]:,}, "

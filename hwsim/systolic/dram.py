@@ -214,7 +214,7 @@ def batch_modes(df, nr, nc, rows_outer, k, s_row, s_col, s_o):
     return row_mode, col_mode, psum_mode
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _needs(outer_role, mode, b, o, q, q0):
     """Whether an operand tile is loaded at this fold."""
     if mode == PER_FOLD:
@@ -250,7 +250,7 @@ def fold_order(nr, nc, rows_outer, block):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fold_io(df, nr, rows_outer, row_mode, col_mode, psum_mode, mode_row, mode_col, mode_fold, i, b, o, q, q0, q1,
             row_i, col_j, fold_row_i, fold_col_j, fold_scale_j, fold_total, out_row_i, out_col_j, psum_j):
     """What fold (i, j) of a group batch of ``nr`` row folds loads and writes: (bits loaded, bits written, input

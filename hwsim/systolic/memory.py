@@ -45,7 +45,7 @@ def pipeline_end(load_cycles, compute_cycles, write_cycles, in_mode, out_slots=2
 PIPELINE_START = (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def pipeline_step(state, load, compute, previous_write, in_mode, out_slots, has_previous):
     """The pipeline after one more fold: its load (issued first), then the previous fold's write-back of
     ``previous_write`` cycles (when ``has_previous``), then its compute; ``state`` as :data:`PIPELINE_START`."""

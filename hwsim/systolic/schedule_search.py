@@ -286,13 +286,15 @@ def _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out
         return none
     wt = 0 if weights_on_chip else w
     st = 0 if weights_on_chip else cfg.scale_bits
-    if gpf > 1:
-        ta = tile_arrays(df, gpf, gm, gk, gn, k_eff, rows, cols, pf, wt, tile_out_bits, cfg.acc_bits, st, ifmap_g, True)
+    packed = gpf > 1  # a run-time bool: literal True / False arguments would compile tile_arrays once more
+    if packed:
+        ta = tile_arrays(df, gpf, gm, gk, gn, k_eff, rows, cols, pf, wt, tile_out_bits, cfg.acc_bits, st, ifmap_g, packed)
         count_a, count_b = groups // gpf, (1 if groups % gpf else 0)
         tb = tile_arrays(df, max(groups % gpf, 1), gm, gk, gn, k_eff, rows, cols, pf, wt, tile_out_bits, cfg.acc_bits,
-                         st, ifmap_g, True)
+                         st, ifmap_g, packed)
     else:
-        ta = tile_arrays(df, 1, gm, gk, gn, k_eff, rows, cols, pf, wt, tile_out_bits, cfg.acc_bits, st, ifmap_g, False)
+        ta = tile_arrays(df, gpf, gm, gk, gn, k_eff, rows, cols, pf, wt, tile_out_bits, cfg.acc_bits, st, ifmap_g,
+                         packed)  # gpf = 1 here, passed as a run-time int (a literal 1 would compile it again)
         count_a, count_b = groups, 0
         tb = ta
     # every plan's DRAM bits (closed form, cheap): a pair none of whose plans can move its bits in time is skipped
@@ -397,8 +399,9 @@ def _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, rows, cols, w, a, out_bit
     kinds); ``parts`` gets one row per kind (size, resident, count, rows outer, block), ``infos`` its :data:`INFO`."""
     if n == 1:
         ifmap_g = 0 if ifmap_on_chip else ifmap_elems * a
+        fixed = n < 0  # False, typed as a run-time bool like the chunks' (a literal would compile _best_plan twice)
         found, cyc, byt, ro, blk = _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out_bits,
-                                              ifmap_g, False, bound, err, infos[0])
+                                              ifmap_g, fixed, bound, err, infos[0])
         parts[0, 0], parts[0, 1], parts[0, 2], parts[0, 3], parts[0, 4] = 0, 0, 1, ro, blk
         return found, cyc, byt, 1
     stream = gm if df == WS else gn
@@ -430,7 +433,7 @@ def _chunked(cfg, df, gm, gk, gn, groups, ifmap_elems, rows, cols, w, a, out_bit
         else:  # a chunk of output channels: all the input, its share of the weights
             ifmap = 0 if (ifmap_on_chip or resident == 1) else real_ifmap
             found, cyc, byt, ro, blk = _best_plan(cfg, df, gm, gk, s, groups, rows, cols, w, a, out_bits,
-                                                  tile_out_bits, ifmap, False, budget, err, infos[v])
+                                                  tile_out_bits, ifmap, resident < 0, budget, err, infos[v])
         if not found:
             return False, 0, 0, 0
         parts[v, 0], parts[v, 1], parts[v, 2], parts[v, 3], parts[v, 4] = s, resident, count, ro, blk
