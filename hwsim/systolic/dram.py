@@ -100,15 +100,19 @@ class Tiles:
 
     def fold_tile(self, i: int, j: int) -> float:
         """Bits of the WS weights / IS inputs of fold (i, j)."""
-        if self.df == WS:
-            return self.fold_row[i] * self.fold_col[j] + (self.fold_scale[j] if i == len(self.row) - 1 else 0.0)
-        if self.df == IS:
-            return float(math.ceil(self.fold_row[i] * self.fold_col[j] / self.fold_total))
-        return 0.0
+        return fold_tile_bits(self.df, len(self.row), i, self.fold_row[i], self.fold_col[j], self.fold_scale[j],
+                              float(self.fold_total))
 
-    def out_tile(self, i: int, j: int) -> float:
-        """Bits written back when fold (i, j) finishes its outputs."""
-        return self.out_row[i] * self.out_col[j] if self.df == OS else self.out_col[j]
+
+@njit(cache=True)
+def fold_tile_bits(df, nr, i, fold_row_i, fold_col_j, fold_scale_j, fold_total):
+    """Bits of the fold operand (WS weights and, on the last of ``nr`` row folds, scales; IS inputs) of fold (i, j),
+    from the tiles' entries it reads (:class:`Tiles`); 0 for OS, which has none."""
+    if df == WS:
+        return fold_row_i * fold_col_j + (fold_scale_j if i == nr - 1 else 0.0)
+    if df == IS:
+        return float(math.ceil(fold_row_i * fold_col_j / fold_total))
+    return 0.0
 
 
 def build_tiles(df: int, g: int, m: int, k: int, n: int, k_eff: int, rows: int, cols: int, pf: int,
@@ -280,11 +284,10 @@ def fold_io(df, nr, rows_outer, row_mode, col_mode, psum_mode, mode_row, mode_co
         if final:
             write += out_row_i * out_col_j
     else:
+        ft = fold_tile_bits(df, nr, i, fold_row_i, fold_col_j, fold_scale_j, fold_total)
         if df == WS:
-            ft = fold_row_i * fold_col_j + (fold_scale_j if i == nr - 1 else 0.0)
             into_f += ft
         else:
-            ft = float(math.ceil(fold_row_i * fold_col_j / fold_total))
             into_if += ft
         load += ft
         bmode = max(bmode, mode_fold)
@@ -346,7 +349,7 @@ def _plans_totals(df, row_t, col_t, fold_row, fold_col, fold_scale, fold_total, 
     elif df == IS:
         for i in range(nr):
             for j in range(nc):
-                fold_rd += math.ceil(fold_row[i] * fold_col[j] / fold_total)
+                fold_rd += fold_tile_bits(df, nr, i, fold_row[i], fold_col[j], fold_scale[j], fold_total)
     out_wr = out_row.sum() * out_col.sum() if df == OS else out_col.sum()
     row_sum, col_sum, psum_sum = row_t.sum(), col_t.sum(), psum_t.sum()
     out = np.zeros((len(block), 2))
@@ -382,24 +385,51 @@ class Traffic(NamedTuple):
     psum_bits: float  # partial sums read back into the ofmap buffer
 
 
-def _folds_of(t: Tiles, rows_outer: bool, block: int, modes: tuple[int, int, int], buffering: tuple[int, int, int]):
-    return _batch_folds(t.df, t.row, t.col, t.fold_row, t.fold_col, t.fold_scale, float(t.fold_total), t.out_row,
-                        t.out_col, t.psum, bool(rows_outer), int(block), *(int(x) for x in modes),
-                        *(int(x) for x in buffering))
-
-
 def fold_traffic(batches: list[tuple[Tiles, int]], plan: Plan) -> Traffic:
     """The layer's traffic under ``plan``: each group batch's folds (``batches``: [(tiles, how many such
-    batches)], run one after another), what each loads and writes."""
-    parts = [(_folds_of(t, plan.rows_outer, plan.block, (plan.row_mode, plan.col_mode, plan.psum_mode),
-                        (plan.mode_row, plan.mode_col, plan.mode_fold)), count) for t, count in batches]
-    loaded = sum(p[3] * count for p, count in parts)
-    return Traffic(bool(plan.rows_outer), int(plan.block), np.concatenate([np.tile(p[0], count) for p, count in parts]),
-                   np.concatenate([np.tile(p[1], count) for p, count in parts]),
-                   np.concatenate([np.tile(p[2], count) for p, count in parts]), int(plan.out_slots),
-                   float(sum(p[0].sum() * count for p, count in parts)),
-                   float(sum(p[1].sum() * count for p, count in parts)),
-                   float(loaded[0]), float(loaded[1]), float(loaded[2]))
+    batches)], one or two kinds, run one after another), what each loads and writes."""
+    if len(batches) > 2:
+        raise ValueError(f"{len(batches)} kinds of group batch; a layer has one or two")
+    (ta, count_a), (tb, count_b) = batches[0], batches[1] if len(batches) == 2 else (batches[0][0], 0)
+    return batch_traffic(ta.df, _fields(ta)[1:], count_a, _fields(tb)[1:], count_b, bool(plan.rows_outer),
+                         int(plan.block), np.array([plan.row_mode, plan.col_mode, plan.psum_mode], dtype=np.int64),
+                         (int(plan.mode_row), int(plan.mode_col), int(plan.mode_fold)), int(plan.out_slots))
+
+
+@njit(cache=True)
+def batch_traffic(df, ta, count_a, tb, count_b, rows_outer, block, modes, buffering, out_slots):
+    """:func:`fold_traffic` compiled: the tiles ``ta`` of ``count_a`` group batches, then ``tb`` of ``count_b``
+    (0: none), as :func:`tile_arrays`' tuples; ``modes`` (row, col, psum) and ``buffering`` as :class:`Plan`'s."""
+    la, wa, ma, da = _batch_folds(df, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6], ta[7], ta[8], rows_outer,
+                                  block, modes[0], modes[1], modes[2], buffering[0], buffering[1], buffering[2])
+    n_a = len(la)
+    n_b = 0
+    if count_b > 0:
+        lb, wb, mb, db = _batch_folds(df, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6], tb[7], tb[8], rows_outer,
+                                      block, modes[0], modes[1], modes[2], buffering[0], buffering[1], buffering[2])
+        n_b = len(lb)
+    total = n_a * count_a + n_b * count_b
+    load = np.empty(total)
+    write = np.empty(total)
+    mode = np.empty(total, dtype=np.int8)
+    for c in range(count_a):
+        load[c * n_a:(c + 1) * n_a] = la
+        write[c * n_a:(c + 1) * n_a] = wa
+        mode[c * n_a:(c + 1) * n_a] = ma
+    read_bits = la.sum() * count_a
+    write_bits = wa.sum() * count_a
+    loaded = da * count_a
+    if count_b > 0:
+        base = n_a * count_a
+        for c in range(count_b):
+            load[base + c * n_b:base + (c + 1) * n_b] = lb
+            write[base + c * n_b:base + (c + 1) * n_b] = wb
+            mode[base + c * n_b:base + (c + 1) * n_b] = mb
+        read_bits += lb.sum() * count_b
+        write_bits += wb.sum() * count_b
+        loaded = loaded + db * count_b
+    return Traffic(rows_outer, block, load, write, mode, out_slots, read_bits, write_bits, loaded[0], loaded[1],
+                   loaded[2])
 
 
 @njit(cache=True)
@@ -414,10 +444,9 @@ def plan_table(df, row, col, fold_row, fold_col, fold_scale, fold_total, out_row
     s_col, mode_col = _slots(half[1], col.max()) if df == OS else (BIG, 0)
     s_o = _slots(half[2], psum.max())[0] if df != OS and nr > 1 else BIG
     mode_fold = 0
-    if df == WS:
-        mode_fold = _slots(half[fold_buf], fold_row[0] * fold_col[0] + (fold_scale[0] if nr == 1 else 0.0))[1]
-    elif df == IS:
-        mode_fold = _slots(half[fold_buf], float(math.ceil(fold_row[0] * fold_col[0] / fold_total)))[1]
+    if df != OS:
+        mode_fold = _slots(half[fold_buf], fold_tile_bits(df, nr, 0, fold_row[0], fold_col[0], fold_scale[0],
+                                                          fold_total))[1]
     out_tile = out_row.max() * out_col.max() if df == OS else out_col.max()
     out_slots = 1 if _slots(half[2], out_tile)[1] else 2
     n_max = 2 * (64 + 4)

@@ -622,7 +622,7 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
     state = PIPELINE_START
     previous = 0.0
     tail = 0.0
-    busy = 0.0
+    computed = 0.0  # cycles of the folds so far (no DRAM limit: the layer's end is their sum)
 
     for gb in range(n_gb):
         g = min(gpf, groups - gb * gpf)
@@ -697,8 +697,8 @@ def simulate_layer_kernel(geometry: Geometry, bits: OperandBits, ports: Ports, t
                 if finite:
                     floor = max(state[0] + left * later, state[4] + previous + rest[fold + 1])
                 else:
-                    busy += fold_cycles[fold]
-                    floor = busy + left * later
+                    computed += fold_cycles[fold]
+                    floor = computed + left * later
                 if math.floor(floor) >= stop_at:
                     return KernelResult(floor, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, n_folds)
             fold += 1

@@ -29,16 +29,11 @@ def pipeline_end(load_cycles, compute_cycles, write_cycles, in_mode, out_slots=2
     ``out_slots`` (1 or 2): output buffer halves available to folds.
     """
     n = load_cycles.shape[0]
-    ce1 = 0.0  # compute end of fold i-1
-    ce2 = 0.0  # compute end of fold i-2
-    we1 = 0.0  # write end of fold i-1
-    we2 = 0.0  # write end of fold i-2
-    dram_free = 0.0
+    state = PIPELINE_START
     for i in range(n):
-        ce1, ce2, we1, we2, dram_free = pipeline_step((ce1, ce2, we1, we2, dram_free), load_cycles[i],
-                                                      compute_cycles[i], write_cycles[i - 1] if i > 0 else 0.0,
-                                                      in_mode[i], out_slots, i > 0)
-    return pipeline_finish((ce1, ce2, we1, we2, dram_free), write_cycles[n - 1] if n > 0 else 0.0)
+        state = pipeline_step(state, load_cycles[i], compute_cycles[i], write_cycles[i - 1] if i > 0 else 0.0,
+                              in_mode[i], out_slots, i > 0)
+    return pipeline_finish(state, write_cycles[n - 1] if n > 0 else 0.0)
 
 
 # (compute end of fold i-1, of fold i-2, write end of fold i-1, of fold i-2, when the DRAM channel is free)

@@ -22,7 +22,7 @@ from numba import njit
 
 from . import kernel as K
 from .bounds import mapping_bound
-from .dram import IS, OS, WS, Traffic, _batch_folds, _plans_totals, plan_table, tile_arrays
+from .dram import OS, WS, _plans_totals, batch_traffic, fold_tile_bits, plan_table, tile_arrays
 
 
 class SearchConfig(NamedTuple):
@@ -170,56 +170,12 @@ def _bound(cfg, df, rows, cols, sr, sc, t, groups, gpf, w, a, pf, out_bits):
 
 
 @njit(cache=True)
-def _traffic(df, ta, count_a, tb, count_b, rows_outer, block, modes, buffering, out_slots):
-    """:func:`hwsim.systolic.dram.fold_traffic` of one plan over one or two group batches (``count_b`` = 0: one)."""
-    la, wa, ma, da = _batch_folds(df, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6], ta[7], ta[8], rows_outer,
-                                  block, modes[0], modes[1], modes[2], buffering[0], buffering[1], buffering[2])
-    n_a = len(la)
-    n_b = 0
-    if count_b > 0:
-        lb, wb, mb, db = _batch_folds(df, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6], tb[7], tb[8], rows_outer,
-                                      block, modes[0], modes[1], modes[2], buffering[0], buffering[1], buffering[2])
-        n_b = len(lb)
-    total = n_a * count_a + n_b * count_b
-    load = np.empty(total)
-    write = np.empty(total)
-    mode = np.empty(total, dtype=np.int8)
-    for c in range(count_a):
-        load[c * n_a:(c + 1) * n_a] = la
-        write[c * n_a:(c + 1) * n_a] = wa
-        mode[c * n_a:(c + 1) * n_a] = ma
-    read_bits = la.sum() * count_a
-    write_bits = wa.sum() * count_a
-    loaded = da * count_a
-    if count_b > 0:
-        base = n_a * count_a
-        for c in range(count_b):
-            load[base + c * n_b:base + (c + 1) * n_b] = lb
-            write[base + c * n_b:base + (c + 1) * n_b] = wb
-            mode[base + c * n_b:base + (c + 1) * n_b] = mb
-        read_bits += lb.sum() * count_b
-        write_bits += wb.sum() * count_b
-        loaded = loaded + db * count_b
-    return Traffic(rows_outer, block, load, write, mode, out_slots, read_bits, write_bits, loaded[0], loaded[1],
-                   loaded[2])
-
-
-@njit(cache=True)
-def _fold_tile00(df, t):
-    """Bits of the fold operand of fold (0, 0) (:meth:`hwsim.systolic.dram.Tiles.fold_tile`)."""
-    if df == WS:
-        return t[2][0] * t[3][0] + (t[4][0] if len(t[0]) == 1 else 0.0)
-    if df == IS:
-        return float(math.ceil(t[2][0] * t[3][0] / t[5]))
-    return 0.0
-
-
-@njit(cache=True)
 def _edge_dram_cycles(df, first, last, dram):
     """(cycles of the first fold's DRAM load, of the last fold's write-back): the same under every plan."""
     if dram == np.inf:
         return 0.0, 0.0
-    load = first[0][0] + (first[1][0] if df == OS else _fold_tile00(df, first))
+    load = first[0][0] + (first[1][0] if df == OS else
+                          fold_tile_bits(df, len(first[0]), 0, first[2][0], first[3][0], first[4][0], first[5]))
     i, j = len(last[0]) - 1, len(last[7]) - 1
     write = last[6][i] * last[7][j] if df == OS else last[7][j]
     return float(np.ceil(load / (dram * 8.0))), float(np.ceil(write / (dram * 8.0)))
@@ -239,10 +195,7 @@ def _channel_floor(df, t, bpc):
             if df == OS:
                 total += math.ceil(out_row[i] * out_col[j] / bpc)
                 continue
-            if df == WS:
-                fold = fold_row[i] * fold_col[j] + (fold_scale[j] if i == nr - 1 else 0.0)
-            else:
-                fold = float(math.ceil(fold_row[i] * fold_col[j] / fold_total))
+            fold = fold_tile_bits(df, nr, i, fold_row[i], fold_col[j], fold_scale[j], fold_total)
             total += math.ceil(fold / bpc)
             if i == nr - 1:
                 total += math.ceil(out_col[j] / bpc)
@@ -345,7 +298,7 @@ def _best_plan(cfg, df, gm, gk, gn, groups, rows, cols, w, a, out_bits, tile_out
                                           channel))
             if pfl > lim_c or (pfl == lim_c and dram_bytes >= lim_b):
                 continue
-        traffic = _traffic(df, ta, count_a, tb, count_b, orders[p], blocks[p], modes[p], buffering, out_slots)
+        traffic = batch_traffic(df, ta, count_a, tb, count_b, orders[p], blocks[p], modes[p], buffering, out_slots)
         err[8] += 1
         # a run that is sure to reach the key to beat stops early (cycles >= lim_c + 1, or >= lim_c with as many bytes)
         stop_at = np.inf if not (has_limit and cfg.floors) else float(lim_c + 1 if dram_bytes < lim_b else lim_c)

@@ -228,7 +228,6 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
     w, a, shape = int(pair_w[i]), int(pair_a[i]), (int(pair_rows[i]), int(pair_cols[i]))
     if n == 1:
         return _found(layer, hw, shape, wbits, abits, w, a, df, parts[0], infos[0])
-    stream = layer.gemm_m if df == "ws" else layer.gemm_n
     g, k = layer.groups, layer.gemm_k
     built = []
     for part, info in zip(parts[:kinds], infos[:kinds]):
