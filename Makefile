@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast pytest lint typecheck docs check-install install bench clean readme-demo fuzz boards
+.PHONY: demo test test-fast pytest compile lint typecheck docs check-install install bench clean readme-demo fuzz boards
 
 # torch first, with pip, as the CPU wheel (a bare `torch` requirement would pull a multi-GB CUDA build; pip's
 # configuration on the machine names where it lies), its .pyc files written by compileall on both cores; the rest
@@ -39,22 +39,29 @@ boards: $(STAMP)
 	$(PY) benchmarks/arm_validation.py
 
 # What CI runs (.ci/run): lint, the public API's types, the docs site, the whole test suite (Ray cluster, pipelines,
-# the README demo) on both cores, and the package installed from its wheel outside the checkout.
-test: lint typecheck docs pytest check-install
+# the README demo) on both cores, and the package installed from its wheel outside the checkout.  Two steps, each
+# keeping both cores busy: first the one-core jobs side by side (the simulator's compile, which the test workers then
+# load instead of each compiling it again; the wheel check, which compiles its own copy; lint, types, docs), then the
+# suite.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target compile check-install lint typecheck docs
+	$(MAKE) --no-print-directory pytest
 
-# Tests on two workers (pytest-xdist); the tests marked torch (conftest.py) run after them in one process, since
-# two torch runs of two threads each on two cores slow each other 2-4x. The demo's run is shared (conftest.demo_run).
+# Two pytest-xdist workers; the tests that read the demo's run go first (conftest.py), and the run is shared
+# (conftest.demo_run).
 XDIST := -n 2
 
 # The inner loop: everything but the tests marked slow (whole pipelines, the Ray cluster, training runs,
-# reconstructions), in the same two phases as `make pytest`.
+# reconstructions).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q $(XDIST) -m "not slow and not torch"
-	$(PY) -m pytest -q -m "torch and not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q $(XDIST) -m "not torch" --durations=15
-	$(PY) -m pytest -q -m torch --durations=15
+	$(PY) -m pytest -q $(XDIST) --durations=20
+
+# The simulator's numba code compiled into its disk cache ahead of the first run (hwsim/precompile.py).
+compile: $(STAMP)
+	$(PY) -m hwsim.precompile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

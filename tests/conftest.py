@@ -11,6 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 CONFIGS = ROOT / "hwsim" / "hw_configs"
 
+# Under pytest-xdist two workers and the demo's run share the two cores, each with two torch threads: an OpenMP thread
+# that waits for work must sleep, not spin, or it burns the core another process needs (results do not change).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # A two-layer search problem with one intra-block pair (the problem-file contract, search/problem.py).
 EXAMPLE_PROBLEM = {
     "choices": ["w2a8", "w4a8", "w8a8"], "budget": 2.0,
@@ -119,8 +124,8 @@ def demo_run(tmp_path_factory):
     return out
 
 
-# Tests whose work is torch (training, reconstruction, whole pipelines): `make pytest` runs them in a second, serial
-# phase, because torch runs on two threads and two of them side by side on two cores are each 2-4x slower.
+# Tests whose work is torch (training, reconstruction, whole pipelines): marked, so that `make test-fast` can leave the
+# slow ones out and a user can select them.
 TORCH_MODULES = {"test_quant", "test_quant_memo", "test_quant_replay", "test_quant_correctness", "test_sensitivity_methods",
                  "test_pipeline",
                  "test_readme_demo", "test_reproducible", "test_codesign"}
@@ -131,3 +136,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__.rsplit(".", 1)[-1] in TORCH_MODULES or TORCH_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.torch)
+    # The tests that read the demo's run go first: pytest-xdist hands each worker a block of consecutive tests to
+    # begin with, so one worker starts the run (about 5 minutes) at once and holds every test that waits for it,
+    # while the other worker goes through the rest; last, that worker would sit idle on the lock.
+    items.sort(key=lambda item: "demo_run" not in item.fixturenames)
