@@ -167,3 +167,34 @@ def test_lut_with_an_unusable_cache_dir_warns_once_and_writes_its_output(tmp_pat
     err = capsys.readouterr().err
     assert json.loads((tmp_path / "t.json").read_text())["format"] == "hwsim-lut/2"
     assert sum(line.startswith("hwsim: warning: ") for line in err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_compiled_code_is_shared_by_installs_of_the_same_sources_and_never_by_others(tmp_path):
+    """numba's cache for hwsim.systolic is one folder named by the sources' digest, wherever the package lies: a
+    second copy of the same sources under another path loads what the first compiled (one NUMBA_CACHE_DIR), an
+    edited copy compiles its own."""
+    shared = tmp_path / "numba"
+    code = ("import sys; from hwsim.systolic import schedule_search as s, _numba_cache as c\n"
+            "assert s.__file__.startswith(sys.argv[1]), s.__file__\n"
+            "assert s._bit_length(1000) == 10\n"
+            "print(c.cache_folder().name, s._bit_length.stats.cache_hits.total(), "
+            "s._bit_length.stats.cache_misses.total())\n")
+
+    def run(copy: str) -> list[str]:
+        root = tmp_path / copy
+        if not root.exists():
+            shutil.copytree(ROOT / "hwsim", root / "hwsim", ignore=shutil.ignore_patterns("__pycache__"))
+        env = {**os.environ, "PYTHONPATH": str(root), "NUMBA_CACHE_DIR": str(shared)}
+        p = subprocess.run([sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True,
+                           check=True, cwd=tmp_path)
+        return p.stdout.split()
+
+    folder, hits, misses = run("a")
+    assert (hits, misses) == ("0", "1")
+    entries = sorted(p.name for p in (shared / folder).iterdir())
+    assert any(name.startswith("schedule_search._bit_length-") for name in entries), entries
+    assert run("b") == [folder, "1", "0"]  # another path, the same sources: loaded, not compiled
+    kernel = tmp_path / "b" / "hwsim" / "systolic" / "kernel.py"
+    kernel.write_text(kernel.read_text() + "\n# an edit\n")
+    edited, hits, misses = run("b")
+    assert edited != folder and (hits, misses) == ("0", "1")

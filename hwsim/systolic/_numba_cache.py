@@ -1,4 +1,4 @@
-"""Where numba keeps this package's compiled functions: a folder per version of their source.
+"""Where numba keeps this package's compiled functions: one folder per version of their sources.
 
 numba keys a compiled function's disk cache on the function's own source file.  A function that calls into another
 module (the schedule search calls the kernel, the kernel the DRAM tiles) carries the callee's compiled code in its
@@ -6,6 +6,10 @@ own cache entry, so after an edit to the callee alone (a ``git pull`` in an edit
 caller would keep running the old code, silently.  So the compiled modules of this package are cached in a folder
 named by a digest of all their sources: any edit to any of them starts a fresh cache, and the numbers always come
 from the code on disk.
+
+The folder's name depends on the sources only, not on where the package is installed (numba's own locators add a
+digest of the source folder's path): installs of the same sources that point ``NUMBA_CACHE_DIR`` at one folder share
+one compile (the wheel check of ``make test`` loads what the checkout's ``make compile`` built).
 """
 
 from __future__ import annotations
@@ -35,19 +39,60 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def use_code_keyed_cache() -> None:
-    """Point numba's cache at ``<NUMBA_CACHE_DIR or this package's __pycache__>/numba-<digest>`` (falling back to the
-    user's cache folder when the package folder is read-only), unless numba's caching is off."""
-    from numba.core import config
-
-    if config.DISABLE_JIT:
-        return
+def cache_folder() -> Path:
+    """``<NUMBA_CACHE_DIR or this package's __pycache__>/numba-<digest>``, or the user's cache folder when the
+    package folder is read-only."""
     name = f"numba-{source_digest()}"
     user = os.environ.get("NUMBA_CACHE_DIR")
     if user:
-        folder = Path(user) / name
-    else:
-        folder = HERE / "__pycache__" / name
-        if not _writable(folder):
-            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwsim" / name
-    config.CACHE_DIR = str(folder)
+        return Path(user) / name
+    folder = HERE / "__pycache__" / name
+    if not _writable(folder):
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwsim" / name
+    return folder
+
+
+def use_code_keyed_cache() -> None:
+    """Cache this package's compiled functions in :func:`cache_folder` (unless numba's caching is off)."""
+    from numba.core import caching, config
+
+    if config.DISABLE_JIT:
+        return
+    folder = cache_folder()
+    config.CACHE_DIR = str(folder)  # numba's own locator, should the one below not be accepted by this numba
+    base = getattr(caching, "_CacheLocator", None)
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    if base is None or impl is None or not isinstance(getattr(impl, "_locator_classes", None), list):
+        return
+    if any(getattr(cls, "hwsim_folder", None) for cls in impl._locator_classes):
+        return
+
+    class CodeKeyedLocator(base):
+        """numba's cache for the functions of this folder's modules: all in one folder named by the sources."""
+
+        hwsim_folder = str(folder)
+
+        def __init__(self, py_func, py_file):
+            self._lineno = py_func.__code__.co_firstlineno
+
+        def get_cache_path(self):
+            return self.hwsim_folder
+
+        def get_source_stamp(self):
+            return Path(self.hwsim_folder).name  # numba-<digest of the sources>
+
+        def get_disambiguator(self):
+            return str(self._lineno)
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if Path(py_file).resolve().parent != HERE:
+                return None
+            self = cls(py_func, py_file)
+            try:
+                self.ensure_cache_path()
+            except OSError:
+                return None
+            return self
+
+    impl._locator_classes.insert(0, CodeKeyedLocator)
