@@ -43,10 +43,6 @@ say "installing it into the fresh venv"
 
 mkdir "$WORK/user" && cd "$WORK/user"
 export HWSIM_CACHE_DIR="$WORK/cache"
-# The compiled simulator: numba's cache of the checkout (make compile), which holds code compiled from these very
-# sources (its folder is named by their digest, hwsim/systolic/_numba_cache.py), so the installed copy loads it
-# instead of compiling for two minutes; sources that differ get a folder of their own and compile there.
-export NUMBA_CACHE_DIR="$REPO/hwsim/systolic/__pycache__"
 HWSIM="$WORK/venv/bin/hwsim"
 say "running from $PWD"
 "$HWSIM" --version

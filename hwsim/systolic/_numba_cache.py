@@ -9,7 +9,7 @@ from the code on disk.
 
 The folder's name depends on the sources only, not on where the package is installed (numba's own locators add a
 digest of the source folder's path): installs of the same sources that point ``NUMBA_CACHE_DIR`` at one folder share
-one compile (the wheel check of ``make test`` loads what the checkout's ``make compile`` built).
+one compile (several virtual environments, a container's layers, the workers of a cluster on a shared disk).
 """
 
 from __future__ import annotations
