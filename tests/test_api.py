@@ -32,6 +32,18 @@ def test_import_hwsim_loads_neither_torch_nor_numba():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_precompile_runs_without_torch_and_says_it_is_ready(tmp_path):
+    """`python -m hwsim.precompile` (make compile, a container's build step): the compiled paths run on the shipped
+    layer shapes, so a fresh layer cache needs no torch; one line on stderr, nothing on stdout."""
+    code = ("import sys, runpy; sys.argv = ['hwsim.precompile']\n"
+            "try:\n    runpy.run_module('hwsim.precompile', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'torch' not in sys.modules\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "HWSIM_CACHE_DIR": str(tmp_path)})
+    assert p.stdout == "" and p.stderr.startswith("hwsim: the simulator's compiled code is ready (")
+
+
 def test_bits_spellings():
     from hwsim import Bits, HwsimError
 
