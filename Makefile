@@ -40,10 +40,10 @@ boards: $(STAMP)
 
 # What CI runs (.ci/run): lint, the public API's types, the docs site, the whole test suite (Ray cluster, pipelines,
 # the README demo) on both cores, and the package installed from its wheel outside the checkout.  Two steps, each
-# keeping both cores busy: first the one-core jobs side by side (the simulator's compile, which the test workers then
-# load instead of each compiling it again; the wheel check; lint, types, docs), then the suite.  (The wheel check
-# beside the suite instead, loading the compile of the first step: 16 min 54 s against 16 min 24 s, since it slowed
-# the demo's run, the suite's longest job.)
+# keeping both cores busy: first the one-core jobs side by side (the simulator's compile, which the wheel check and
+# then the test workers load instead of compiling it again; the wheel check; lint, types, docs), then the suite.
+# (The wheel check beside the suite instead: 16 min 54 s against 16 min 24 s, since it slowed the demo's run, the
+# suite's longest job.)
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target compile check-install lint typecheck docs
 	$(MAKE) --no-print-directory pytest

@@ -43,6 +43,10 @@ say "installing it into the fresh venv"
 
 mkdir "$WORK/user" && cd "$WORK/user"
 export HWSIM_CACHE_DIR="$WORK/cache"
+# The compiled simulator: the checkout's numba folder, named by a digest of these very sources (identical in the
+# wheel; hwsim/systolic/_numba_cache.py). Beside `make compile` (make test) the first simulation waits for that
+# compile and loads it instead of compiling for two minutes on its own; sources that differ get their own folder.
+export NUMBA_CACHE_DIR="$REPO/hwsim/systolic/__pycache__"
 HWSIM="$WORK/venv/bin/hwsim"
 say "running from $PWD"
 "$HWSIM" --version

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -198,3 +199,26 @@ def test_compiled_code_is_shared_by_installs_of_the_same_sources_and_never_by_ot
     kernel.write_text(kernel.read_text() + "\n# an edit\n")
     edited, hits, misses = run("b")
     assert edited != folder and (hits, misses) == ("0", "1")
+
+
+def test_one_process_at_a_time_compiles_the_search_and_the_others_wait_for_it(tmp_path):
+    """first_compile: while one process holds a compiled entry point's first call, another process's first call of
+    it waits (then loads the disk cache the first wrote); later calls in a process take no lock."""
+    code = ("import sys, time; from hwsim.systolic import _numba_cache as c\n"
+            "with c.first_compile('probe'):\n"
+            "    start = time.time(); time.sleep(float(sys.argv[1])); end = time.time()\n"
+            "with c.first_compile('probe'):\n"
+            "    pass\n"
+            "print(start, end)\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    first = subprocess.Popen([sys.executable, "-c", code, "3"], env=env, stdout=subprocess.PIPE, text=True)
+    deadline = 60
+    while not list(tmp_path.glob("numba-*/probe.compile.lock")) and deadline:
+        time.sleep(0.5)
+        deadline -= 1
+    second = subprocess.run([sys.executable, "-c", code, "0"], env=env, capture_output=True, text=True, check=True)
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 0
+    s1, e1 = map(float, out.split())
+    s2, _ = map(float, second.stdout.split())
+    assert s2 >= e1 > s1  # the second entered only once the first had left

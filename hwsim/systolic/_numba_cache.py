@@ -14,12 +14,15 @@ one compile (several virtual environments, a container's layers, the workers of 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+_state: dict = {"folder": None, "compiled": set()}
 
 
 def source_digest() -> str:
@@ -59,6 +62,7 @@ def use_code_keyed_cache() -> None:
     if config.DISABLE_JIT:
         return
     folder = cache_folder()
+    _state["folder"] = folder
     config.CACHE_DIR = str(folder)  # numba's own locator, should the one below not be accepted by this numba
     base = getattr(caching, "_CacheLocator", None)
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
@@ -96,3 +100,28 @@ def use_code_keyed_cache() -> None:
             return self
 
     impl._locator_classes.insert(0, CodeKeyedLocator)
+
+
+@contextlib.contextmanager
+def first_compile(name: str) -> Iterator[None]:
+    """Held around a process's first call of the compiled entry point ``name``: one process at a time compiles it
+    into the cache folder, and the others wait, then load what it wrote, instead of each compiling the same code
+    (a sweep's or the test suite's workers, commands started side by side on a fresh install).  A no-op once the
+    process has called it, or when the folder takes no lock."""
+    folder = _state["folder"]
+    if folder is None or name in _state["compiled"]:
+        yield
+        return
+    from filelock import FileLock
+
+    lock = FileLock(str(Path(folder) / f"{name}.compile.lock"))
+    try:
+        lock.acquire()
+    except OSError:  # a read-only or vanished folder: compile without the lock
+        yield
+        return
+    try:
+        yield
+        _state["compiled"].add(name)
+    finally:
+        lock.release()

@@ -20,6 +20,7 @@ from ..precision import label
 from ..results import LayerResult, Schedule
 from . import kernel as K
 from . import schedule_search as S
+from ._numba_cache import first_compile
 from .bounds import ports_of
 from .dram import Traffic, build_tiles, fold_traffic, plan_traffic
 from .mapping import DATAFLOW_CODES, Mapping, map_layer
@@ -208,11 +209,12 @@ def best_schedule(layer: Layer, hw: SystolicConfig, wbits: int, abits: int, out_
     layer_args = (DATAFLOW_CODES[df], layer.gemm_m, layer.gemm_k, layer.gemm_n, layer.groups, ifmap_elems, int(out_bits),
                   bool(ofmap_on_chip), bool(ifmap_on_chip))
     config = _search_config(hw, out_bits, reuse_folds, FAST_LIMITS, floors)
-    pair_w, pair_a, pair_rows, pair_cols, pair_bound = S.rank_pairs(config, *layer_args, int(hw.rows), int(hw.cols),
-                                                                    np.array(modes, dtype=np.int64).reshape(-1, 2))
-    args = (*layer_args, pair_w, pair_a, pair_rows, pair_cols, pair_bound, np.array(chunkings, dtype=np.int64))
-    err = np.zeros(9, dtype=np.int64)
-    found = S.search(config, *args, err)
+    with first_compile("search"):  # about 100 s cold: one process compiles, others load its result
+        pair_w, pair_a, pair_rows, pair_cols, pair_bound = S.rank_pairs(
+            config, *layer_args, int(hw.rows), int(hw.cols), np.array(modes, dtype=np.int64).reshape(-1, 2))
+        args = (*layer_args, pair_w, pair_a, pair_rows, pair_cols, pair_bound, np.array(chunkings, dtype=np.int64))
+        err = np.zeros(9, dtype=np.int64)
+        found = S.search(config, *args, err)
     if err[0]:  # a candidate beyond the quick size limits: refused if it exceeds the real ones, else searched again
         check_systolic_size(layer.name, int(err[1]), int(err[2]), f"{hw.rows}x{hw.cols}", int(err[3]))
         limits = (MAX_FOLDS, max(FAST_LIMITS[1], available_memory_bytes() // 2), MAX_FOLD_STEPS)
