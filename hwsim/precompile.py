@@ -32,8 +32,8 @@ def precompile() -> float:
     base = load_config("bitfusion_16x32")
     for dataflow in DATAFLOWS:
         hw = base.with_dataflow(dataflow)
-        for config in (hw, hw.with_timing("scalesim"),
-                       dataclasses.replace(hw.with_timing("scalesim"), scalesim_user_bw=(10, 10, 10))):
+        scalesim = hw.with_timing("scalesim")
+        for config in (hw, scalesim, dataclasses.replace(scalesim, scalesim_user_bw=(10, 10, 10))):
             for bits in (Bits(8, 8), Bits(2, 4)):
                 simulate_network(layers, config, bits)
         simulate_network(layers, hw, Bits(4, 4), whole_network=True)

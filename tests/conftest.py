@@ -124,8 +124,8 @@ def demo_run(tmp_path_factory):
     return out
 
 
-# Tests whose work is torch (training, reconstruction, whole pipelines): marked, so that `make test-fast` can leave the
-# slow ones out and a user can select them.
+# Tests whose work is torch (training, reconstruction, whole pipelines): marked, so that a run can select them or leave
+# them out (`-m torch`, `-m "not torch"`).
 TORCH_MODULES = {"test_quant", "test_quant_memo", "test_quant_replay", "test_quant_correctness", "test_sensitivity_methods",
                  "test_pipeline",
                  "test_readme_demo", "test_reproducible", "test_codesign"}

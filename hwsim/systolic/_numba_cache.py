@@ -63,10 +63,11 @@ def use_code_keyed_cache() -> None:
         return
     folder = cache_folder()
     _state["folder"] = folder
-    config.CACHE_DIR = str(folder)  # numba's own locator, should the one below not be accepted by this numba
     base = getattr(caching, "_CacheLocator", None)
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     if base is None or impl is None or not isinstance(getattr(impl, "_locator_classes", None), list):
+        # a numba that takes no locator of ours: its own, pointed at the folder (for every module of the process)
+        config.CACHE_DIR = str(folder)
         return
     if any(getattr(cls, "hwsim_folder", None) for cls in impl._locator_classes):
         return
