@@ -6,6 +6,8 @@ CACTI results shipped in ``hw_configs/energy/sram_<node>nm.yaml``: between two t
 interpolated linearly in log-log space; beyond the table they follow the power law fitted (least squares,
 log-log) to all its sizes, anchored at the nearest tabulated one.  Every tabulated figure rises with the
 bank's size and so does the fit, so area, energy per access and leakage never fall as a buffer grows.
+The arithmetic is Python's (``math``, ``math.fsum``), not numpy's: numpy's ``log`` and its LAPACK-based ``polyfit``
+pick code by the CPU (AVX-512 or not) and moved the energies in their last digits from one machine to another.
 
 DRAM.  Energy per bit moved, by memory type (``hw_configs/energy/dram.yaml``, each figure with its source
 and whether it was verified).
@@ -13,11 +15,11 @@ and whether it was verified).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from typing import NamedTuple
 
-import numpy as np
 import yaml
 
 from .errors import ConfigError
@@ -52,9 +54,9 @@ def _table(node_nm: int) -> dict:
     out = {"word_bits": int(doc["word_bits"])}
     for ports in PORTS:
         rows = sorted(doc["banks"][ports], key=lambda r: r["bytes"])
-        log_size = np.log([r["bytes"] for r in rows])
-        logs = {f: np.log([r[f] for r in rows]) for f in _FIGURES}
-        slopes = {f: float(np.polyfit(log_size, logs[f], 1)[0]) for f in _FIGURES}
+        log_size = [math.log(r["bytes"]) for r in rows]
+        logs = {f: [math.log(r[f]) for r in rows] for f in _FIGURES}
+        slopes = {f: _least_squares_slope(log_size, logs[f]) for f in _FIGURES}
         out[ports] = (log_size, logs, slopes)
     return out
 
@@ -69,12 +71,23 @@ def fitted_exponents(node_nm: int, ports: str) -> dict[str, float]:
     return dict(_table(node_nm)[ports][2])
 
 
-def _figure(log_size: np.ndarray, logs: np.ndarray, slope: float, x: float) -> float:
+def _least_squares_slope(xs: list[float], ys: list[float]) -> float:
+    """Slope of the least-squares line through (xs, ys), in exactly rounded sums (the same on every CPU)."""
+    mx, my = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
+    return (math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys))
+            / math.fsum((x - mx) * (x - mx) for x in xs))
+
+
+def _figure(log_size: list[float], logs: list[float], slope: float, x: float) -> float:
     if x <= log_size[0]:
         return math.exp(logs[0] + slope * (x - log_size[0]))
     if x >= log_size[-1]:
         return math.exp(logs[-1] + slope * (x - log_size[-1]))
-    return math.exp(float(np.interp(x, log_size, logs)))
+    j = bisect.bisect_right(log_size, x) - 1  # log_size[j] <= x < log_size[j + 1]
+    if x == log_size[j]:
+        return math.exp(logs[j])
+    step = (logs[j + 1] - logs[j]) / (log_size[j + 1] - log_size[j])
+    return math.exp(step * (x - log_size[j]) + logs[j])  # np.interp's formula, in Python's arithmetic
 
 
 @functools.lru_cache(maxsize=4096)

@@ -278,20 +278,24 @@ def _reprice(jobs: int, t0: float) -> int:
     entries = load()
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
         fresh = list(pool.imap(run, [e["case"] for e in entries], chunksize=8))
-    moved = 0
+    moved, repriced, largest = 0, 0, 0.0
     for e, got in zip(entries, fresh):
         strip = lambda rs: [{k: v for k, v in r.items() if not _is_energy(k)} for r in rs]  # noqa: E731
         diff = compare(strip(e["results"]), strip(got))
         if diff:
             moved += 1
             print(f"{_canonical(e['case'])[:160]}:", *diff[:5], sep="\n  ")
+        changes = [abs(b[k] - a[k]) / abs(a[k]) for a, b in zip(e["results"], got) for k in a
+                   if _is_energy(k) and a[k] != b.get(k) and a[k]]
+        repriced += bool(changes)
+        largest = max([largest, *changes])
         e["results"] = got
     if moved:
         print(f"golden: {moved} cases moved outside the energy fields; nothing written", file=sys.stderr)
         return 1
     _write(entries)
-    print(f"golden: repriced {len(entries)} cases (every other field identical) in {time.perf_counter() - t0:.0f} s",
-          file=sys.stderr)
+    print(f"golden: repriced {len(entries)} cases (every other field identical; {repriced} with new energies, "
+          f"the largest relative change {largest:.3g}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from hwsim.config import config_from_dict, load_config
 from hwsim.energy import BUFFERS, buffer_models, layer_energy
-from hwsim.memory_model import PORTS, bank_figures
+from hwsim.memory_model import PORTS, bank_figures, sram_nodes
 from hwsim.errors import ConfigError, HwsimError
 from hwsim.layers import Layer
 from hwsim.systolic import simulate_layer
@@ -59,6 +59,38 @@ def test_tabulated_sizes_are_reproduced_and_others_interpolated():
 
 
 SIZES = st.floats(1.0, 2.0 ** 32, allow_nan=False)
+
+
+_FIGURES_OF_EVERY_TABLE = """
+from hwsim.memory_model import PORTS, bank_figures, sram_nodes
+for node in sram_nodes():
+    for ports in PORTS:
+        for size in (1.0, 3.0, 100.0, 700.0, 2048.0, 5000.0, 65536.0, 1e6, 3e7):
+            print(repr(tuple(bank_figures(node, ports, size))))
+"""
+
+
+def test_bank_figures_are_the_same_whatever_code_the_cpu_picks():
+    # numpy's log has an AVX-512 variant and polyfit's LAPACK picks OpenBLAS kernels by CPU: the fit that used them
+    # gave energies differing in the last digits between two machines (the golden file failed on an AVX-512 one).
+    # Here a second process gets OpenBLAS's generic kernels and no AVX-512 loops in numpy, where the CPU has them.
+    import os
+    import subprocess
+    import sys
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    avx512 = [f for f in __cpu_dispatch__ if f.startswith("AVX512") and __cpu_features__.get(f)]
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott"}
+    if avx512:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(avx512)
+    here = subprocess.run([sys.executable, "-c", _FIGURES_OF_EVERY_TABLE], capture_output=True, text=True, check=True)
+    there = subprocess.run([sys.executable, "-c", _FIGURES_OF_EVERY_TABLE], capture_output=True, text=True, check=True,
+                           env=env)
+    assert here.stdout.count("\n") == len(PORTS) * 9 * len(sram_nodes())
+    assert here.stdout == there.stdout
 
 
 @settings(max_examples=300, deadline=None)
