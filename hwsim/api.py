@@ -34,9 +34,14 @@ def hardware(hw: HardwareLike, *, threads: int | None = None, clock_mhz: float |
 
 def model_layers(name: str, *, input_size: int | None = None, batch: int = 1) -> list[Layer]:
     """The GEMM layers of a built-in model (``resnet18``, ``resnet50``, ``mobilenet_v1``, ``mobilenet_v2``,
-    ``regnet_x_600mf``) on ``batch`` images of ``input_size`` x ``input_size`` pixels (default 224)."""
+    ``regnet_x_600mf``) on ``batch`` images of ``input_size`` x ``input_size`` pixels (default 224), or of a
+    built-in transformer (``vit_b_16``, ``bert_base:seq=384``, ``llama3_8b:phase=decode,seq=4096``, ...;
+    :mod:`hwsim.transformer`)."""
+    from .transformer import is_transformer, transformer_layers
     from .workload import layers_from_model_name
 
+    if is_transformer(name):
+        return transformer_layers(name, input_size, batch if batch != 1 else None)
     size = input_size or 224
     return layers_from_model_name(name, (batch, 3, size, size))
 

@@ -128,18 +128,20 @@ def _dram_bytes(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: i
             out += outputs * hw.residual_bytes_per_output
         if hw.int32_outputs:  # accumulators written out, read back by a separate requantization pass
             inp, out = inp + 4 * outputs, out + 4 * outputs
-    return layer.weight_count * wbits / 8, inp, out
+    return layer.operand_b_elements * wbits / 8, inp, out
 
 
 def im2col_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: int,
                 kernel: tuple[int, int]) -> Work:
-    """The layer as im2col GEMMs (one per group) on the ``kernel`` precision's micro-kernel."""
+    """The layer as im2col GEMMs (one per group) on the ``kernel`` precision's micro-kernel (a matmul: one GEMM per
+    KV head, its second operand packed at run time, not ahead like weights)."""
     m, n, k = layer.gemm_n, layer.gemm_m, layer.gemm_k  # output channels, output pixels, reduction
     blk = kernel_block(hw, *kernel)
     mr, nr = blk["mr"], blk["nr"]
     blocks, reload = _block_grid(hw, m, n, k, mr, nr)
     kp = math.ceil(k / LANES) * LANES
-    per_group = blocks * blk["cycles"] + reload + n * kp * hw.pack_cycles_per_byte + m * n * hw.requant_cycles_per_output
+    packing = (n + m if layer.kind == "matmul" else n) * kp  # a matmul's second operand is packed at run time too
+    per_group = blocks * blk["cycles"] + reload + packing * hw.pack_cycles_per_byte + m * n * hw.requant_cycles_per_output
     w, i, o = _dram_bytes(hw, layer, wbits, abits, out_bits)
     panel, packed_w = n * kp, m * kp  # one group's packed activations / weights, bytes (int8 lanes)
     half = _l2_half(hw)
@@ -182,7 +184,7 @@ def winograd_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits:
 
 def layer_works(layer: Layer, hw: ArmConfig, wbits: int, abits: int, out_bits: int) -> list[Work]:
     """Every way the board can run the layer at ``wbits`` x ``abits`` (outputs requantized to ``out_bits``)."""
-    if layer.groups != 1:
+    if layer.groups != 1 and layer.kind != "matmul":  # a matmul's groups (heads) are whole GEMMs, run as any GEMM
         return [im2col_work(hw, layer, 8, 8, out_bits, (8, 8))]
     wino = winograd_work(hw, layer, wbits, abits, out_bits)
     # the int8 library's rule (ncnn: every 3x3 stride-1 int8 convolution is Winograd): its int8 is Winograd
@@ -224,7 +226,7 @@ def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int =
     (total_f, compute, memory), work = min(options, key=lambda o: (o[0][0], o[1].mode, o[1].kernel))
     total, compute_i = math.ceil(total_f), math.ceil(compute)
     peak_per_cycle = LANES * hw.threads  # MLA.16B: 16 MACs per cycle per core
-    if layer.groups != 1:
+    if layer.groups != 1 and layer.kind != "matmul":
         note = FALLBACK_NOTE
     elif work.kernel == f"im2col w{wbits}a{abits}":
         note = ""

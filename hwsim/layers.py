@@ -7,16 +7,20 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Layer:
-    """One convolution or fully connected layer, described by its shapes.
+    """One convolution, fully connected layer or matrix product, described by its shapes.
 
     A linear layer is a 1x1 convolution on a 1x1 map.  ``groups`` > 1 is a grouped
-    convolution; ``groups == in_channels == out_channels`` a depthwise one.  ``consumers`` are
+    convolution; ``groups == in_channels == out_channels`` a depthwise one.  A ``matmul`` (attention's
+    Q x K^T and P x V) is a GEMM whose second operand is an activation, not a weight: per group (a
+    KV head, times the batch) ``batch`` rows of ``in_channels / groups`` times ``in_channels / groups``
+    x ``out_channels / groups``; it has no parameters, its second operand takes the first bits of a
+    (w, a) pair (the KV cache's bits where that operand is the cache) with one scale per tensor.  ``consumers`` are
     the layers that read this layer's output (through activations, pooling and residual adds),
     with ``"@output"`` for the network output; empty when the graph is unknown (a topology file).
     """
 
     name: str
-    kind: str  # "conv", "linear" or "gemm"
+    kind: str  # "conv", "linear", "gemm" (weights), or "matmul" (activation x activation)
     in_h: int
     in_w: int
     in_channels: int
@@ -35,6 +39,9 @@ class Layer:
                   "groups", "batch"):
             if getattr(self, f) <= 0:
                 raise ValueError(f"layer {self.name!r}: {f} must be positive, got {getattr(self, f)}")
+        if self.kind == "matmul" and (self.in_h, self.in_w, self.out_h, self.out_w, self.kernel_h, self.kernel_w,
+                                      self.stride) != (1, 1, 1, 1, 1, 1, 1):
+            raise ValueError(f"layer {self.name!r}: a matmul is rows x matrix: 1x1 maps, kernel and stride")
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"layer {self.name!r}: groups={self.groups} must divide in_channels={self.in_channels} "
@@ -63,9 +70,14 @@ class Layer:
         return self.groups * self.gemm_m * self.gemm_k * self.gemm_n
 
     @property
-    def weight_count(self) -> int:
-        """Number of weights (without bias)."""
+    def operand_b_elements(self) -> int:
+        """Elements of the second GEMM operand: the weights, or a matmul's second activation (K or V)."""
         return self.groups * self.gemm_k * self.gemm_n
+
+    @property
+    def weight_count(self) -> int:
+        """Number of weights (without bias); 0 for a matmul, whose operands are both activations."""
+        return 0 if self.kind == "matmul" else self.operand_b_elements
 
     @property
     def ifmap_elements(self) -> int:

@@ -21,6 +21,7 @@ from .errors import HwsimError
 from .io import default_cache_dir, read_text
 from .layers import Layer
 from .resources import available_memory_bytes
+from .transformer import is_transformer, transformer_layers
 
 
 def _layer_from_module(name: str, module, in_shape: Sequence[int], out_shape: Sequence[int]) -> Layer | None:
@@ -199,8 +200,9 @@ def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), met
 def model_names() -> list[str]:
     """Names accepted by :func:`layers_from_model_name`."""
     from .models import MODEL_BUILDERS
+    from .transformer import names
 
-    return sorted(MODEL_BUILDERS)
+    return sorted(MODEL_BUILDERS) + names()
 
 
 def build_named_model(name: str, num_classes: int = 1000):
@@ -227,6 +229,8 @@ def layers_from_model_name(name: str, input_shape: Sequence[int] = (1, 3, 224, 2
     takes about 1.5 s; reading the file, ms).
     """
     shape = tuple(int(d) for d in input_shape)
+    if is_transformer(name):  # built from their dimensions, no torch
+        return transformer_layers(name, shape[2] if shape[2:] != ZOO_SHAPE[2:] else None, shape[0])
     shipped = ZOO_LAYERS / f"{name}.json"
     if shape == ZOO_SHAPE and shipped.is_file():  # our builders at their default input: shipped with the package
         return _read_layers(shipped)
@@ -250,6 +254,8 @@ def layers_of(model: str, input_size: int | None = None) -> list[Layer]:
     topology CSV when ``model`` ends in ``.csv``."""
     if model.endswith(".csv"):
         return layers_from_topology(model)
+    if is_transformer(model):
+        return transformer_layers(model, input_size)
     size = input_size or 224
     return layers_from_model_name(model, (1, 3, size, size))
 

@@ -141,7 +141,9 @@ def add_workload(p, required: bool = True) -> None:
                                                                   "SCALE-Sim .cfg")
     src = p.add_mutually_exclusive_group(required=required)
     src.add_argument("--model", metavar="NAME",
-                     help="architecture name (resnet18, resnet50, mobilenet_v1, mobilenet_v2, regnet_x_600mf, digits-resnet)")
+                     help="architecture name (resnet18, resnet50, mobilenet_v1, mobilenet_v2, regnet_x_600mf, digits-resnet), "
+                          "or a transformer (vit_b_16, deit_tiny, deit_small, bert_base, llama3_8b, llama3_2_1b, "
+                          "gpt2_small, llama) with options in the name: llama3_8b:phase=decode,seq=4096")
     src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
     p.add_argument("--input-size", type=int_in(1, 2048), default=None, metavar="PX",
                    help="input height and width (default 224; 16 for digits-resnet)")

@@ -130,6 +130,8 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
     """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
+    if layer.kind == "matmul" and hw.scale_bits:  # an activation operand: one scale per tensor, none per column
+        hw = dataclasses.replace(hw, scale_bits=0)
     if hw.timing == "scalesim" or not search:
         m = map_layer(layer, hw, wbits, abits, dataflow)
         check_systolic_size(layer.name, m.folds, m.fold_cycles(), f"{hw.rows}x{hw.cols}", m.row_folds + m.col_folds)

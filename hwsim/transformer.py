@@ -1,0 +1,279 @@
+"""Transformer workloads built from their dimensions, without weights: ViT/DeiT and BERT encoders, and decoders
+(Llama-style with grouped-query attention and a SwiGLU MLP, or GPT-2-style) in their prefill and decode phases.
+
+Each is a list of :class:`~hwsim.layers.Layer`: the projections and MLPs as ``linear`` layers (rows = tokens x
+batch), and attention's two products as ``matmul`` layers, whose second operand is an activation (K, or V):
+
+* ``attn.qk`` (Q x K^T): per KV head and batch item, the ``heads / kv_heads`` query heads that share it stacked
+  as rows (grouped-query attention as it is computed), ``head_dim`` deep, one column per key;
+* ``attn.pv`` (P x V): the same rows, one reduction step per key, ``head_dim`` columns.
+
+In ``decode`` one token per sequence attends to a KV cache of ``seq`` tokens, which the matmuls read as their
+second operand (from DRAM, at the first bits of their (w, a) pair: the KV cache's bits); in ``prefill`` (and in
+the encoders) ``seq`` tokens attend to each other.  A causal prefill computes the whole score matrix: the layers
+count every product of a plain GEMM, not the (L + 1) / 2L of them a kernel that skips masked tiles would do.
+Softmax, the norms, GELU/SiLU, residual adds and rotary embeddings are not layers here (no GEMM): their time is
+not counted yet.  The language-model head runs on the last token only in prefill (what generation needs).
+
+A name may carry options: ``llama3_8b:phase=decode,seq=4096``, ``bert_base:seq=384``, ``vit_b_16:batch=8``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Union
+
+from .errors import HwsimError
+from .layers import Layer
+
+PHASES = ("prefill", "decode")
+MLPS = ("swiglu", "gelu")
+
+
+@dataclasses.dataclass(frozen=True)
+class VitSpec:
+    """A Vision Transformer (ViT, DeiT): patches of ``patch`` pixels of an ``image`` x ``image`` picture, a class
+    token, ``layers`` pre-norm blocks, a linear classifier."""
+
+    hidden: int
+    heads: int
+    layers: int
+    ffn: int
+    patch: int = 16
+    image: int = 224
+    classes: int = 1000
+    batch: int = 1
+
+    @property
+    def tokens(self) -> int:
+        return (self.image // self.patch) ** 2 + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class BertSpec:
+    """A BERT encoder on ``seq`` tokens: word, position and token-type embeddings, ``layers`` post-norm blocks,
+    the pooler."""
+
+    hidden: int
+    heads: int
+    layers: int
+    ffn: int
+    vocab: int = 30522
+    positions: int = 512
+    seq: int = 128
+    batch: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderSpec:
+    """A decoder-only language model.  ``kv_heads`` < ``heads``: grouped-query attention; ``mlp``: ``swiglu``
+    (gate, up, down) or ``gelu`` (two layers, with biases as in GPT-2); ``positions`` > 0: learned position
+    embeddings (else rotary: no parameters); ``phase``: ``prefill`` (``seq`` tokens) or ``decode`` (one token per
+    sequence against a KV cache of ``seq``)."""
+
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn: int
+    layers: int
+    vocab: int
+    mlp: str = "swiglu"
+    tied_embeddings: bool = False
+    positions: int = 0
+    bias: bool = False
+    phase: str = "prefill"
+    seq: int = 2048
+    batch: int = 1
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+    @property
+    def tokens(self) -> int:
+        """Tokens each sequence runs through the layers in this phase."""
+        return self.seq if self.phase == "prefill" else 1
+
+
+Spec = Union[VitSpec, BertSpec, DecoderSpec]
+
+PRESETS: dict[str, Spec] = {
+    # Dosovitskiy et al. 2021, ViT-B/16: 86.6 M parameters, 17.6 GMACs at 224 x 224
+    "vit_b_16": VitSpec(hidden=768, heads=12, layers=12, ffn=3072),
+    # Touvron et al. 2021, DeiT-Ti and DeiT-S: 5.7 M and 22 M parameters
+    "deit_tiny": VitSpec(hidden=192, heads=3, layers=12, ffn=768),
+    "deit_small": VitSpec(hidden=384, heads=6, layers=12, ffn=1536),
+    # Devlin et al. 2019, BERT-base: 110 M parameters
+    "bert_base": BertSpec(hidden=768, heads=12, layers=12, ffn=3072),
+    # Meta's model cards: Llama 3 8B (GQA, 8 KV heads), Llama 3.2 1B (tied embeddings)
+    "llama3_8b": DecoderSpec(hidden=4096, heads=32, kv_heads=8, ffn=14336, layers=32, vocab=128256),
+    "llama3_2_1b": DecoderSpec(hidden=2048, heads=32, kv_heads=8, ffn=8192, layers=16, vocab=128256,
+                               tied_embeddings=True),
+    # Radford et al. 2019, GPT-2 small: 124 M parameters, 1,024 learned positions, tied embeddings
+    "gpt2_small": DecoderSpec(hidden=768, heads=12, kv_heads=12, ffn=3072, layers=12, vocab=50257, mlp="gelu",
+                              tied_embeddings=True, positions=1024, bias=True, seq=1024),
+    # a decoder to shape at will: every dimension an option (Llama 3 8B's by default)
+    "llama": DecoderSpec(hidden=4096, heads=32, kv_heads=8, ffn=14336, layers=32, vocab=128256),
+}
+
+
+def names() -> list[str]:
+    """The built-in transformer workloads."""
+    return sorted(PRESETS)
+
+
+def is_transformer(name: str) -> bool:
+    """True when ``name`` (with or without options) names a built-in transformer."""
+    return name.split(":", 1)[0] in PRESETS
+
+
+def spec_of(name: str, image: int | None = None) -> Spec:
+    """The dimensions of a built-in transformer, with the options its name carries (``name:key=value,...``);
+    ``image``: a ViT's picture size (``--input-size``)."""
+    base, _, options = name.partition(":")
+    if base not in PRESETS:
+        raise HwsimError(f"unknown transformer {base!r}; allowed: {', '.join(names())}")
+    spec = PRESETS[base]
+    fields = {f.name: f.type for f in dataclasses.fields(spec)}
+    changes: dict = {}
+    for item in filter(None, options.split(",")):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in fields:
+            raise HwsimError(f"{base}: option {item!r}; allowed: " + ", ".join(f"{k}=..." for k in fields))
+        changes[key] = _value(base, key, value.strip(), getattr(spec, key))
+    if image is not None:
+        if not isinstance(spec, VitSpec):
+            raise HwsimError(f"--input-size applies to image models; {base} takes seq=... in its name "
+                             f"({base}:seq=N)")
+        changes.setdefault("image", image)
+    spec = dataclasses.replace(spec, **changes)
+    _check(base, spec)
+    return spec
+
+
+def _value(base: str, key: str, text: str, default):
+    if isinstance(default, bool):
+        if text not in ("true", "false"):
+            raise HwsimError(f"{base}: {key}={text!r}; allowed: true, false")
+        return text == "true"
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise HwsimError(f"{base}: {key}={text!r}; allowed: a whole number") from None
+    allowed = {"phase": PHASES, "mlp": MLPS}[key]
+    if text not in allowed:
+        raise HwsimError(f"{base}: {key}={text!r}; allowed: {', '.join(allowed)}")
+    return text
+
+
+MAX_DIM = 2 ** 24  # any dimension (as for a topology row)
+
+
+def _check(base: str, spec: Spec) -> None:
+    for f in dataclasses.fields(spec):
+        value = getattr(spec, f.name)
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_DIM:
+            raise HwsimError(f"{base}: {f.name}={value}; allowed: 0 to {MAX_DIM:,}")
+        if isinstance(value, int) and not isinstance(value, bool) and value == 0 and f.name not in ("positions",):
+            raise HwsimError(f"{base}: {f.name}=0; allowed: 1 to {MAX_DIM:,}")
+    if spec.hidden % spec.heads:
+        raise HwsimError(f"{base}: hidden={spec.hidden} is not a multiple of heads={spec.heads}")
+    if isinstance(spec, DecoderSpec) and spec.heads % spec.kv_heads:
+        raise HwsimError(f"{base}: heads={spec.heads} is not a multiple of kv_heads={spec.kv_heads}")
+    if isinstance(spec, VitSpec) and spec.image < spec.patch:
+        raise HwsimError(f"{base}: image={spec.image} is smaller than a patch ({spec.patch})")
+    if isinstance(spec, BertSpec) and spec.seq > spec.positions:
+        raise HwsimError(f"{base}: seq={spec.seq}; allowed: up to its {spec.positions} positions")
+    if isinstance(spec, DecoderSpec) and spec.positions and spec.seq + (spec.phase == "decode") > spec.positions:
+        raise HwsimError(f"{base}: seq={spec.seq}; allowed: up to its {spec.positions} learned positions")
+
+
+def _linear(name: str, rows: int, inputs: int, outputs: int) -> Layer:
+    return Layer(name, "linear", 1, 1, inputs, 1, 1, outputs, batch=rows)
+
+
+def _matmul(name: str, groups: int, rows: int, depth: int, columns: int) -> Layer:
+    """``groups`` independent (rows x depth) x (depth x columns) products of two activations."""
+    return Layer(name, "matmul", 1, 1, groups * depth, 1, 1, groups * columns, groups=groups, batch=rows)
+
+
+def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, heads: int, kv_heads: int) -> list[Layer]:
+    hd, share = hidden // heads, heads // kv_heads
+    rows = batch * tokens
+    return [_linear(f"{prefix}.attn.q", rows, hidden, heads * hd),
+            _linear(f"{prefix}.attn.k", rows, hidden, kv_heads * hd),
+            _linear(f"{prefix}.attn.v", rows, hidden, kv_heads * hd),
+            _matmul(f"{prefix}.attn.qk", batch * kv_heads, tokens * share, hd, keys),
+            _matmul(f"{prefix}.attn.pv", batch * kv_heads, tokens * share, keys, hd),
+            _linear(f"{prefix}.attn.o", rows, heads * hd, hidden)]
+
+
+def _mlp(prefix: str, rows: int, hidden: int, ffn: int, kind: str) -> list[Layer]:
+    if kind == "swiglu":
+        return [_linear(f"{prefix}.mlp.gate", rows, hidden, ffn), _linear(f"{prefix}.mlp.up", rows, hidden, ffn),
+                _linear(f"{prefix}.mlp.down", rows, ffn, hidden)]
+    return [_linear(f"{prefix}.mlp.fc1", rows, hidden, ffn), _linear(f"{prefix}.mlp.fc2", rows, ffn, hidden)]
+
+
+def layers(spec: Spec) -> list[Layer]:
+    """The GEMM layers of ``spec`` in execution order."""
+    out: list[Layer] = []
+    if isinstance(spec, VitSpec):
+        side, t = spec.image // spec.patch, spec.tokens
+        out.append(Layer("patch_embed", "conv", side * spec.patch, side * spec.patch, 3, side, side, spec.hidden,
+                         spec.patch, spec.patch, spec.patch, batch=spec.batch))
+        for i in range(spec.layers):
+            out += _attention(f"blocks.{i}", spec.batch, t, t, spec.hidden, spec.heads, spec.heads)
+            out += _mlp(f"blocks.{i}", spec.batch * t, spec.hidden, spec.ffn, "gelu")
+        out.append(_linear("head", spec.batch, spec.hidden, spec.classes))
+    elif isinstance(spec, BertSpec):
+        for i in range(spec.layers):
+            out += _attention(f"layer.{i}", spec.batch, spec.seq, spec.seq, spec.hidden, spec.heads, spec.heads)
+            out += _mlp(f"layer.{i}", spec.batch * spec.seq, spec.hidden, spec.ffn, "gelu")
+        out.append(_linear("pooler", spec.batch, spec.hidden, spec.hidden))
+    else:
+        t = spec.tokens
+        for i in range(spec.layers):
+            out += _attention(f"layers.{i}", spec.batch, t, spec.seq, spec.hidden, spec.heads, spec.kv_heads)
+            out += _mlp(f"layers.{i}", spec.batch * t, spec.hidden, spec.ffn, spec.mlp)
+        out.append(_linear("lm_head", spec.batch, spec.hidden, spec.vocab))
+    return out
+
+
+def parameter_count(spec: Spec) -> int:
+    """Every parameter of the model: its layers' weights, and the biases, norms and embeddings no layer holds."""
+    weights = sum(layer.weight_count for layer in layers(spec))
+    h = spec.hidden
+    if isinstance(spec, VitSpec):
+        biases = sum(layer.out_channels for layer in layers(spec) if layer.weight_count)  # linears, patch conv
+        norms = (2 * spec.layers + 1) * 2 * h  # LayerNorm: weight and bias
+        return weights + biases + norms + h + spec.tokens * h  # class token, position embeddings
+    if isinstance(spec, BertSpec):
+        biases = sum(layer.out_channels for layer in layers(spec) if layer.kind == "linear")
+        norms = (2 * spec.layers + 1) * 2 * h  # two per block and the embeddings'
+        return weights + biases + norms + (spec.vocab + spec.positions + 2) * h  # word, position, token type
+    block_linears = [layer for layer in layers(spec) if layer.kind == "linear" and layer.name != "lm_head"]
+    biases = sum(layer.out_channels for layer in block_linears) if spec.bias else 0
+    per_norm = 2 * h if spec.mlp == "gelu" else h  # LayerNorm (GPT-2) or RMSNorm (Llama)
+    norms = (2 * spec.layers + 1) * per_norm
+    embeddings = (spec.vocab + spec.positions) * h
+    tied = spec.vocab * h if spec.tied_embeddings else 0  # the head's weights are the token embeddings: once
+    return weights - tied + biases + norms + embeddings
+
+
+def kv_cache_bytes(spec: DecoderSpec, bits: int) -> float:
+    """Bytes of the KV cache a decode step reads: 2 (K and V) x layers x kv_heads x head_dim x seq x bits / 8, per
+    sequence of the batch."""
+    return 2 * spec.layers * spec.kv_heads * spec.head_dim * spec.seq * bits / 8 * spec.batch
+
+
+def transformer_layers(name: str, image: int | None = None, batch: int | None = None) -> list[Layer]:
+    """The layers of a built-in transformer by name (``vit_b_16``, ``llama3_8b:phase=decode,seq=4096``, ...);
+    ``batch``, when given, for a name that does not set it."""
+    spec = spec_of(name, image)
+    if batch is not None and "batch=" not in name:
+        spec = dataclasses.replace(spec, batch=batch)
+        _check(name.partition(":")[0], spec)
+    return layers(spec)

@@ -1,0 +1,171 @@
+"""Transformer workloads: shapes, parameters and MACs against the published figures, the KV cache's traffic, and
+the physics a decode step must obey on both targets."""
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hwsim.api import hardware, model_layers, simulate
+from hwsim.cli import main
+from hwsim.config import load_config
+from hwsim.layers import Layer
+from hwsim.transformer import DecoderSpec, kv_cache_bytes, layers, names, parameter_count, spec_of
+from hwsim.workload import model_names
+
+from conftest import CONFIGS
+
+# Every parameter, as the reference implementations count them (timm's ViT/DeiT, Hugging Face's BERT, GPT-2 and
+# Llama); the papers and model cards round them: ViT-B/16 86.6 M, DeiT-Ti 5.7 M, DeiT-S 22 M, BERT-base 110 M,
+# GPT-2 small 124 M, Llama 3 8B 8.03 B, Llama 3.2 1B 1.24 B.
+PUBLISHED_PARAMETERS = {"vit_b_16": 86_567_656, "deit_tiny": 5_717_416, "deit_small": 22_050_664,
+                        "bert_base": 109_482_240, "gpt2_small": 124_439_808, "llama3_8b": 8_030_261_248,
+                        "llama3_2_1b": 1_235_814_400}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETERS))
+def test_parameter_counts_are_the_published_ones(name):
+    assert parameter_count(spec_of(name)) == PUBLISHED_PARAMETERS[name]
+    assert name in model_names()
+
+
+def test_vit_b_16_is_17_6_gmacs_at_224():
+    vit = model_layers("vit_b_16")
+    assert sum(layer.macs for layer in vit) / 1e9 == pytest.approx(17.6, abs=0.05)  # the paper's 17.6 G
+    qk = [layer for layer in vit if layer.name.endswith("attn.qk")]
+    assert len(qk) == 12 and all(layer.macs == 12 * 197 * 64 * 197 for layer in qk)  # heads x tokens x dim x tokens
+    deit = model_layers("deit_small")
+    assert sum(layer.macs for layer in deit) / 1e9 == pytest.approx(4.6, abs=0.05)  # DeiT-S: 4.6 GFLOPs (MACs)
+
+
+DECODERS = st.builds(
+    lambda heads, share, hd, ffn, n, vocab, seq, mlp, batch: DecoderSpec(
+        hidden=heads * hd, heads=heads, kv_heads=heads // share, ffn=ffn, layers=n, vocab=vocab, mlp=mlp, seq=seq,
+        batch=batch),
+    heads=st.sampled_from([1, 2, 4, 8]), share=st.sampled_from([1, 2, 4]), hd=st.sampled_from([8, 16, 32, 64]),
+    ffn=st.integers(8, 512), n=st.integers(1, 3), vocab=st.integers(2, 1000), seq=st.integers(1, 600),
+    mlp=st.sampled_from(["swiglu", "gelu"]), batch=st.integers(1, 3)).filter(lambda s: s.kv_heads > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=DECODERS)
+def test_decode_macs_are_the_weights_plus_the_attention_term(spec):
+    # one token per sequence: every weight once, plus Q.K^T and P.V over the cache (heads x head_dim x seq each)
+    decode = dataclasses.replace(spec, phase="decode")
+    macs = sum(layer.macs for layer in layers(decode))
+    weights = sum(layer.weight_count for layer in layers(decode))
+    assert macs == spec.batch * (weights + 2 * spec.layers * spec.heads * spec.head_dim * spec.seq)
+    # prefill: seq tokens through every block, the full score matrix, the head on the last token
+    prefill = dataclasses.replace(spec, phase="prefill")
+    head = spec.hidden * spec.vocab
+    assert sum(layer.macs for layer in layers(prefill)) == spec.batch * (
+        spec.seq * (weights - head) + head + 2 * spec.layers * spec.heads * spec.head_dim * spec.seq ** 2)
+    # the parameters do not depend on the phase or the length (rotary positions)
+    assert parameter_count(decode) == parameter_count(dataclasses.replace(prefill, seq=1))
+
+
+def test_grouped_query_attention_shares_the_cache_not_the_work():
+    mha, gqa = spec_of("llama:phase=decode,seq=512,kv_heads=32"), spec_of("llama:phase=decode,seq=512,kv_heads=8")
+    pick = lambda spec, part: [x for x in layers(spec) if x.name.endswith(part)]  # noqa: E731
+    for part in ("attn.qk", "attn.pv"):
+        assert [x.macs for x in pick(mha, part)] == [x.macs for x in pick(gqa, part)]
+        assert {x.groups for x in pick(gqa, part)} == {8} and {x.gemm_m for x in pick(gqa, part)} == {4}
+    assert kv_cache_bytes(mha, 8) == 4 * kv_cache_bytes(gqa, 8)
+    # Llama 3 8B at 8k tokens, 16-bit: 2 x 32 layers x 8 heads x 128 x 8192 x 2 bytes = 1 GiB
+    assert kv_cache_bytes(spec_of("llama3_8b:phase=decode,seq=8192"), 16) == 2 ** 30
+
+
+SMALL_DECODE = st.builds(
+    lambda heads, share, hd, seq: DecoderSpec(hidden=heads * hd, heads=heads, kv_heads=heads // share, ffn=64,
+                                              layers=1, vocab=64, phase="decode", seq=seq),
+    heads=st.sampled_from([2, 4, 8]), share=st.sampled_from([1, 2]), hd=st.sampled_from([16, 32, 64]),
+    seq=st.integers(16, 1500))
+SYSTOLIC = ("bitfusion_16x32", "bitfusion_16x32_starved", "bitfusion_32x64")
+
+
+def _attention(spec):
+    return [layer for layer in layers(spec) if layer.kind == "matmul"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=SMALL_DECODE, hw=st.sampled_from(SYSTOLIC), kv_bits=st.sampled_from([2, 4, 8]))
+def test_the_kv_cache_is_read_from_dram_once_at_its_bits(spec, hw, kv_bits):
+    r = simulate(_attention(spec), hw, (kv_bits, 8))
+    assert sum(x.dram_filter_read_bytes for x in r.layers) == kv_cache_bytes(spec, kv_bits)
+    arm = simulate(_attention(spec), "cortex_a53_rpi3b", (kv_bits, 8))
+    assert sum(x.dram_read_bytes for x in arm.layers) >= kv_cache_bytes(spec, kv_bits)
+
+
+# The ARM boards on one core: on several, the model spreads a layer's cycles evenly over its tiles and gives each core
+# ceil(tiles / cores) of them, so one more key (a partial tile more) can make a layer a cycle faster (seen here:
+# seq 746 -> 747 on the SD410, 0.1839708 -> 0.18397 ms); that thread model is the ARM model's, not the workload's.
+ONE_CORE = tuple(hardware(name, threads=1) for name in ("cortex_a53_rpi3b", "cortex_a53_sd410"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=SMALL_DECODE, hw=st.sampled_from(SYSTOLIC + ONE_CORE), grow=st.integers(1, 1000))
+def test_a_longer_cache_or_wider_kv_bits_is_never_faster(spec, hw, grow):
+    latency = {(seq, w): simulate(_attention(dataclasses.replace(spec, seq=seq)), hw, (w, 8)).latency_ms
+               for seq in (spec.seq, spec.seq + grow) for w in (2, 4, 8)}
+    for w in (2, 4, 8):
+        assert latency[(spec.seq, w)] <= latency[(spec.seq + grow, w)]
+    for seq in (spec.seq, spec.seq + grow):
+        assert latency[(seq, 2)] <= latency[(seq, 4)] <= latency[(seq, 8)]
+
+
+def test_more_dram_bandwidth_never_slows_decode():
+    base = load_config(CONFIGS / "bitfusion_16x32.yaml")
+    attention = _attention(spec_of("llama3_2_1b:phase=decode,seq=1024,layers=2"))
+    times = [simulate(attention, dataclasses.replace(base, dram_gb_per_s=gbs), (4, 8)).latency_ms
+             for gbs in (1, 4, 16, 64)]
+    assert times == sorted(times, reverse=True) and times[0] > 2 * times[-1]  # decode is bound by the cache
+
+
+def test_a_matmul_has_no_weights_and_its_operand_is_activations():
+    qk = next(x for x in model_layers("bert_base") if x.name == "layer.0.attn.qk")
+    assert (qk.weight_count, qk.operand_b_elements, qk.groups, qk.gemm_m, qk.gemm_k, qk.gemm_n) == \
+        (0, 12 * 64 * 128, 12, 128, 64, 128)
+    with pytest.raises(ValueError, match="matmul"):
+        Layer("bad", "matmul", 2, 2, 4, 2, 2, 4)
+    # no per-column scales for an activation operand: a linear of the same shape reads its scales too
+    hw = load_config(CONFIGS / "bitfusion_16x32.yaml")
+    as_linear = dataclasses.replace(qk, kind="linear")
+    assert simulate(qk, hw, (8, 8)).dram_filter_read_bytes < simulate(as_linear, hw, (8, 8)).dram_filter_read_bytes
+    # on the ARM board its second operand is packed at run time: never cheaper than pre-packed weights
+    assert simulate(qk, "cortex_a53_rpi3b", (8, 8)).latency_ms > \
+        simulate(as_linear, "cortex_a53_rpi3b", (8, 8)).latency_ms
+
+
+@pytest.mark.parametrize("name", names())
+def test_every_transformer_simulates_on_both_targets(name, capsys):
+    spec = spec_of(name)
+    small = f"{name}:layers=1" + (",seq=64" if not hasattr(spec, "image") else "")
+    for hw in ("bitfusion_16x32", "cortex_a53_rpi3b"):
+        assert main(["simulate", "--hw", hw, "--model", small, "--format", "csv", "--quiet"]) == 0
+        rows = capsys.readouterr().out.strip().splitlines()
+        assert len(rows) == 1 + len(layers(spec_of(small))) + 1  # the header, every layer, the total
+        assert rows[-1].startswith("total,")
+
+
+@pytest.mark.parametrize("model, message", [
+    ("llama3_8b:phase=decod", "phase='decod'; allowed: prefill, decode"),
+    ("llama3_8b:context=4", "option 'context=4'; allowed: hidden=..."),
+    ("llama3_8b:seq=x", "seq='x'; allowed: a whole number"),
+    ("llama:heads=6", "hidden=4096 is not a multiple of heads=6"),
+    ("llama:kv_heads=5", "heads=32 is not a multiple of kv_heads=5"),
+    ("bert_base:seq=1024", "seq=1024; allowed: up to its 512 positions"),
+    ("gpt2_small:seq=0", "seq=0; allowed: 1 to"),
+    ("vit_b_16:image=8", "image=8 is smaller than a patch (16)"),
+])
+def test_bad_options_are_one_line(model, message, capsys):
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwsim: error: ") and message in err and err.count("\n") == 1
+
+
+def test_input_size_is_for_images_only(capsys):
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "bert_base", "--input-size", "128"]) == 2
+    assert "--input-size applies to image models" in capsys.readouterr().err
+    vit = model_layers("vit_b_16", input_size=384)
+    assert vit[0].out_h == 24 and math.isclose(sum(x.macs for x in vit) / 1e9, 55.5, rel_tol=0.01)  # ViT-B/16 @384
