@@ -169,3 +169,19 @@ def test_input_size_is_for_images_only(capsys):
     assert "--input-size applies to image models" in capsys.readouterr().err
     vit = model_layers("vit_b_16", input_size=384)
     assert vit[0].out_h == 24 and math.isclose(sum(x.macs for x in vit) / 1e9, 55.5, rel_tol=0.01)  # ViT-B/16 @384
+
+
+def test_the_docs_quote_the_benchmark_as_it_prints(monkeypatch):
+    import re
+    import sys
+
+    from conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_transformer
+
+    page = (ROOT / "docs" / "guide" / "transformers.md").read_text(encoding="utf-8")
+    for marker, table in (("precision", bench_transformer.precision_table), ("decode", bench_transformer.decode_table)):
+        quoted = re.search(rf"<!-- bench_transformer:{marker} -->\n```\n(.*?)\n```", page, re.S)
+        assert quoted and quoted.group(1) == table(), f"docs/guide/transformers.md: rerun bench_transformer ({marker})"
+    sys.modules.pop("bench_transformer", None)
