@@ -25,7 +25,8 @@ the number of independent pieces the threads split, and DRAM bytes (weights, inp
 their bit-widths, re-streamed when neither the packed weights nor the packed activations fit in
 half the shared L2; Winograd's transformed tensors when they do not fit).  On ``T`` threads:
 
-    compute = cycles x ceil(units / T) / units              (the busiest thread)
+    compute = tiled x ceil(units / T) / units + even / T    (the busiest thread: whole units of padded
+              tiles; packing, requantization and Winograd transforms split evenly)
     memory  = bytes / min(T x core_gb_per_s, dram_gb_per_s)  (one core's reach; the shared bus)
     latency = max(compute, memory) + (1 - memory_overlap) x min(compute, memory)
               + layer_overhead_us + fork_join_us (if T > 1)
@@ -111,6 +112,7 @@ class Work:
     read_bytes: float
     write_bytes: float
     efficiency: float  # useful / padded MACs
+    even_cycles: float = 0.0  # the part of ``cycles`` that splits evenly over cores (packing, requantization)
 
 
 def _l2_half(hw: ArmConfig) -> float:
@@ -141,7 +143,8 @@ def im2col_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: i
     blocks, reload = _block_grid(hw, m, n, k, mr, nr)
     kp = math.ceil(k / LANES) * LANES
     packing = (n + m if layer.kind == "matmul" else n) * kp  # a matmul's second operand is packed at run time too
-    per_group = blocks * blk["cycles"] + reload + packing * hw.pack_cycles_per_byte + m * n * hw.requant_cycles_per_output
+    even = packing * hw.pack_cycles_per_byte + m * n * hw.requant_cycles_per_output
+    per_group = blocks * blk["cycles"] + reload + even
     w, i, o = _dram_bytes(hw, layer, wbits, abits, out_bits)
     panel, packed_w = n * kp, m * kp  # one group's packed activations / weights, bytes (int8 lanes)
     half = _l2_half(hw)
@@ -152,7 +155,8 @@ def im2col_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: i
     tiles_m, tiles_n = math.ceil(m / mr), math.ceil(n / nr)
     return Work(kernel=f"im2col w{kernel[0]}a{kernel[1]}", mode=kernel, cycles=per_group * layer.groups,
                 transform_elements=0.0, units=layer.groups * max(tiles_m, tiles_n), read_bytes=w + i,
-                write_bytes=o, efficiency=(m * n * k) / (tiles_m * mr * tiles_n * nr * kp))
+                write_bytes=o, efficiency=(m * n * k) / (tiles_m * mr * tiles_n * nr * kp),
+                even_cycles=even * layer.groups)
 
 
 def winograd_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits: int) -> Work | None:
@@ -168,7 +172,8 @@ def winograd_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits:
     # int16 x int16 -> int32 (SMLAL by lane): 4 MACs per op; operands are 2 bytes, so 2 vectors per 16 steps
     block = mr * nr * LANES / 4 / hw.neon_q_ops_per_cycle + 2 * (mr + nr) * hw.load_cycles_per_vector \
         + hw.loop_cycles_per_block
-    cycles = t * (blocks * block + reload) + layer.gemm_m * m * hw.requant_cycles_per_output
+    requant = layer.gemm_m * m * hw.requant_cycles_per_output
+    cycles = t * (blocks * block + reload) + requant
     transforms = t * tiles * (cin + m)
     _, i, o = _dram_bytes(hw, layer, wbits, abits, out_bits)
     w = t * m * cin * 2  # pre-transformed int16 weights
@@ -179,7 +184,7 @@ def winograd_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits:
     useful = layer.macs / (9 * tm * tm) * t  # transformed-domain MACs the padding does not waste
     return Work(kernel=f"winograd F({tm},3)", mode=(8, 8), cycles=cycles, transform_elements=transforms,
                 units=t * math.ceil(m / mr), read_bytes=read, write_bytes=write,
-                efficiency=min(1.0, useful / (t * tiles * cin * m)))
+                efficiency=min(1.0, useful / (t * tiles * cin * m)), even_cycles=requant)
 
 
 def layer_works(layer: Layer, hw: ArmConfig, wbits: int, abits: int, out_bits: int) -> list[Work]:
@@ -200,10 +205,11 @@ def work_cycles(work: Work, hw: ArmConfig, threads: int | None = None) -> tuple[
     A layer runs on all of them, or on one when forking and joining would cost more than they save.
     """
     most = hw.threads if threads is None else threads
-    single = work.cycles + work.transform_elements * hw.winograd_transform_cycles
+    tiled = work.cycles - work.even_cycles  # equal units (rows or columns of tiles, padded): whole units per core
+    even = work.even_cycles + work.transform_elements * hw.winograd_transform_cycles  # any share per core
     best = None
     for t in sorted({1, most}):
-        compute = single * math.ceil(work.units / t) / work.units
+        compute = tiled * math.ceil(work.units / t) / work.units + even / t
         memory = (work.read_bytes + work.write_bytes) / hw.bytes_per_cycle(t)
         fixed = (hw.layer_overhead_us + (hw.fork_join_us if t > 1 else 0.0)) * hw.clock_mhz
         total = max(compute, memory) + (1 - hw.memory_overlap) * min(compute, memory) + fixed

@@ -83,6 +83,7 @@ def test_bigger_array_never_slower(layer, hw, w, a, more_rows, more_cols):
 
 from conftest import CONFIGS  # noqa: E402
 from hwsim.arm import simulate_layer_arm  # noqa: E402
+from hwsim.layers import Layer  # noqa: E402
 from hwsim.config import load_config  # noqa: E402
 
 A53 = load_config(CONFIGS / "cortex_a53_rpi3b.yaml")
@@ -115,3 +116,24 @@ def test_arm_more_resources_never_slower(layer, w, a, which, factor, board):
 
 
 ARM_BOARDS = {name: load_config(CONFIGS / f"{name}.yaml") for name in ("cortex_a53_rpi3b", "cortex_a53_sd410")}
+
+
+
+GEMMS = st.builds(lambda m, k, n, kind, groups: Layer("g", kind, 1, 1, k * groups, 1, 1, n * groups, groups=groups,
+                                                      batch=m),
+                  st.integers(1, 300), st.integers(1, 300), st.integers(1, 300), st.sampled_from(["linear", "matmul"]),
+                  st.sampled_from([1, 1, 2, 8]))
+
+
+@settings(PROPS, max_examples=4 * PROPS.max_examples)  # cheap, and the cases it hunts are about 1 in 400
+@given(st.one_of(layers(), GEMMS), BITS, BITS, st.sampled_from(["out_channels", "batch"]), st.integers(1, 8),
+       st.integers(2, 4), st.sampled_from(["cortex_a53_rpi3b", "cortex_a53_sd410"]))
+def test_arm_more_work_never_faster(layer, w, a, which, extra, threads, board):
+    # more output channels or more rows (images, tokens), on any number of cores: never faster.  A core runs whole
+    # rows or columns of tiles, and only packing and requantization split evenly; when all cycles were spread evenly
+    # over the tiles, one partial tile more lowered the busiest core's share (a decode step 746 -> 747 keys).
+    hw = ARM_BOARDS[board].with_threads(min(threads, ARM_BOARDS[board].cores))
+    grow = layer.groups * extra if which == "out_channels" else extra
+    bigger = dataclasses.replace(layer, **{which: getattr(layer, which) + grow})
+    small, big = simulate_layer_arm(layer, hw, w, a), simulate_layer_arm(bigger, hw, w, a)
+    assert small.total_cycles <= big.total_cycles, _msg(layer, hw, which, extra)
