@@ -3,9 +3,9 @@
 
   python benchmarks/bench_transformer.py            (both tables, about 10 s with a warm numba cache)
 
-Timing ``hwsim`` (every layer's best schedule), per layer as in a lookup table (outputs to DRAM).  Only the GEMMs
-are timed: softmax, the norms, activations and rotary embeddings are not counted yet, so these are lower bounds
-on a real step.  The 128x128 array is ``bitfusion_32x64`` with 128 rows and 128 columns and its buffers and DRAM
+Timing ``hwsim`` (every layer's best schedule), per layer as in a lookup table (outputs to DRAM): the GEMMs on the
+array, softmax, the norms, activations, residual adds and rotary embeddings on its vector unit (one lane per
+column by default).  The 128x128 array is ``bitfusion_32x64`` with 128 rows and 128 columns and its buffers and DRAM
 as they are.  docs/guide/transformers.md quotes this output; tests/test_transformer.py checks the quote.
 """
 
@@ -46,7 +46,7 @@ def precision_table() -> str:
 
 
 def decode_table() -> str:
-    """Llama 3 8B's GEMM time per output token on the paper's array: weights at 4 bits, activations at 8, the KV
+    """Llama 3 8B's time per output token on the paper's array: weights at 4 bits, activations at 8, the KV
     cache at 2, 4 or 8 bits, against the cache's length; with the cache's size."""
     hw = arrays()["bitfusion_16x32"]
     lines = [f"{'cached tokens':>14}" + "".join(f"{f'KV {b}-bit MiB':>15}{'TPOT ms':>10}" for b in (8, 4, 2))]
@@ -62,9 +62,9 @@ def decode_table() -> str:
 
 
 def main() -> int:
-    print("Per precision, ms (timing hwsim, GEMMs only):")
+    print("Per precision, ms (timing hwsim, GEMMs and vector operators):")
     print(precision_table())
-    print("\nLlama 3 8B decode on bitfusion_16x32, weights w4, activations a8 (GEMMs only):")
+    print("\nLlama 3 8B decode on bitfusion_16x32, weights w4, activations a8:")
     print(decode_table())
     return 0
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .config import ArmConfig
+from .config import ArmConfig, VectorUnit
 from .layers import Layer
 from .precision import check_bits
 from .results import LayerResult
@@ -187,8 +187,24 @@ def winograd_work(hw: ArmConfig, layer: Layer, wbits: int, abits: int, out_bits:
                 efficiency=min(1.0, useful / (t * tiles * cin * m)), even_cycles=requant)
 
 
+FLOAT_LANES = 4  # float32 lanes in a NEON register: vector operators run in float, as the int8 libraries do
+CONVERT_OPS = 2.0  # per element: dequantize the input, quantize the output
+
+
+def vector_work(hw: ArmConfig, layer: Layer, abits: int, out_bits: int) -> Work:
+    """A vector layer (softmax, a norm, an activation, an add) in float32 on NEON: the accelerator's first-order
+    operation counts (:class:`hwsim.config.VectorUnit`) plus a conversion in and out, rows split over the cores."""
+    ops = layer.ofmap_elements * (VectorUnit().ops_per_element(layer.op) + CONVERT_OPS)
+    cycles = ops / (FLOAT_LANES * hw.neon_q_ops_per_cycle)
+    return Work(kernel=f"vector {layer.op}", mode=(abits, abits), cycles=cycles, transform_elements=0.0,
+                units=layer.batch, read_bytes=layer.ifmap_elements * abits / 8,
+                write_bytes=layer.ofmap_elements * out_bits / 8, efficiency=1.0, even_cycles=cycles)
+
+
 def layer_works(layer: Layer, hw: ArmConfig, wbits: int, abits: int, out_bits: int) -> list[Work]:
     """Every way the board can run the layer at ``wbits`` x ``abits`` (outputs requantized to ``out_bits``)."""
+    if layer.kind == "vector":
+        return [vector_work(hw, layer, abits, out_bits)]
     if layer.groups != 1 and layer.kind != "matmul":  # a matmul's groups (heads) are whole GEMMs, run as any GEMM
         return [im2col_work(hw, layer, 8, 8, out_bits, (8, 8))]
     wino = winograd_work(hw, layer, wbits, abits, out_bits)
@@ -232,7 +248,9 @@ def simulate_layer_arm(layer: Layer, hw: ArmConfig, wbits: int = 8, abits: int =
     (total_f, compute, memory), work = min(options, key=lambda o: (o[0][0], o[1].mode, o[1].kernel))
     total, compute_i = math.ceil(total_f), math.ceil(compute)
     peak_per_cycle = LANES * hw.threads  # MLA.16B: 16 MACs per cycle per core
-    if layer.groups != 1 and layer.kind != "matmul":
+    if layer.kind == "vector":
+        note = f"{layer.op} in float32 on NEON"
+    elif layer.groups != 1 and layer.kind != "matmul":
         note = FALLBACK_NOTE
     elif work.kernel == f"im2col w{wbits}a{abits}":
         note = ""

@@ -74,6 +74,36 @@ class EnergyTable:
 
 
 @dataclasses.dataclass(frozen=True)
+class VectorUnit:
+    """The accelerator's vector unit, which runs a transformer's non-GEMM operators (softmax, the norms,
+    activations, residual adds, rotary embeddings; :data:`hwsim.layers.VECTOR_OPS`) on tensors streamed from the
+    ifmap buffer to the ofmap buffer.
+
+    ``lanes`` operations per cycle (None: one lane per array column); per operator, the operations per output
+    element (a first-order count, every value overridable in YAML): softmax 8 (max, subtract, exp as four
+    polynomial steps, sum, scale), layernorm 7 (mean, subtract, square, sum, rsqrt scale, gamma, beta), rmsnorm 4
+    (square, sum, rsqrt scale, gamma), gelu 8 (tanh form), silu_mul 8 (sigmoid as exp, add, reciprocal; two
+    multiplies), add 1, rope 3 (two multiplies and an add, sines and cosines from a table).  ``pj_per_op``: 0.75 pJ,
+    the mean of a 16-bit float add (0.4 pJ) and multiply (1.1 pJ) at 45 nm (Horowitz, ISSCC 2014).  Its area is
+    not counted.
+    """
+
+    lanes: int | None = None
+    softmax: float = 8.0
+    layernorm: float = 7.0
+    rmsnorm: float = 4.0
+    gelu: float = 8.0
+    silu_mul: float = 8.0
+    add: float = 1.0
+    rope: float = 3.0
+    pj_per_op: float = 0.75
+
+    def ops_per_element(self, op: str) -> float:
+        """Operations per output element of ``op``."""
+        return float(getattr(self, op))
+
+
+@dataclasses.dataclass(frozen=True)
 class SystolicConfig:
     """A precision-scalable (Bit Fusion-style) systolic array and its memory system.
 
@@ -101,6 +131,7 @@ class SystolicConfig:
     # then replays SCALE-Sim's trace-driven buffers (systolic/scalesim_user.py)
     scalesim_user_bw: tuple[int, int, int] | None = None
     energy: EnergyTable = EnergyTable()
+    vector: VectorUnit = VectorUnit()
     description: str = ""
     source: str = ""
     kind: str = "systolic"
@@ -228,6 +259,7 @@ GB_PER_S = (1e-3, 1e6)  # 1 MB/s to 1 PB/s
 RATE = (0.01, 1e6)  # bytes or outputs per cycle
 WORDS_PER_CYCLE = (1, 10 ** 6)  # a SCALE-Sim .cfg's bandwidths
 ENERGY = (0.0, 1e6)  # pJ per event, pJ/bit, mm2
+VECTOR_OPS_RANGE = (0.0, 1e4)  # a vector unit's operations per element, pJ per operation
 
 
 def bit_list(v: Any) -> bool:
@@ -267,7 +299,28 @@ _SCHEMA: dict[str, tuple[Any, bool, Any, str]] = {
     "fold_overlap": (lambda v: isinstance(v, bool), False, True,
                      "true or false (hwsim timing: neighbouring folds overlap their fill and drain)"),
     "energy": (lambda v: isinstance(v, dict), False, {}, "a mapping of energy/area figures (see EnergyTable)"),
+    "vector": (lambda v: isinstance(v, dict), False, {}, "a mapping of the vector unit's figures (see VectorUnit)"),
 }
+
+_VECTOR_FIELDS = {f.name for f in dataclasses.fields(VectorUnit)}
+
+
+def _vector_unit(raw: dict, source: str) -> VectorUnit:
+    """The vector unit of a config: the defaults, overridden field by field."""
+    args: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _VECTOR_FIELDS:
+            raise fail(source, f"vector.{key}", value, "known fields are " + ", ".join(sorted(_VECTOR_FIELDS)))
+        if key == "lanes":
+            if not in_range(*ARRAY_DIM, integer=True)(value):
+                raise fail(source, "vector.lanes", value, span(*ARRAY_DIM, "", integer=True))
+            args[key] = int(value)
+        elif not in_range(*VECTOR_OPS_RANGE)(value) or (key != "pj_per_op" and value == 0):
+            raise fail(source, f"vector.{key}", value, span(*VECTOR_OPS_RANGE, "") + " (operations are more than 0)"
+                       if key != "pj_per_op" else span(*VECTOR_OPS_RANGE, "pJ"))
+        else:
+            args[key] = float(value)
+    return VectorUnit(**args)
 
 _ENERGY_FIELDS = {f.name for f in dataclasses.fields(EnergyTable)}
 
@@ -389,6 +442,7 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> "HardwareConfig":
         psum_via_ofmap=v["psum_bytes_per_cycle"] == PSUM_VIA_OFMAP,
         fold_overlap=v["fold_overlap"],
         energy=_energy_table(v["energy"], source),
+        vector=_vector_unit(v["vector"], source),
         description=v["description"],
         source=source,
     )
@@ -485,7 +539,7 @@ def _tile(v: Any) -> bool:
 
 def sweepable_fields(kind: str) -> list[str]:
     """The config fields a sweep may vary for a ``kind`` of config, as YAML paths (``array.rows``, ``dram_gb_per_s``)."""
-    fixed = {"name", "description", "kind", "bits", "energy", "fitted", "calibration"}
+    fixed = {"name", "description", "kind", "bits", "energy", "vector", "fitted", "calibration"}
     if kind == "arm":
         return [k for k in _ARM_SCHEMA if k not in fixed]
     flat = [k for k in _SCHEMA if k not in fixed]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+# Operators a vector unit runs, and how many input tensors each reads per output element
+VECTOR_OPS = {"softmax": 1, "layernorm": 1, "rmsnorm": 1, "gelu": 1, "silu_mul": 2, "add": 2, "rope": 1}
+
 
 @dataclasses.dataclass(frozen=True)
 class Layer:
@@ -14,13 +17,16 @@ class Layer:
     Q x K^T and P x V) is a GEMM whose second operand is an activation, not a weight: per group (a
     KV head, times the batch) ``batch`` rows of ``in_channels / groups`` times ``in_channels / groups``
     x ``out_channels / groups``; it has no parameters, its second operand takes the first bits of a
-    (w, a) pair (the KV cache's bits where that operand is the cache) with one scale per tensor.  ``consumers`` are
+    (w, a) pair (the KV cache's bits where that operand is the cache) with one scale per tensor.  A ``vector``
+    layer is an element-wise or row-wise operator ``op`` (:data:`VECTOR_OPS`: softmax, a norm, an activation, a
+    residual add, rotary embedding) on ``batch`` rows of ``out_channels`` elements, reading ``in_channels``
+    per row (two operands for ``add`` and ``silu_mul``): no MACs, run on a vector unit.  ``consumers`` are
     the layers that read this layer's output (through activations, pooling and residual adds),
     with ``"@output"`` for the network output; empty when the graph is unknown (a topology file).
     """
 
     name: str
-    kind: str  # "conv", "linear", "gemm" (weights), or "matmul" (activation x activation)
+    kind: str  # "conv", "linear", "gemm" (weights), "matmul" (activation x activation) or "vector"
     in_h: int
     in_w: int
     in_channels: int
@@ -33,15 +39,20 @@ class Layer:
     groups: int = 1
     batch: int = 1
     consumers: tuple[str, ...] = ()
+    op: str = ""  # a vector layer's operator (VECTOR_OPS)
 
     def __post_init__(self) -> None:
         for f in ("in_h", "in_w", "in_channels", "out_h", "out_w", "out_channels", "kernel_h", "kernel_w", "stride",
                   "groups", "batch"):
             if getattr(self, f) <= 0:
                 raise ValueError(f"layer {self.name!r}: {f} must be positive, got {getattr(self, f)}")
-        if self.kind == "matmul" and (self.in_h, self.in_w, self.out_h, self.out_w, self.kernel_h, self.kernel_w,
+        if self.kind in ("matmul", "vector") and (self.in_h, self.in_w, self.out_h, self.out_w, self.kernel_h, self.kernel_w,
                                       self.stride) != (1, 1, 1, 1, 1, 1, 1):
-            raise ValueError(f"layer {self.name!r}: a matmul is rows x matrix: 1x1 maps, kernel and stride")
+            raise ValueError(f"layer {self.name!r}: a {self.kind} is rows x matrix: 1x1 maps, kernel and stride")
+        if self.kind == "vector" and (self.op not in VECTOR_OPS or self.groups != 1 or
+                                      self.in_channels != VECTOR_OPS[self.op] * self.out_channels):
+            raise ValueError(f"layer {self.name!r}: a vector layer's op is one of {', '.join(VECTOR_OPS)}, with one "
+                             f"group and in_channels = operands x out_channels")
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"layer {self.name!r}: groups={self.groups} must divide in_channels={self.in_channels} "
@@ -67,12 +78,12 @@ class Layer:
     @property
     def macs(self) -> int:
         """Multiply-accumulates of the whole layer."""
-        return self.groups * self.gemm_m * self.gemm_k * self.gemm_n
+        return 0 if self.kind == "vector" else self.groups * self.gemm_m * self.gemm_k * self.gemm_n
 
     @property
     def operand_b_elements(self) -> int:
         """Elements of the second GEMM operand: the weights, or a matmul's second activation (K or V)."""
-        return self.groups * self.gemm_k * self.gemm_n
+        return 0 if self.kind == "vector" else self.groups * self.gemm_k * self.gemm_n
 
     @property
     def weight_count(self) -> int:

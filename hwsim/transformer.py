@@ -12,8 +12,10 @@ In ``decode`` one token per sequence attends to a KV cache of ``seq`` tokens, wh
 second operand (from DRAM, at the first bits of their (w, a) pair: the KV cache's bits); in ``prefill`` (and in
 the encoders) ``seq`` tokens attend to each other.  A causal prefill computes the whole score matrix: the layers
 count every product of a plain GEMM, not the (L + 1) / 2L of them a kernel that skips masked tiles would do.
-Softmax, the norms, GELU/SiLU, residual adds and rotary embeddings are not layers here (no GEMM): their time is
-not counted yet.  The language-model head runs on the last token only in prefill (what generation needs).
+Softmax, the norms, GELU and SiLU x up, residual adds and rotary embeddings are ``vector`` layers, run on the
+accelerator's vector unit (:class:`hwsim.config.VectorUnit`) or in float32 on NEON.  Embedding lookups are not
+layers.  The final norm and the language-model head run on the last token only in prefill (what generation
+needs), the final norm and the head of a ViT on the class token.
 
 A name may carry options: ``llama3_8b:phase=decode,seq=4096``, ``bert_base:seq=384``, ``vit_b_16:batch=8``.
 """
@@ -24,7 +26,7 @@ import dataclasses
 from typing import Union
 
 from .errors import HwsimError
-from .layers import Layer
+from .layers import VECTOR_OPS, Layer
 
 PHASES = ("prefill", "decode")
 MLPS = ("swiglu", "gelu")
@@ -199,22 +201,46 @@ def _matmul(name: str, groups: int, rows: int, depth: int, columns: int) -> Laye
     return Layer(name, "matmul", 1, 1, groups * depth, 1, 1, groups * columns, groups=groups, batch=rows)
 
 
-def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, heads: int, kv_heads: int) -> list[Layer]:
+def _vector(name: str, op: str, rows: int, width: int) -> Layer:
+    """``op`` on ``rows`` rows of ``width`` elements (reading one or two operands)."""
+    return Layer(name, "vector", 1, 1, VECTOR_OPS[op] * width, 1, 1, width, batch=rows, op=op)
+
+
+def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, heads: int, kv_heads: int,
+               rotary: bool = False) -> list[Layer]:
+    """Q, K, V, (rotary embedding,) Q x K^T, softmax, P x V, the output projection."""
     hd, share = hidden // heads, heads // kv_heads
     rows = batch * tokens
-    return [_linear(f"{prefix}.attn.q", rows, hidden, heads * hd),
-            _linear(f"{prefix}.attn.k", rows, hidden, kv_heads * hd),
-            _linear(f"{prefix}.attn.v", rows, hidden, kv_heads * hd),
-            _matmul(f"{prefix}.attn.qk", batch * kv_heads, tokens * share, hd, keys),
-            _matmul(f"{prefix}.attn.pv", batch * kv_heads, tokens * share, keys, hd),
-            _linear(f"{prefix}.attn.o", rows, heads * hd, hidden)]
+    return ([_linear(f"{prefix}.attn.q", rows, hidden, heads * hd),
+             _linear(f"{prefix}.attn.k", rows, hidden, kv_heads * hd),
+             _linear(f"{prefix}.attn.v", rows, hidden, kv_heads * hd)]
+            + ([_vector(f"{prefix}.attn.rope", "rope", rows, (heads + kv_heads) * hd)] if rotary else [])
+            + [_matmul(f"{prefix}.attn.qk", batch * kv_heads, tokens * share, hd, keys),
+               _vector(f"{prefix}.attn.softmax", "softmax", batch * heads * tokens, keys),
+               _matmul(f"{prefix}.attn.pv", batch * kv_heads, tokens * share, keys, hd),
+               _linear(f"{prefix}.attn.o", rows, heads * hd, hidden)])
 
 
 def _mlp(prefix: str, rows: int, hidden: int, ffn: int, kind: str) -> list[Layer]:
+    """The MLP with its activation: SwiGLU (gate, up, SiLU(gate) x up, down) or GELU (fc1, GELU, fc2)."""
     if kind == "swiglu":
         return [_linear(f"{prefix}.mlp.gate", rows, hidden, ffn), _linear(f"{prefix}.mlp.up", rows, hidden, ffn),
-                _linear(f"{prefix}.mlp.down", rows, ffn, hidden)]
-    return [_linear(f"{prefix}.mlp.fc1", rows, hidden, ffn), _linear(f"{prefix}.mlp.fc2", rows, ffn, hidden)]
+                _vector(f"{prefix}.mlp.act", "silu_mul", rows, ffn), _linear(f"{prefix}.mlp.down", rows, ffn, hidden)]
+    return [_linear(f"{prefix}.mlp.fc1", rows, hidden, ffn), _vector(f"{prefix}.mlp.act", "gelu", rows, ffn),
+            _linear(f"{prefix}.mlp.fc2", rows, ffn, hidden)]
+
+
+def _pre_norm_block(prefix: str, norm: str, rows: int, hidden: int, attention: list[Layer], mlp: list[Layer],
+                    names: tuple[str, str]) -> list[Layer]:
+    """x + attention(norm(x)), then x + mlp(norm(x)) (ViT, Llama, GPT-2)."""
+    return ([_vector(f"{prefix}.{names[0]}", norm, rows, hidden)] + attention
+            + [_vector(f"{prefix}.attn.add", "add", rows, hidden), _vector(f"{prefix}.{names[1]}", norm, rows, hidden)]
+            + mlp + [_vector(f"{prefix}.mlp.add", "add", rows, hidden)])
+
+
+def _norm(spec: DecoderSpec) -> str:
+    """GPT-2-style decoders (GELU MLP) use LayerNorm, Llama-style ones (SwiGLU) RMSNorm."""
+    return "layernorm" if spec.mlp == "gelu" else "rmsnorm"
 
 
 def layers(spec: Spec) -> list[Layer]:
@@ -225,20 +251,33 @@ def layers(spec: Spec) -> list[Layer]:
         out.append(Layer("patch_embed", "conv", side * spec.patch, side * spec.patch, 3, side, side, spec.hidden,
                          spec.patch, spec.patch, spec.patch, batch=spec.batch))
         for i in range(spec.layers):
-            out += _attention(f"blocks.{i}", spec.batch, t, t, spec.hidden, spec.heads, spec.heads)
-            out += _mlp(f"blocks.{i}", spec.batch * t, spec.hidden, spec.ffn, "gelu")
-        out.append(_linear("head", spec.batch, spec.hidden, spec.classes))
+            out += _pre_norm_block(f"blocks.{i}", "layernorm", spec.batch * t, spec.hidden,
+                                   _attention(f"blocks.{i}", spec.batch, t, t, spec.hidden, spec.heads, spec.heads),
+                                   _mlp(f"blocks.{i}", spec.batch * t, spec.hidden, spec.ffn, "gelu"),
+                                   ("norm1", "norm2"))
+        out += [_vector("norm", "layernorm", spec.batch, spec.hidden),  # the class token's row is all the head reads
+                _linear("head", spec.batch, spec.hidden, spec.classes)]
     elif isinstance(spec, BertSpec):
-        for i in range(spec.layers):
+        rows = spec.batch * spec.seq
+        out.append(_vector("embeddings.norm", "layernorm", rows, spec.hidden))
+        for i in range(spec.layers):  # post-norm: norm(x + attention(x)), then norm(x + mlp(x))
             out += _attention(f"layer.{i}", spec.batch, spec.seq, spec.seq, spec.hidden, spec.heads, spec.heads)
-            out += _mlp(f"layer.{i}", spec.batch * spec.seq, spec.hidden, spec.ffn, "gelu")
+            out += [_vector(f"layer.{i}.attn.add", "add", rows, spec.hidden),
+                    _vector(f"layer.{i}.attn.norm", "layernorm", rows, spec.hidden)]
+            out += _mlp(f"layer.{i}", rows, spec.hidden, spec.ffn, "gelu")
+            out += [_vector(f"layer.{i}.mlp.add", "add", rows, spec.hidden),
+                    _vector(f"layer.{i}.mlp.norm", "layernorm", rows, spec.hidden)]
         out.append(_linear("pooler", spec.batch, spec.hidden, spec.hidden))
     else:
-        t = spec.tokens
+        t, norm = spec.tokens, _norm(spec)
         for i in range(spec.layers):
-            out += _attention(f"layers.{i}", spec.batch, t, spec.seq, spec.hidden, spec.heads, spec.kv_heads)
-            out += _mlp(f"layers.{i}", spec.batch * t, spec.hidden, spec.ffn, spec.mlp)
-        out.append(_linear("lm_head", spec.batch, spec.hidden, spec.vocab))
+            out += _pre_norm_block(f"layers.{i}", norm, spec.batch * t, spec.hidden,
+                                   _attention(f"layers.{i}", spec.batch, t, spec.seq, spec.hidden, spec.heads,
+                                              spec.kv_heads, rotary=not spec.positions),
+                                   _mlp(f"layers.{i}", spec.batch * t, spec.hidden, spec.ffn, spec.mlp),
+                                   ("input_norm", "post_attention_norm"))
+        out += [_vector("norm", norm, spec.batch, spec.hidden),  # the last token's row is all the head reads
+                _linear("lm_head", spec.batch, spec.hidden, spec.vocab)]
     return out
 
 
@@ -256,7 +295,7 @@ def parameter_count(spec: Spec) -> int:
         return weights + biases + norms + (spec.vocab + spec.positions + 2) * h  # word, position, token type
     block_linears = [layer for layer in layers(spec) if layer.kind == "linear" and layer.name != "lm_head"]
     biases = sum(layer.out_channels for layer in block_linears) if spec.bias else 0
-    per_norm = 2 * h if spec.mlp == "gelu" else h  # LayerNorm (GPT-2) or RMSNorm (Llama)
+    per_norm = 2 * h if _norm(spec) == "layernorm" else h  # LayerNorm (GPT-2): weight and bias; RMSNorm: weight
     norms = (2 * spec.layers + 1) * per_norm
     embeddings = (spec.vocab + spec.positions) * h
     tied = spec.vocab * h if spec.tied_embeddings else 0  # the head's weights are the token embeddings: once

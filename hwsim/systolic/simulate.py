@@ -25,6 +25,7 @@ from .bounds import ports_of
 from .dram import Traffic, build_tiles, fold_traffic, plan_traffic
 from .mapping import DATAFLOW_CODES, Mapping, map_layer
 from .scalesim_user import user_mode_cycles
+from .vector import simulate_vector
 
 
 MAX_UNITS_PER_BIT = 2 ** 20  # the finest unit the kernel counts on-chip bits in is 1/2**20 bit
@@ -130,6 +131,8 @@ def simulate_layer(layer: Layer, hw: SystolicConfig, wbits: int = 8, abits: int 
     """
     check_bits(hw, wbits, abits, f"layer {layer.name}: ")
     out_bits = abits if out_bits is None else out_bits
+    if layer.kind == "vector":  # softmax, norms, activations, adds: the vector unit, not the array
+        return simulate_vector(layer, hw, wbits, abits, out_bits, ifmap_on_chip, ofmap_on_chip)
     if layer.kind == "matmul" and hw.scale_bits:  # an activation operand: one scale per tensor, none per column
         hw = dataclasses.replace(hw, scale_bits=0)
     if hw.timing == "scalesim" or not search:
