@@ -10,8 +10,10 @@ batch), and attention's two products as ``matmul`` layers, whose second operand 
 
 In ``decode`` one token per sequence attends to a KV cache of ``seq`` tokens, which the matmuls read as their
 second operand (from DRAM, at the first bits of their (w, a) pair: the KV cache's bits); in ``prefill`` (and in
-the encoders) ``seq`` tokens attend to each other.  A causal prefill computes the whole score matrix: the layers
-count every product of a plain GEMM, not the (L + 1) / 2L of them a kernel that skips masked tiles would do.
+the encoders) ``seq`` tokens attend to each other.  A decoder's prefill is causal: its attention runs in blocks
+of ``causal_block`` queries (256 by default), each against the keys up to its last query, so the masked blocks
+above the diagonal are skipped (FlashAttention's schedule) and only the diagonal blocks compute masked
+products; ``causal_block=0`` computes the whole score matrix.
 Softmax, the norms, GELU and SiLU x up, residual adds and rotary embeddings are ``vector`` layers, run on the
 accelerator's vector unit (:class:`hwsim.config.VectorUnit`) or in float32 on NEON.  Embedding lookups are not
 layers.  The final norm and the language-model head run on the last token only in prefill (what generation
@@ -71,7 +73,9 @@ class DecoderSpec:
     """A decoder-only language model.  ``kv_heads`` < ``heads``: grouped-query attention; ``mlp``: ``swiglu``
     (gate, up, down) or ``gelu`` (two layers, with biases as in GPT-2); ``positions`` > 0: learned position
     embeddings (else rotary: no parameters); ``phase``: ``prefill`` (``seq`` tokens) or ``decode`` (one token per
-    sequence against a KV cache of ``seq``)."""
+    sequence against a KV cache of ``seq``).  ``causal_block``: a causal prefill's attention runs in blocks of that
+    many queries, each against the keys up to its last (the masked blocks above the diagonal skipped, as
+    FlashAttention-style kernels do); 0 computes the whole score matrix."""
 
     hidden: int
     heads: int
@@ -86,6 +90,7 @@ class DecoderSpec:
     phase: str = "prefill"
     seq: int = 2048
     batch: int = 1
+    causal_block: int = 256
 
     @property
     def head_dim(self) -> int:
@@ -178,7 +183,7 @@ def _check(base: str, spec: Spec) -> None:
         value = getattr(spec, f.name)
         if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_DIM:
             raise HwsimError(f"{base}: {f.name}={value}; allowed: 0 to {MAX_DIM:,}")
-        if isinstance(value, int) and not isinstance(value, bool) and value == 0 and f.name not in ("positions",):
+        if isinstance(value, int) and not isinstance(value, bool) and value == 0 and f.name not in ("positions", "causal_block"):
             raise HwsimError(f"{base}: {f.name}=0; allowed: 1 to {MAX_DIM:,}")
     if spec.hidden % spec.heads:
         raise HwsimError(f"{base}: hidden={spec.hidden} is not a multiple of heads={spec.heads}")
@@ -206,19 +211,32 @@ def _vector(name: str, op: str, rows: int, width: int) -> Layer:
     return Layer(name, "vector", 1, 1, VECTOR_OPS[op] * width, 1, 1, width, batch=rows, op=op)
 
 
+def causal_blocks(tokens: int, block: int) -> list[tuple[int, int]]:
+    """(queries, keys) of each block of a causal attention over ``tokens``: blocks of ``block`` queries (the last
+    shorter), each against the keys up to its last query; one block of every query and key when ``block`` is 0."""
+    if not block or block >= tokens:
+        return [(tokens, tokens)]
+    return [(min(block, tokens - start), min(start + block, tokens)) for start in range(0, tokens, block)]
+
+
 def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, heads: int, kv_heads: int,
-               rotary: bool = False) -> list[Layer]:
-    """Q, K, V, (rotary embedding,) Q x K^T, softmax, P x V, the output projection."""
+               rotary: bool = False, causal_block: int = 0) -> list[Layer]:
+    """Q, K, V, (rotary embedding,) Q x K^T, softmax, P x V, the output projection; a causal attention over
+    ``tokens`` (``causal_block`` > 0) in blocks of queries (``attn.qk.0``, ``attn.softmax.0``, ``attn.pv.0``, ...)."""
     hd, share = hidden // heads, heads // kv_heads
     rows = batch * tokens
+    blocks = causal_blocks(tokens, causal_block) if causal_block else [(tokens, keys)]
+    products: list[Layer] = []
+    for i, (q, k) in enumerate(blocks):
+        tag = f".{i}" if len(blocks) > 1 else ""
+        products += [_matmul(f"{prefix}.attn.qk{tag}", batch * kv_heads, q * share, hd, k),
+                     _vector(f"{prefix}.attn.softmax{tag}", "softmax", batch * heads * q, k),
+                     _matmul(f"{prefix}.attn.pv{tag}", batch * kv_heads, q * share, k, hd)]
     return ([_linear(f"{prefix}.attn.q", rows, hidden, heads * hd),
              _linear(f"{prefix}.attn.k", rows, hidden, kv_heads * hd),
              _linear(f"{prefix}.attn.v", rows, hidden, kv_heads * hd)]
             + ([_vector(f"{prefix}.attn.rope", "rope", rows, (heads + kv_heads) * hd)] if rotary else [])
-            + [_matmul(f"{prefix}.attn.qk", batch * kv_heads, tokens * share, hd, keys),
-               _vector(f"{prefix}.attn.softmax", "softmax", batch * heads * tokens, keys),
-               _matmul(f"{prefix}.attn.pv", batch * kv_heads, tokens * share, keys, hd),
-               _linear(f"{prefix}.attn.o", rows, heads * hd, hidden)])
+            + products + [_linear(f"{prefix}.attn.o", rows, heads * hd, hidden)])
 
 
 def _mlp(prefix: str, rows: int, hidden: int, ffn: int, kind: str) -> list[Layer]:
@@ -273,7 +291,8 @@ def layers(spec: Spec) -> list[Layer]:
         for i in range(spec.layers):
             out += _pre_norm_block(f"layers.{i}", norm, spec.batch * t, spec.hidden,
                                    _attention(f"layers.{i}", spec.batch, t, spec.seq, spec.hidden, spec.heads,
-                                              spec.kv_heads, rotary=not spec.positions),
+                                              spec.kv_heads, rotary=not spec.positions,
+                                              causal_block=spec.causal_block if spec.phase == "prefill" else 0),
                                    _mlp(f"layers.{i}", spec.batch * t, spec.hidden, spec.ffn, spec.mlp),
                                    ("input_norm", "post_attention_norm"))
         out += [_vector("norm", norm, spec.batch, spec.hidden),  # the last token's row is all the head reads
@@ -300,6 +319,18 @@ def parameter_count(spec: Spec) -> int:
     embeddings = (spec.vocab + spec.positions) * h
     tied = spec.vocab * h if spec.tied_embeddings else 0  # the head's weights are the token embeddings: once
     return weights - tied + biases + norms + embeddings
+
+
+def phase_label(name: str) -> str | None:
+    """What a decoder's total time is (time to first token, or per output token); None for other workloads."""
+    if not is_transformer(name):
+        return None
+    spec = spec_of(name)
+    if not isinstance(spec, DecoderSpec):
+        return None
+    if spec.phase == "prefill":
+        return f"time to first token (prefill of {spec.seq:,} tokens, batch {spec.batch})"
+    return f"time per output token (decode against {spec.seq:,} cached tokens, batch {spec.batch})"
 
 
 def kv_cache_bytes(spec: DecoderSpec, bits: int) -> float:

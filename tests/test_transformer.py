@@ -40,12 +40,13 @@ def test_vit_b_16_is_17_6_gmacs_at_224():
 
 
 DECODERS = st.builds(
-    lambda heads, share, hd, ffn, n, vocab, seq, mlp, batch: DecoderSpec(
+    lambda heads, share, hd, ffn, n, vocab, seq, mlp, batch, block: DecoderSpec(
         hidden=heads * hd, heads=heads, kv_heads=heads // share, ffn=ffn, layers=n, vocab=vocab, mlp=mlp, seq=seq,
-        batch=batch),
+        batch=batch, causal_block=block),
     heads=st.sampled_from([1, 2, 4, 8]), share=st.sampled_from([1, 2, 4]), hd=st.sampled_from([8, 16, 32, 64]),
     ffn=st.integers(8, 512), n=st.integers(1, 3), vocab=st.integers(2, 1000), seq=st.integers(1, 600),
-    mlp=st.sampled_from(["swiglu", "gelu"]), batch=st.integers(1, 3)).filter(lambda s: s.kv_heads > 0)
+    mlp=st.sampled_from(["swiglu", "gelu"]), batch=st.integers(1, 3), block=st.integers(1, 300)
+).filter(lambda s: s.kv_heads > 0)
 
 
 @settings(max_examples=300, deadline=None)
@@ -56,13 +57,33 @@ def test_decode_macs_are_the_weights_plus_the_attention_term(spec):
     macs = sum(layer.macs for layer in layers(decode))
     weights = sum(layer.weight_count for layer in layers(decode))
     assert macs == spec.batch * (weights + 2 * spec.layers * spec.heads * spec.head_dim * spec.seq)
-    # prefill: seq tokens through every block, the full score matrix, the head on the last token
+    # prefill: seq tokens through every block, the head on the last token, causal attention in blocks of queries
+    # (each against the keys up to its last), or the full score matrix with causal_block=0
     prefill = dataclasses.replace(spec, phase="prefill")
-    head = spec.hidden * spec.vocab
-    assert sum(layer.macs for layer in layers(prefill)) == spec.batch * (
-        spec.seq * (weights - head) + head + 2 * spec.layers * spec.heads * spec.head_dim * spec.seq ** 2)
+    head, L, b = spec.hidden * spec.vocab, spec.seq, spec.causal_block
+    scores = sum(min(b, L - start) * min(start + b, L) for start in range(0, L, b))
+    for block, products in ((b, scores), (0, L * L)):
+        assert sum(layer.macs for layer in layers(dataclasses.replace(prefill, causal_block=block))) == spec.batch * (
+            L * (weights - head) + head + 2 * spec.layers * spec.heads * spec.head_dim * products)
     # the parameters do not depend on the phase or the length (rotary positions)
     assert parameter_count(decode) == parameter_count(dataclasses.replace(prefill, seq=1))
+
+
+def test_a_causal_prefill_skips_the_masked_blocks():
+    # 2,048 tokens in 8 blocks of 256 queries: block j against 256 (j + 1) keys, 9/16 of the full score matrix
+    causal, full = spec_of("llama3_8b:seq=2048"), spec_of("llama3_8b:seq=2048,causal_block=0")
+    products = {spec: sum(x.macs for x in layers(spec) if x.kind == "matmul") for spec in (causal, full)}
+    assert products[causal] * 16 == products[full] * 9
+    qk = [x for x in layers(causal) if x.name.startswith("layers.0.attn.qk")]
+    assert [(x.gemm_m, x.gemm_n) for x in qk] == [(256 * 4, 256 * (j + 1)) for j in range(8)]
+    softmax = [x for x in layers(causal) if x.name.startswith("layers.0.attn.softmax")]
+    assert sum(x.ofmap_elements for x in softmax) == 32 * 256 * 256 * 36  # heads x the blocks' scores
+    hw = "bitfusion_16x32"
+    assert simulate(model_layers("llama3_2_1b:seq=1024,layers=2"), hw, (8, 8)).latency_ms < \
+        simulate(model_layers("llama3_2_1b:seq=1024,layers=2,causal_block=0"), hw, (8, 8)).latency_ms
+    # decode and the encoders are not causal: one block
+    assert not any(".attn.qk." in x.name for x in layers(spec_of("llama3_8b:phase=decode,seq=2048")))
+    assert not any(".attn.qk." in x.name for x in model_layers("bert_base:seq=512"))
 
 
 def test_grouped_query_attention_shares_the_cache_not_the_work():
@@ -258,3 +279,15 @@ def test_the_vector_unit_is_a_config_section(tmp_path, capsys):
     bad.write_text(yaml.safe_dump(raw))
     assert main(["simulate", "--hw", str(bad), "--model", "deit_tiny"]) == 2
     assert "field 'vector.exp'" in capsys.readouterr().err
+
+
+def test_a_decoders_table_names_its_total(capsys):
+    for model, label in (("llama3_2_1b:layers=1,seq=64", "time to first token (prefill of 64 tokens, batch 1): "),
+                         ("llama3_2_1b:layers=1,seq=64,phase=decode",
+                          "time per output token (decode against 64 cached tokens, batch 1): ")):
+        assert main(["simulate", "--hw", "bitfusion_16x32", "--model", model]) == 0
+        last = capsys.readouterr().out.rstrip("\n").splitlines()[-1]
+        total = simulate(model_layers(model), "bitfusion_16x32", (8, 8)).latency_ms
+        assert last == f"{label}{total:.3f} ms"
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "deit_tiny:layers=1"]) == 0
+    assert "token" not in capsys.readouterr().out

@@ -60,5 +60,11 @@ def run(args) -> int:
              f"({len(result.layers)} layers)")
         return 0
     text = {"table": result.to_table, "json": result.to_json, "csv": result.to_csv}[args.format]()
+    if args.format == "table" and args.model:
+        from hwsim.transformer import phase_label
+
+        phase = phase_label(args.model)
+        if phase:  # a decoder: its total is the time to first token or per output token
+            text = text.rstrip("\n") + f"\n{phase}: {result.latency_ms:.3f} ms\n"
     emit(text, args, f"{len(result.layers)} layers, {result.total_cycles:,} cycles, {result.latency_ms:.3f} ms")
     return 0
