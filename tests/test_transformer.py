@@ -291,3 +291,19 @@ def test_a_decoders_table_names_its_total(capsys):
         assert last == f"{label}{total:.3f} ms"
     assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "deit_tiny:layers=1"]) == 0
     assert "token" not in capsys.readouterr().out
+
+
+def test_kv_bits_set_the_second_operand_of_attention(tmp_path, capsys):
+    model = "llama3_2_1b:layers=2,phase=decode,seq=2048"
+    out = {}
+    for kv in ("2", "8"):
+        assert main(["simulate", "--hw", "bitfusion_16x32", "--model", model, "--wbits", "4", "--kv-bits", kv,
+                     "--format", "csv", "-o", str(tmp_path / f"kv{kv}.csv"), "--quiet"]) == 0
+        rows = (tmp_path / f"kv{kv}.csv").read_text().splitlines()
+        out[kv] = {r.split(",")[0]: r.split(",") for r in rows[1:]}
+    qk = "layers.0.attn.qk"
+    assert out["2"][qk][1:3] == ["2", "8"] and out["8"][qk][1:3] == ["8", "8"]
+    assert out["2"]["layers.0.attn.q"][1:3] == ["4", "8"]  # the weights keep theirs
+    assert float(out["2"]["total"][5]) < float(out["8"]["total"][5])  # cycles: a 2-bit cache reads less
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "resnet18", "--kv-bits", "4"]) == 2
+    assert "--kv-bits applies to transformers" in capsys.readouterr().err

@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--wbits", type=bit_width, metavar="B", help="weight bits for every layer (default 8)")
     p.add_argument("--abits", type=bit_width, metavar="B", help="activation bits for every layer (default 8)")
     p.add_argument("--bits", metavar="FILE", help="per-layer bits: JSON/YAML mapping layer -> w4a8 (and optional default)")
+    p.add_argument("--kv-bits", type=bit_width, metavar="B",
+                   help="transformers: bits of attention's second operand, K and V (the KV cache in decode), in "
+                        "place of the weight bits of its matmul layers")
     p.add_argument("--dataflow", choices=("os", "ws", "is"), help="override the config's dataflow")
     p.add_argument("--whole-network", action="store_true",
                    help="requantize each layer's outputs to the next layer's activation bits (default: its own)")
@@ -48,6 +51,12 @@ def run(args) -> int:
         bits = load_bits_file(args.bits, [layer.name for layer in layers])
     else:
         bits = (8 if args.wbits is None else args.wbits, 8 if args.abits is None else args.abits)
+    if args.kv_bits is not None:
+        if not any(layer.kind == "matmul" for layer in layers):
+            raise HwsimError("--kv-bits applies to transformers (layers of kind matmul); this workload has none")
+        pairs = {layer.name: bits[layer.name] if isinstance(bits, dict) else bits for layer in layers}
+        bits = {layer.name: ((args.kv_bits, pairs[layer.name][1]) if layer.kind == "matmul" else pairs[layer.name])
+                for layer in layers}
     result = simulate(layers, hw, bits, whole_network=args.whole_network)
     if args.format == "scalesim":
         from pathlib import Path
