@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(PY) -m pip install --quiet --no-compile "torch==2.13.*"
 	$(PY) -m compileall -q -j 0 -x py312_intrinsics $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/torch
-	$(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode -e ".[dev,ray,docs]"
+	$(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode -e ".[dev,ray,docs,onnx]"
 	touch $(STAMP)
 
 install: $(STAMP)

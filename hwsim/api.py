@@ -53,6 +53,16 @@ def topology_layers(path: str | Path) -> list[Layer]:
     return layers_from_topology(path)
 
 
+def onnx_layers(path: str | Path, *, input_shape: Sequence[int] | None = None,
+                skip_unsupported: bool = False) -> tuple[list[Layer], Any]:
+    """The layers of an ONNX model (needs the ``onnx`` package), and a Counter of the operators left out as
+    unsupported (with ``skip_unsupported``; else they are refused).  ``input_shape``: the first input's shape,
+    where the file does not fix it (:mod:`hwsim.onnx_import`)."""
+    from .onnx_import import layers_from_onnx
+
+    return layers_from_onnx(path, input_shape, skip_unsupported)
+
+
 def module_layers(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> list[Layer]:
     """The conv and linear layers of a torch ``nn.Module`` for an input of ``input_shape`` (N, C, H, W), in
     execution order, with the graph's edges (needs torch)."""

@@ -83,7 +83,8 @@ class VectorUnit:
     element (a first-order count, every value overridable in YAML): softmax 8 (max, subtract, exp as four
     polynomial steps, sum, scale), layernorm 7 (mean, subtract, square, sum, rsqrt scale, gamma, beta), rmsnorm 4
     (square, sum, rsqrt scale, gamma), gelu 8 (tanh form), silu_mul 8 (sigmoid as exp, add, reciprocal; two
-    multiplies), add 1, rope 3 (two multiplies and an add, sines and cosines from a table).  ``pj_per_op``: 0.75 pJ,
+    multiplies), add and mul 1, rope 3 (two multiplies and an add, sines and cosines from a table), unary 4 (an
+    imported model's sigmoid, tanh, erf, exp or square root, as polynomial steps).  ``pj_per_op``: 0.75 pJ,
     the mean of a 16-bit float add (0.4 pJ) and multiply (1.1 pJ) at 45 nm (Horowitz, ISSCC 2014).  Its area is
     not counted.
     """
@@ -95,7 +96,9 @@ class VectorUnit:
     gelu: float = 8.0
     silu_mul: float = 8.0
     add: float = 1.0
+    mul: float = 1.0
     rope: float = 3.0
+    unary: float = 4.0
     pj_per_op: float = 0.75
 
     def ops_per_element(self, op: str) -> float:

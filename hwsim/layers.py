@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 # Operators a vector unit runs, and how many input tensors each reads per output element
-VECTOR_OPS = {"softmax": 1, "layernorm": 1, "rmsnorm": 1, "gelu": 1, "silu_mul": 2, "add": 2, "rope": 1}
+VECTOR_OPS = {"softmax": 1, "layernorm": 1, "rmsnorm": 1, "gelu": 1, "silu_mul": 2, "add": 2, "mul": 2, "rope": 1,
+              "unary": 1}
 
 
 @dataclasses.dataclass(frozen=True)

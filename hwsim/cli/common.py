@@ -145,6 +145,11 @@ def add_workload(p, required: bool = True) -> None:
                           "or a transformer (vit_b_16, deit_tiny, deit_small, bert_base, llama3_8b, llama3_2_1b, "
                           "gpt2_small, llama) with options in the name: llama3_8b:phase=decode,seq=4096")
     src.add_argument("--topology", metavar="CSV", help="SCALE-Sim topology CSV (conv or GEMM rows)")
+    src.add_argument("--onnx", metavar="FILE", help="an ONNX model (needs the onnx package: pip install 'hwsim[onnx]')")
+    p.add_argument("--input-shape", type=_shape, metavar="N,C,H,W",
+                   help="--onnx: the shape of the model's first input, where the file does not fix it")
+    p.add_argument("--skip-unsupported", action="store_true",
+                   help="--onnx: leave out operators hwsim does not model, and count them (default: refuse them)")
     p.add_argument("--input-size", type=int_in(1, 2048), default=None, metavar="PX",
                    help="input height and width (default 224; 16 for digits-resnet)")
     p.add_argument("--batch", type=int_in(1, 65536), default=1, help="batch size (default 1)")
@@ -152,6 +157,17 @@ def add_workload(p, required: bool = True) -> None:
                    help="override the config's timing mode: hwsim (the best schedule, every cycle counted) or "
                         "scalesim (SCALE-Sim's schedule and counts)")
     add_arm_options(p)
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """An input shape: comma-separated positive integers."""
+    try:
+        dims = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(not 1 <= d <= 2 ** 24 for d in dims):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: comma-separated integers from 1 to {2 ** 24:,}")
+    return dims
 
 
 def add_arm_options(p, what: str = "the ARM target") -> None:
@@ -167,10 +183,21 @@ def load_workload(args):
     from hwsim.api import hardware, model_layers, topology_layers
 
     hw = hardware(args.hw, threads=args.threads, clock_mhz=args.clock_mhz, timing=args.timing)
-    if args.topology:
+    if (args.input_shape is not None or args.skip_unsupported) and not args.onnx:
+        raise HwsimError("--input-shape and --skip-unsupported apply to --onnx")
+    if args.topology or args.onnx:
         if args.input_size is not None or args.batch != 1:
-            raise HwsimError("--input-size and --batch apply to --model; a topology file fixes its own sizes")
-        return hw, topology_layers(args.topology), ()
+            raise HwsimError("--input-size and --batch apply to --model; a topology or ONNX file fixes its own sizes "
+                             "(--onnx: --input-shape)")
+        if args.topology:
+            return hw, topology_layers(args.topology), ()
+        from hwsim.api import onnx_layers
+
+        layers, skipped = onnx_layers(args.onnx, input_shape=args.input_shape, skip_unsupported=args.skip_unsupported)
+        if skipped:
+            note(f"onnx: left out {sum(skipped.values())} unsupported operators: "
+                 + ", ".join(f"{op} ({n})" for op, n in sorted(skipped.items())))
+        return hw, layers, tuple(args.input_shape or ())
     if args.model == "digits-resnet":  # the embedded quantization default (1-channel inputs)
         from hwsim.quant.digits_model import default_digits_model
         from hwsim.workload import layers_from_module

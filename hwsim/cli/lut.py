@@ -36,7 +36,7 @@ def run(args) -> int:
 
     check_output_file(args)
     hw, layers, shape = load_workload(args)
-    model = args.model or Path(args.topology).stem
+    model = args.model or Path(args.topology or args.onnx).stem
     policy = PrecisionPolicy(args.policy)
     bits = None
     if args.bits:  # checked before the table is built: a bad bits file is the only line

@@ -41,8 +41,8 @@ def run(args) -> int:
     problem = load_problem(args.problem)
     if args.resimulate:
         return _resimulated(args, problem)
-    if args.hw or args.model or args.topology:
-        raise HwsimError("--hw, --model and --topology are for --resimulate")
+    if args.hw or args.model or args.topology or args.onnx:
+        raise HwsimError("--hw, --model, --topology and --onnx are for --resimulate")
     check_feasible(problem)
     if args.objectives is not None:
         return _pareto(args, problem)
@@ -95,7 +95,7 @@ def _resimulated(args, problem) -> int:
     from hwsim.search.ga import solve_ga
     from hwsim.search.problem import check_feasible
 
-    if not args.hw or not (args.model or args.topology):
+    if not args.hw or not (args.model or args.topology or args.onnx):
         raise HwsimError("--resimulate needs the network: --hw CONFIG and --model NAME or --topology CSV")
     if args.objectives or args.solver != "ga":
         raise HwsimError("--resimulate runs the GA on one objective (the exact solver needs an additive cost)")
