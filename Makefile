@@ -100,6 +100,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/compare_methods.py
 	$(PY) benchmarks/bench_pinned_kernels.py
 	$(PY) benchmarks/bench_rates.py
+	$(PY) benchmarks/bench_transformer.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
