@@ -229,23 +229,35 @@ def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, hea
     products: list[Layer] = []
     for i, (q, k) in enumerate(blocks):
         tag = f".{i}" if len(blocks) > 1 else ""
-        products += [_matmul(f"{prefix}.attn.qk{tag}", batch * kv_heads, q * share, hd, k),
-                     _vector(f"{prefix}.attn.softmax{tag}", "softmax", batch * heads * q, k),
-                     _matmul(f"{prefix}.attn.pv{tag}", batch * kv_heads, q * share, k, hd)]
+        scores = _matmul(f"{prefix}.attn.qk{tag}", batch * kv_heads, q * share, hd, k)
+        probabilities = _vector(f"{prefix}.attn.softmax{tag}", "softmax", batch * heads * q, k)
+        pv = _matmul(f"{prefix}.attn.pv{tag}", batch * kv_heads, q * share, k, hd)
+        products += _chain(scores, probabilities, pv)
+    out = _linear(f"{prefix}.attn.o", rows, heads * hd, hidden)
+    if len(blocks) == 1:  # P x V's output is all the projection reads (in blocks, it reads every block's)
+        products[-1] = _chain(products[-1], out)[0]
     return ([_linear(f"{prefix}.attn.q", rows, hidden, heads * hd),
              _linear(f"{prefix}.attn.k", rows, hidden, kv_heads * hd),
              _linear(f"{prefix}.attn.v", rows, hidden, kv_heads * hd)]
             + ([_vector(f"{prefix}.attn.rope", "rope", rows, (heads + kv_heads) * hd)] if rotary else [])
-            + products + [_linear(f"{prefix}.attn.o", rows, heads * hd, hidden)])
+            + products + [out])
+
+
+def _chain(*layers: Layer) -> list[Layer]:
+    """``layers`` with each one's output read by the next alone: the graph edges whole-network mode keeps on chip
+    when the tensor fits (the other edges of a block are left out: a tensor read by several layers, or a layer
+    reading several tensors, is not kept)."""
+    return [dataclasses.replace(a, consumers=(b.name,)) for a, b in zip(layers, layers[1:])] + [layers[-1]]
 
 
 def _mlp(prefix: str, rows: int, hidden: int, ffn: int, kind: str) -> list[Layer]:
     """The MLP with its activation: SwiGLU (gate, up, SiLU(gate) x up, down) or GELU (fc1, GELU, fc2)."""
     if kind == "swiglu":
         return [_linear(f"{prefix}.mlp.gate", rows, hidden, ffn), _linear(f"{prefix}.mlp.up", rows, hidden, ffn),
-                _vector(f"{prefix}.mlp.act", "silu_mul", rows, ffn), _linear(f"{prefix}.mlp.down", rows, ffn, hidden)]
-    return [_linear(f"{prefix}.mlp.fc1", rows, hidden, ffn), _vector(f"{prefix}.mlp.act", "gelu", rows, ffn),
-            _linear(f"{prefix}.mlp.fc2", rows, ffn, hidden)]
+                *_chain(_vector(f"{prefix}.mlp.act", "silu_mul", rows, ffn),
+                        _linear(f"{prefix}.mlp.down", rows, ffn, hidden))]
+    return _chain(_linear(f"{prefix}.mlp.fc1", rows, hidden, ffn), _vector(f"{prefix}.mlp.act", "gelu", rows, ffn),
+                  _linear(f"{prefix}.mlp.fc2", rows, ffn, hidden))
 
 
 def _pre_norm_block(prefix: str, norm: str, rows: int, hidden: int, attention: list[Layer], mlp: list[Layer],

@@ -307,3 +307,23 @@ def test_kv_bits_set_the_second_operand_of_attention(tmp_path, capsys):
     assert float(out["2"]["total"][5]) < float(out["8"]["total"][5])  # cycles: a 2-bit cache reads less
     assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "resnet18", "--kv-bits", "4"]) == 2
     assert "--kv-bits applies to transformers" in capsys.readouterr().err
+
+
+def test_whole_network_keeps_attention_intermediates_on_chip_when_they_fit():
+    hw = load_config(CONFIGS / "bitfusion_16x32.yaml")
+    room = hw.on_chip_bits()
+    decode = model_layers("llama3_2_1b:phase=decode,seq=512,layers=1")
+    per_layer, whole = simulate(decode, hw, (4, 8)), simulate(decode, hw, (4, 8), whole_network=True)
+    got = {x.name: x for x in whole.layers}
+    # one token's scores, 32 heads x 512 keys at 8 bits, fit: Q.K^T writes none, the softmax reads none of them
+    assert 32 * 512 * 8 <= room
+    assert got["layers.0.attn.qk"].dram_write_bytes == 0 and got["layers.0.attn.softmax"].dram_read_bytes == 0
+    assert got["layers.0.attn.softmax"].dram_write_bytes == 0 and got["layers.0.attn.pv"].dram_ifmap_read_bytes == 0
+    assert got["layers.0.mlp.act"].dram_write_bytes == 0 and got["layers.0.mlp.down"].dram_ifmap_read_bytes == 0
+    assert whole.latency_ms < per_layer.latency_ms
+    # ViT-B/16's scores, 12 x 197 x 197 bytes, do not fit this array's buffers: they go out and come back
+    vit = {x.name: x for x in simulate(model_layers("vit_b_16"), hw, (8, 8), whole_network=True).layers}
+    assert 12 * 197 * 197 * 8 > room and vit["blocks.0.attn.softmax"].dram_read_bytes >= 12 * 197 * 197
+    # a tensor read by several layers (K into Q.K^T and the cache) or a layer reading several (the residual add)
+    # is not kept
+    assert got["layers.0.attn.k"].dram_write_bytes > 0 and got["layers.0.attn.add"].dram_read_bytes > 0
