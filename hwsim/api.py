@@ -64,8 +64,10 @@ def onnx_layers(path: str | Path, *, input_shape: Sequence[int] | None = None,
 
 
 def module_layers(model: Any, input_shape: Sequence[int] = (1, 3, 224, 224)) -> list[Layer]:
-    """The conv and linear layers of a torch ``nn.Module`` for an input of ``input_shape`` (N, C, H, W), in
-    execution order, with the graph's edges (needs torch)."""
+    """The layers of a torch ``nn.Module`` for a float input of ``input_shape`` ((N, C, H, W) for images, (N, L, E)
+    for a sequence of embeddings), in execution order, with the graph's edges (needs torch): convolutions, linear
+    layers, attention (nn.MultiheadAttention; traced: scaled_dot_product_attention and products of two
+    activations) and softmax, norm and GELU as vector layers."""
     from .workload import layers_from_module
 
     return layers_from_module(model, input_shape)

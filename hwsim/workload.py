@@ -43,6 +43,83 @@ def _layer_from_module(name: str, module, in_shape: Sequence[int], out_shape: Se
     return None
 
 
+def _shape_of(arg) -> tuple | None:
+    meta = getattr(arg, "meta", {}).get("tensor_meta")
+    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+
+
+def _attention_layers(name: str, q: tuple, k: tuple, v: tuple) -> list[Layer]:
+    """Q x K^T, softmax, P x V of an attention over (..., L, E) queries and (..., S, E) keys and values; a key head
+    shared by several query heads (grouped-query attention) stacks them as rows."""
+    lead_q, lead_k = math.prod(q[:-2]), math.prod(k[:-2])
+    groups, share = lead_k, max(1, lead_q // max(lead_k, 1))
+    rows, depth, keys, width = q[-2] * share, q[-1], k[-2], v[-1]
+    scores = Layer(f"{name}.qk", "matmul", 1, 1, groups * depth, 1, 1, groups * keys, groups=groups, batch=rows)
+    softmax = Layer(f"{name}.softmax", "vector", 1, 1, keys, 1, 1, keys, batch=lead_q * q[-2], op="softmax")
+    pv = Layer(f"{name}.pv", "matmul", 1, 1, groups * keys, 1, 1, groups * width, groups=groups, batch=rows)
+    return [dataclasses.replace(scores, consumers=(softmax.name,)), dataclasses.replace(softmax, consumers=(pv.name,)),
+            pv]
+
+
+def _multihead_layers(name: str, module, q: tuple, k: tuple) -> list[Layer]:
+    """nn.MultiheadAttention on (L, N, E) or, batch first, (N, L, E) queries: its projections and attention."""
+    if q[-1] != module.embed_dim or (module.kdim, module.vdim) != (module.embed_dim, module.embed_dim):
+        raise HwsimError(f"layer {name}: MultiheadAttention with kdim/vdim other than embed_dim is not supported")
+    (n, lq), s = ((q[0], q[1]) if module.batch_first else (q[1], q[0])), (k[1] if module.batch_first else k[0])
+    e, h = module.embed_dim, module.num_heads
+    heads = (n, h)
+    proj = [Layer(f"{name}.q", "linear", 1, 1, e, 1, 1, e, batch=n * lq),
+            Layer(f"{name}.k", "linear", 1, 1, e, 1, 1, e, batch=n * s),
+            Layer(f"{name}.v", "linear", 1, 1, e, 1, 1, e, batch=n * s)]
+    core = _attention_layers(name, (*heads, lq, e // h), (*heads, s, e // h), (*heads, s, e // h))
+    out = Layer(f"{name}.out_proj", "linear", 1, 1, e, 1, 1, e, batch=n * lq)
+    return proj + core[:-1] + [dataclasses.replace(core[-1], consumers=(out.name,)), out]
+
+
+def _functional_layers(node, name: str) -> list[Layer]:
+    """The layers of a function call: scaled_dot_product_attention, a product of two activations, softmax, GELU,
+    layer norm; [] for anything else."""
+    import operator
+
+    import torch
+    from torch.nn import functional as F
+
+    target, args = node.target, node.args
+    shapes = [_shape_of(a) for a in args]
+    out = _shape_of(node)
+    if target is F.scaled_dot_product_attention and all(shapes[:3]):
+        return _attention_layers(name, *shapes[:3])
+    if target in (torch.matmul, operator.matmul, torch.bmm) and len(shapes) >= 2 and all(shapes[:2]) \
+            and len(shapes[0]) >= 2 and len(shapes[1]) >= 2:
+        a, b = shapes[0], shapes[1]
+        groups = max(math.prod(a[:-2]), math.prod(b[:-2]))
+        return [Layer(name, "matmul", 1, 1, groups * a[-1], 1, 1, groups * b[-1], groups=groups, batch=a[-2])]
+    ops = {F.softmax: "softmax", torch.softmax: "softmax", F.gelu: "gelu", F.layer_norm: "layernorm"}
+    if target in ops and out:
+        return [Layer(name, "vector", 1, 1, out[-1], 1, 1, out[-1], batch=math.prod(out[:-1]), op=ops[target])]
+    return []
+
+
+_VECTOR_MODULES = {"Softmax": "softmax", "GELU": "gelu", "LayerNorm": "layernorm", "RMSNorm": "rmsnorm"}
+
+
+def _module_layers(name: str, module, in_shapes: list, out_shape: tuple | None) -> list[Layer]:
+    """The layers of one module call: a convolution, a linear layer, nn.MultiheadAttention (its projections and
+    attention), a softmax, GELU or norm module (a vector layer); [] for anything else."""
+    from torch import nn
+
+    if isinstance(module, nn.MultiheadAttention):
+        return _multihead_layers(name, module, in_shapes[0], in_shapes[1]) if len(in_shapes) >= 2 and \
+            all(in_shapes[:2]) else []
+    if out_shape is None or not in_shapes or in_shapes[0] is None:
+        return []
+    if type(module).__name__ in _VECTOR_MODULES:
+        return [Layer(name, "vector", 1, 1, out_shape[-1], 1, 1, out_shape[-1], batch=math.prod(out_shape[:-1]),
+                      op=_VECTOR_MODULES[type(module).__name__])]
+    layer = _layer_from_module(name, module, in_shapes[0], out_shape)
+    return [layer] if layer is not None else []
+
+
 def _layers_by_fx(model, example) -> list[Layer]:
     from torch import fx
     from torch.fx.passes.shape_prop import ShapeProp
@@ -50,20 +127,20 @@ def _layers_by_fx(model, example) -> list[Layer]:
     gm = fx.symbolic_trace(model)
     ShapeProp(gm).propagate(example)
     modules = dict(gm.named_modules())
-    layers, nodes = [], {}
+    layers, nodes, outputs = [], {}, {}  # nodes: a layer reading a node's input; outputs: a layer writing its output
     for node in gm.graph.nodes:
-        if node.op != "call_module":
-            continue
-        arg = node.args[0]
-        in_meta = getattr(arg, "meta", {}).get("tensor_meta")
-        out_meta = node.meta.get("tensor_meta")
-        if in_meta is None or out_meta is None:
-            continue
-        layer = _layer_from_module(str(node.target), modules[node.target], tuple(in_meta.shape), tuple(out_meta.shape))
-        if layer is not None:
-            layers.append(layer)
-            nodes[layer.name] = node
-    return [dataclasses.replace(layer, consumers=_consumers(nodes[layer.name], nodes)) for layer in layers]
+        found: list[Layer] = []
+        if node.op == "call_function":
+            found = _functional_layers(node, str(node.name))
+        elif node.op == "call_module":
+            found = _module_layers(str(node.target), modules[node.target], [_shape_of(a) for a in node.args],
+                                   _shape_of(node))
+        if found:
+            layers += found
+            nodes[found[0].name] = node
+            outputs[found[-1].name] = node
+    return [layer if layer.consumers else dataclasses.replace(layer, consumers=_consumers(outputs[layer.name], nodes))
+            if layer.name in outputs else layer for layer in layers]
 
 
 def _consumers(node, layer_nodes: dict) -> tuple[str, ...]:
@@ -100,6 +177,7 @@ def _consumers(node, layer_nodes: dict) -> tuple[str, ...]:
 
 def _layers_by_hooks(model, example) -> list[Layer]:
     import torch
+    from torch import nn
 
     layers: list[Layer] = []
     seen: dict[str, int] = {}
@@ -110,13 +188,12 @@ def _layers_by_hooks(model, example) -> list[Layer]:
             n = seen.get(name, 0)
             seen[name] = n + 1
             label = name if n == 0 else f"{name}#{n}"  # a module called twice is two layers
-            layer = _layer_from_module(label, module, tuple(inputs[0].shape), tuple(output.shape))
-            if layer is not None:
-                layers.append(layer)
+            shape = lambda t: tuple(t.shape) if hasattr(t, "shape") else None  # noqa: E731
+            layers.extend(_module_layers(label, module, [shape(x) for x in inputs], shape(output)))
         return record
 
     for name, module in model.named_modules():
-        if not list(module.children()):
+        if not list(module.children()) or isinstance(module, nn.MultiheadAttention):
             handles.append(module.register_forward_hook(hook(name)))
     try:
         with torch.no_grad():
@@ -152,8 +229,9 @@ def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), met
     """
     import torch
 
-    if len(input_shape) != 4 or any(not isinstance(d, int) or d <= 0 for d in input_shape):
-        raise HwsimError(f"input shape {tuple(input_shape)}: expected four positive integers (N, C, H, W)")
+    if len(input_shape) < 2 or any(not isinstance(d, int) or d <= 0 for d in input_shape):
+        raise HwsimError(f"input shape {tuple(input_shape)}: expected positive integers, at least two (N, C, H, W for "
+                         f"images; N, L, E for a sequence of embeddings)")
     attempts = []
     try:
         attempts.append((_without_batchnorm(copy.deepcopy(model).to("meta")), torch.zeros(*input_shape, device="meta")))

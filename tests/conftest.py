@@ -128,7 +128,8 @@ def demo_run(tmp_path_factory):
 # them out (`-m torch`, `-m "not torch"`).
 TORCH_MODULES = {"test_quant", "test_quant_memo", "test_quant_replay", "test_quant_correctness", "test_sensitivity_methods",
                  "test_pipeline",
-                 "test_readme_demo", "test_reproducible", "test_codesign", "test_onnx"}
+                 "test_readme_demo", "test_reproducible", "test_codesign", "test_onnx",
+                 "test_torch_attention"}
 TORCH_FIXTURES = {"data", "model", "demo_run", "demo"}
 
 
