@@ -118,7 +118,7 @@ PRESETS: dict[str, Spec] = {
                                tied_embeddings=True),
     # Radford et al. 2019, GPT-2 small: 124 M parameters, 1,024 learned positions, tied embeddings
     "gpt2_small": DecoderSpec(hidden=768, heads=12, kv_heads=12, ffn=3072, layers=12, vocab=50257, mlp="gelu",
-                              tied_embeddings=True, positions=1024, bias=True, seq=1024),
+                              tied_embeddings=True, positions=1024, bias=True, seq=512),
     # a decoder to shape at will: every dimension an option (Llama 3 8B's by default)
     "llama": DecoderSpec(hidden=4096, heads=32, kv_heads=8, ffn=14336, layers=32, vocab=128256),
 }
@@ -194,7 +194,10 @@ def _check(base: str, spec: Spec) -> None:
     if isinstance(spec, BertSpec) and spec.seq > spec.positions:
         raise HwsimError(f"{base}: seq={spec.seq}; allowed: up to its {spec.positions} positions")
     if isinstance(spec, DecoderSpec) and spec.positions and spec.seq + (spec.phase == "decode") > spec.positions:
-        raise HwsimError(f"{base}: seq={spec.seq}; allowed: up to its {spec.positions} learned positions")
+        limit = spec.positions - (spec.phase == "decode")
+        what = "cached tokens in decode (the new token takes the next position)" if spec.phase == "decode" else "tokens"
+        raise HwsimError(f"{base}: seq={spec.seq}; allowed: up to {limit} {what}, for its {spec.positions} learned "
+                         f"positions")
 
 
 def _linear(name: str, rows: int, inputs: int, outputs: int) -> Layer:

@@ -189,6 +189,7 @@ def test_every_transformer_simulates_on_both_targets(name, capsys):
     ("llama:kv_heads=5", "heads=32 is not a multiple of kv_heads=5"),
     ("bert_base:seq=1024", "seq=1024; allowed: up to its 512 positions"),
     ("gpt2_small:seq=0", "seq=0; allowed: 1 to"),
+    ("gpt2_small:phase=decode,seq=1024", "seq=1024; allowed: up to 1023 cached tokens in decode"),
     ("vit_b_16:image=8", "image=8 is smaller than a patch (16)"),
 ])
 def test_bad_options_are_one_line(model, message, capsys):
