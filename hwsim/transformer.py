@@ -357,8 +357,22 @@ def kv_cache_bytes(spec: DecoderSpec, bits: int) -> float:
 def transformer_layers(name: str, image: int | None = None, batch: int | None = None) -> list[Layer]:
     """The layers of a built-in transformer by name (``vit_b_16``, ``llama3_8b:phase=decode,seq=4096``, ...);
     ``batch``, when given, for a name that does not set it."""
+    from .workload import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS
+
+    base = name.partition(":")[0]
     spec = spec_of(name, image)
     if batch is not None and "batch=" not in name:
         spec = dataclasses.replace(spec, batch=batch)
-        _check(name.partition(":")[0], spec)
-    return layers(spec)
+        _check(base, spec)
+    blocks = 1
+    if isinstance(spec, DecoderSpec) and spec.phase == "prefill" and spec.causal_block:
+        blocks = -(-spec.seq // spec.causal_block)
+    if spec.layers * (20 + 3 * blocks) > MAX_TOPOLOGY_LAYERS:  # about 20 layers a block, 3 per causal block
+        raise HwsimError(f"{base}: {spec.layers:,} blocks of {3 * blocks + 17} layers or more; allowed: at most "
+                         f"{MAX_TOPOLOGY_LAYERS:,} layers (fewer layers=, or a larger causal_block=)")
+    out = layers(spec)
+    biggest = max(out, key=lambda x: x.macs)
+    if biggest.macs > MAX_LAYER_MACS:
+        raise HwsimError(f"{base}: layer {biggest.name} has {biggest.macs:.3g} MACs; allowed: at most "
+                         f"{MAX_LAYER_MACS:.0e} in one layer")
+    return out

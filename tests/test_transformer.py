@@ -191,6 +191,8 @@ def test_every_transformer_simulates_on_both_targets(name, capsys):
     ("gpt2_small:seq=0", "seq=0; allowed: 1 to"),
     ("gpt2_small:phase=decode,seq=1024", "seq=1024; allowed: up to 1023 cached tokens in decode"),
     ("vit_b_16:image=8", "image=8 is smaller than a patch (16)"),
+    ("llama:layers=100000", "allowed: at most 100,000 layers"),
+    ("llama3_8b:seq=16000000,causal_block=16000000", "MACs; allowed: at most 1e+15 in one layer"),
 ])
 def test_bad_options_are_one_line(model, message, capsys):
     assert main(["simulate", "--hw", "bitfusion_16x32", "--model", model]) == 2
