@@ -155,6 +155,14 @@ def layers_from_onnx(path: str | Path, input_shape: Sequence[int] | None = None,
                          f"--skip-unsupported leaves them out and counts them")
     if not layers:
         raise HwsimError(f"{path}: no Conv, Gemm or MatMul to simulate")
+    from .workload import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS
+
+    if len(layers) > MAX_TOPOLOGY_LAYERS:
+        raise HwsimError(f"{path}: {len(layers):,} layers; allowed: at most {MAX_TOPOLOGY_LAYERS:,}")
+    biggest = max(layers, key=lambda x: x.macs)
+    if biggest.macs > MAX_LAYER_MACS:
+        raise HwsimError(f"{path}: layer {biggest.name} has {biggest.macs:.3g} MACs; allowed: at most "
+                         f"{MAX_LAYER_MACS:.0e} in one layer")
     return layers, unsupported
 
 

@@ -125,3 +125,19 @@ def test_a_bad_file_is_one_line(content, message, tmp_path, capsys):
 def test_onnx_flags_need_onnx(capsys):
     assert main(["simulate", "--hw", "bitfusion_16x32", "--model", "resnet18", "--skip-unsupported"]) == 2
     assert "apply to --onnx" in capsys.readouterr().err
+
+
+
+class Gram(nn.Module):
+    def forward(self, x):
+        return x @ x.transpose(-1, -2)
+
+
+def test_a_huge_model_is_refused_in_one_line(tmp_path, capsys):
+    path = _export(Gram(), (1, 8, 64), tmp_path / "gram.onnx", input_names=["x"], dynamic_axes={"x": {1: "rows"}})
+    layers, _ = onnx_layers(path)
+    assert [(x.kind, x.gemm_m, x.gemm_k, x.gemm_n) for x in layers] == [("matmul", 8, 64, 8)]
+    # 2^24 rows: 2^24 x 64 x 2^24 = 1.8e16 MACs in one product
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--onnx", str(path), "--input-shape", "1,16777216,64"]) == 2
+    err = capsys.readouterr().err
+    assert "MACs; allowed: at most 1e+15 in one layer" in err and err.count("\n") == 1
