@@ -135,7 +135,7 @@ class Gram(nn.Module):
 
 def test_a_huge_model_is_refused_in_one_line(tmp_path, capsys):
     path = _export(Gram(), (1, 8, 64), tmp_path / "gram.onnx", input_names=["x"], dynamic_axes={"x": {1: "rows"}})
-    layers, _ = onnx_layers(path)
+    layers, _ = onnx_layers(path, input_shape=(1, 8, 64))
     assert [(x.kind, x.gemm_m, x.gemm_k, x.gemm_n) for x in layers] == [("matmul", 8, 64, 8)]
     # 2^24 rows: 2^24 x 64 x 2^24 = 1.8e16 MACs in one product
     assert main(["simulate", "--hw", "bitfusion_16x32", "--onnx", str(path), "--input-shape", "1,16777216,64"]) == 2
