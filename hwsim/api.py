@@ -41,7 +41,7 @@ def model_layers(name: str, *, input_size: int | None = None, batch: int = 1) ->
     from .workload import layers_from_model_name
 
     if is_transformer(name):
-        return transformer_layers(name, input_size, batch if batch != 1 else None)
+        return transformer_layers(name, input_size, batch if batch != 1 else None)  # (--batch 1: the name's)
     size = input_size or 224
     return layers_from_model_name(name, (batch, 3, size, size))
 

@@ -193,7 +193,7 @@ CONVERT_OPS = 2.0  # per element: dequantize the input, quantize the output
 
 def vector_work(hw: ArmConfig, layer: Layer, abits: int, out_bits: int) -> Work:
     """A vector layer (softmax, a norm, an activation, an add) in float32 on NEON: the accelerator's first-order
-    operation counts (:class:`hwsim.config.VectorUnit`) plus a conversion in and out, rows split over the cores."""
+    operation counts (:class:`hwsim.config.VectorUnit`) plus a conversion in and out, split evenly over the cores."""
     ops = layer.ofmap_elements * (VectorUnit().ops_per_element(layer.op) + CONVERT_OPS)
     cycles = ops / (FLOAT_LANES * hw.neon_q_ops_per_cycle)
     return Work(kernel=f"vector {layer.op}", mode=(abits, abits), cycles=cycles, transform_elements=0.0,

@@ -90,7 +90,10 @@ def layers_from_onnx(path: str | Path, input_shape: Sequence[int] | None = None,
         if len(dims) != len(input_shape):
             raise HwsimError(f"{path}: input {inputs[0].name!r} has {len(dims)} dimensions; "
                              f"--input-shape gave {len(input_shape)}")
-        for d, v in zip(dims, input_shape):
+        for i, (d, v) in enumerate(zip(dims, input_shape)):
+            if d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != int(v):
+                raise HwsimError(f"{path}: dimension {i} of input {inputs[0].name!r} is fixed at {d.dim_value} in "
+                                 f"the file; --input-shape gave {v} (it sets only the open ones)")
             d.ClearField("dim_param")
             d.dim_value = int(v)
     try:
@@ -103,6 +106,10 @@ def layers_from_onnx(path: str | Path, input_shape: Sequence[int] | None = None,
 
     def shape(name: str, node) -> tuple:
         s = shapes.get(name)
+        if s is None and input_shape is not None:
+            raise HwsimError(f"{path}: ONNX shape inference gives {name!r} (input of {node.op_type} {node.name!r}) no "
+                             f"shape even with --input-shape (a reshape computed from the input's own shape?): export "
+                             f"the model with fixed shapes, without dynamic axes")
         if s is None:
             raise HwsimError(f"{path}: no shape for {name!r} (input of {node.op_type} {node.name!r}): give the input "
                              f"shape (--input-shape) or a model with value info")

@@ -336,13 +336,15 @@ def parameter_count(spec: Spec) -> int:
     return weights - tied + biases + norms + embeddings
 
 
-def phase_label(name: str) -> str | None:
+def phase_label(name: str, batch: int | None = None) -> str | None:
     """What a decoder's total time is (time to first token, or per output token); None for other workloads."""
     if not is_transformer(name):
         return None
     spec = spec_of(name)
     if not isinstance(spec, DecoderSpec):
         return None
+    if batch is not None and "batch=" not in name:
+        spec = dataclasses.replace(spec, batch=batch)
     if spec.phase == "prefill":
         return f"time to first token (prefill of {spec.seq:,} tokens, batch {spec.batch})"
     return f"time per output token (decode against {spec.seq:,} cached tokens, batch {spec.batch})"
@@ -361,6 +363,8 @@ def transformer_layers(name: str, image: int | None = None, batch: int | None = 
 
     base = name.partition(":")[0]
     spec = spec_of(name, image)
+    if batch is not None and "batch=" in name and batch != spec.batch:
+        raise HwsimError(f"{base}: --batch {batch} and batch={spec.batch} in the name; give one")
     if batch is not None and "batch=" not in name:
         spec = dataclasses.replace(spec, batch=batch)
         _check(base, spec)

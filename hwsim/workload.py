@@ -65,6 +65,8 @@ def _multihead_layers(name: str, module, q: tuple, k: tuple) -> list[Layer]:
     """nn.MultiheadAttention on (L, N, E) or, batch first, (N, L, E) queries: its projections and attention."""
     if q[-1] != module.embed_dim or (module.kdim, module.vdim) != (module.embed_dim, module.embed_dim):
         raise HwsimError(f"layer {name}: MultiheadAttention with kdim/vdim other than embed_dim is not supported")
+    if len(q) == 2:  # unbatched: (L, E)
+        q, k = (1, *q) if module.batch_first else (q[0], 1, q[1]), (1, *k) if module.batch_first else (k[0], 1, k[1])
     (n, lq), s = ((q[0], q[1]) if module.batch_first else (q[1], q[0])), (k[1] if module.batch_first else k[0])
     e, h = module.embed_dim, module.num_heads
     heads = (n, h)
@@ -92,6 +94,8 @@ def _functional_layers(node, name: str) -> list[Layer]:
     if target in (torch.matmul, operator.matmul, torch.bmm) and len(shapes) >= 2 and all(shapes[:2]) \
             and len(shapes[0]) >= 2 and len(shapes[1]) >= 2:
         a, b = shapes[0], shapes[1]
+        if getattr(args[1], "op", "") == "get_attr" and len(b) == 2:  # x @ a parameter: a weight
+            return [Layer(name, "linear", 1, 1, b[0], 1, 1, b[1], batch=math.prod(a[:-1]))]
         groups = max(math.prod(a[:-2]), math.prod(b[:-2]))
         return [Layer(name, "matmul", 1, 1, groups * a[-1], 1, 1, groups * b[-1], groups=groups, batch=a[-2])]
     ops = {F.softmax: "softmax", torch.softmax: "softmax", F.gelu: "gelu", F.layer_norm: "layernorm"}
@@ -133,7 +137,8 @@ def _layers_by_fx(model, example) -> list[Layer]:
         if node.op == "call_function":
             found = _functional_layers(node, str(node.name))
         elif node.op == "call_module":
-            found = _module_layers(str(node.target), modules[node.target], [_shape_of(a) for a in node.args],
+            operands = list(node.args) + [node.kwargs[k] for k in ("query", "key", "value") if k in node.kwargs]
+            found = _module_layers(str(node.target), modules[node.target], [_shape_of(a) for a in operands],
                                    _shape_of(node))
         if found:
             layers += found
@@ -229,6 +234,13 @@ def layers_from_module(model, input_shape: Sequence[int] = (1, 3, 224, 224), met
     """
     import torch
 
+    from torch import nn
+
+    fused = sorted({type(m).__name__ for m in model.modules()
+                    if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer))})
+    if fused:
+        raise HwsimError(f"{', '.join(fused)}: not supported (its fused inference path hides its layers); build the "
+                         f"block from nn.MultiheadAttention and nn.Linear, or export it to ONNX (--onnx)")
     if len(input_shape) < 2 or any(not isinstance(d, int) or d <= 0 for d in input_shape):
         raise HwsimError(f"input shape {tuple(input_shape)}: expected positive integers, at least two (N, C, H, W for "
                          f"images; N, L, E for a sequence of embeddings)")
@@ -287,13 +299,16 @@ def build_named_model(name: str, num_classes: int = 1000):
     """A torch model by name: our torchvision-identical builders, else torchvision if installed."""
     from .models import MODEL_BUILDERS
 
+    if is_transformer(name):
+        raise HwsimError(f"{name}: a built-in transformer has shapes, not a torch model: simulate, lut and sweep take "
+                         f"it, the quantization pipeline does not yet")
     if name in MODEL_BUILDERS:
         return MODEL_BUILDERS[name](num_classes=num_classes)
     try:
         import torchvision  # optional
         return torchvision.models.get_model(name, weights=None, num_classes=num_classes)
     except Exception:
-        raise HwsimError(f"unknown model {name!r}; allowed: {', '.join(model_names())}") from None
+        raise HwsimError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODEL_BUILDERS))}") from None
 
 
 def layers_from_model_name(name: str, input_shape: Sequence[int] = (1, 3, 224, 224),

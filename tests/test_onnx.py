@@ -141,3 +141,13 @@ def test_a_huge_model_is_refused_in_one_line(tmp_path, capsys):
     assert main(["simulate", "--hw", "bitfusion_16x32", "--onnx", str(path), "--input-shape", "1,16777216,64"]) == 2
     err = capsys.readouterr().err
     assert "MACs; allowed: at most 1e+15 in one layer" in err and err.count("\n") == 1
+
+
+def test_input_shape_never_overrides_a_fixed_dimension(tmp_path, capsys):
+    path = _export(Block(), (2, 10, 32), tmp_path / "static.onnx")
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--onnx", str(path), "--input-shape", "8,10,32"]) == 2
+    assert "dimension 0 of input" in capsys.readouterr().err
+    dynamic = _export(Block(), (2, 10, 32), tmp_path / "dynamic.onnx", input_names=["x"],
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}})
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--onnx", str(dynamic), "--input-shape", "2,10,32"]) == 2
+    assert "export the model with fixed shapes" in capsys.readouterr().err

@@ -83,3 +83,43 @@ def test_multihead_attention_module(traceable):
     assert collections.Counter(x.kind for x in layers)["linear"] == 5
     for hw in ("bitfusion_16x32", "cortex_a53_rpi3b"):
         assert simulate(layers, hw, (4, 8)).latency_ms > 0
+
+
+def test_review_cases_of_torch_models():
+    class Projection(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(64, 32))
+
+        def forward(self, x):
+            return x @ self.w
+
+    (proj,) = module_layers(Projection().eval(), (2, 10, 64))
+    assert (proj.kind, proj.batch, proj.weight_count) == ("linear", 20, 64 * 32)  # a weight, not activations
+
+    class Keywords(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.MultiheadAttention(64, 8, batch_first=True)
+
+        def forward(self, x):
+            return self.a(query=x, key=x, value=x)[0]
+
+    assert [x.name for x in module_layers(Keywords().eval(), (2, 10, 64))][:5] == \
+        ["a.q", "a.k", "a.v", "a.qk", "a.softmax"]
+    unbatched = module_layers(Keywords().eval(), (10, 64))
+    qk = next(x for x in unbatched if x.name == "a.qk")
+    assert (unbatched[0].batch, qk.groups, qk.gemm_m, qk.gemm_n) == (10, 8, 10, 10)  # (L, E): one sequence
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 8, 128, batch_first=True), 2)
+
+        def forward(self, x):
+            return self.enc(x)
+
+    from hwsim.errors import HwsimError
+
+    with pytest.raises(HwsimError, match="TransformerEncoderLayer: not supported"):
+        module_layers(Encoder().eval(), (2, 10, 64))

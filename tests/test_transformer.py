@@ -330,3 +330,13 @@ def test_whole_network_keeps_attention_intermediates_on_chip_when_they_fit():
     # a tensor read by several layers (K into Q.K^T and the cache) or a layer reading several (the residual add)
     # is not kept
     assert got["layers.0.attn.k"].dram_write_bytes > 0 and got["layers.0.attn.add"].dram_read_bytes > 0
+
+
+def test_batch_flag_and_name(capsys):
+    model = "llama:layers=1,hidden=64,heads=4,kv_heads=2,ffn=128,vocab=10,seq=5,phase=decode"
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", model, "--batch", "4"]) == 0
+    assert "decode against 5 cached tokens, batch 4)" in capsys.readouterr().out
+    assert main(["simulate", "--hw", "bitfusion_16x32", "--model", model + ",batch=2", "--batch", "3"]) == 2
+    assert "--batch 3 and batch=2 in the name; give one" in capsys.readouterr().err
+    assert main(["sensitivity", "--model", "vit_b_16", "-o", "unused.json"]) == 2
+    assert "the quantization pipeline does not yet" in capsys.readouterr().err

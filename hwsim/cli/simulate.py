@@ -72,7 +72,7 @@ def run(args) -> int:
     if args.format == "table" and args.model:
         from hwsim.transformer import phase_label
 
-        phase = phase_label(args.model)
+        phase = phase_label(args.model, args.batch)
         if phase:  # a decoder: its total is the time to first token or per output token
             text = text.rstrip("\n") + f"\n{phase}: {result.latency_ms:.3f} ms\n"
     emit(text, args, f"{len(result.layers)} layers, {result.total_cycles:,} cycles, {result.latency_ms:.3f} ms")
