@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+MAX_TOPOLOGY_LAYERS = 100_000  # layers of one workload (a topology CSV's rows, a built or imported model's layers)
+MAX_LAYER_MACS = 10 ** 15  # MACs of one layer (a 70B-parameter model's whole prefill of 8k tokens is ~10^15)
+
 # Operators a vector unit runs, and how many input tensors each reads per output element
 VECTOR_OPS = {"softmax": 1, "layernorm": 1, "rmsnorm": 1, "gelu": 1, "silu_mul": 2, "add": 2, "mul": 2, "rope": 1,
               "unary": 1}

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import HwsimError
-from .layers import Layer
+from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer
 
 PASSED_OVER = frozenset({
     "Reshape", "Transpose", "Split", "Concat", "Squeeze", "Unsqueeze", "Gather", "GatherElements", "Shape", "Size",
@@ -162,8 +162,6 @@ def layers_from_onnx(path: str | Path, input_shape: Sequence[int] | None = None,
                          f"--skip-unsupported leaves them out and counts them")
     if not layers:
         raise HwsimError(f"{path}: no Conv, Gemm or MatMul to simulate")
-    from .workload import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS
-
     if len(layers) > MAX_TOPOLOGY_LAYERS:
         raise HwsimError(f"{path}: {len(layers):,} layers; allowed: at most {MAX_TOPOLOGY_LAYERS:,}")
     biggest = max(layers, key=lambda x: x.macs)

@@ -28,7 +28,7 @@ import dataclasses
 from typing import Union
 
 from .errors import HwsimError
-from .layers import VECTOR_OPS, Layer
+from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, VECTOR_OPS, Layer
 
 PHASES = ("prefill", "decode")
 MLPS = ("swiglu", "gelu")
@@ -359,8 +359,6 @@ def kv_cache_bytes(spec: DecoderSpec, bits: int) -> float:
 def transformer_layers(name: str, image: int | None = None, batch: int | None = None) -> list[Layer]:
     """The layers of a built-in transformer by name (``vit_b_16``, ``llama3_8b:phase=decode,seq=4096``, ...);
     ``batch``, when given, for a name that does not set it."""
-    from .workload import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS
-
     base = name.partition(":")[0]
     spec = spec_of(name, image)
     if batch is not None and "batch=" in name and batch != spec.batch:

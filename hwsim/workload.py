@@ -19,7 +19,7 @@ from typing import Sequence
 
 from .errors import HwsimError
 from .io import default_cache_dir, read_text
-from .layers import Layer
+from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer
 from .resources import available_memory_bytes
 from .transformer import is_transformer, transformer_layers
 
@@ -377,10 +377,8 @@ def _layers_from_rows(rows, strict: bool = False) -> list[Layer] | None:
 # ----------------------------------------------------------------------------------------------
 
 
-MAX_TOPOLOGY_LAYERS = 100_000  # rows of a topology CSV
 MAX_NAME_CHARS = 256  # characters of a layer name
 MAX_DIM = 2 ** 24  # any size in a topology row (16,777,216: past any real layer; keeps every count in int64)
-MAX_LAYER_MACS = 10 ** 15  # MACs of one layer (a 70B-parameter model's whole prefill of 8k tokens is ~10^15)
 
 
 def _scalesim_out(size: int, kernel: int, stride: int) -> int:
