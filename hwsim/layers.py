@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 MAX_TOPOLOGY_LAYERS = 100_000  # layers of one workload (a topology CSV's rows, a built or imported model's layers)
 MAX_LAYER_MACS = 10 ** 15  # MACs of one layer (a 70B-parameter model's whole prefill of 8k tokens is ~10^15)
@@ -112,3 +113,23 @@ class Layer:
     def to_dict(self) -> dict:
         """A JSON-ready record of the layer's shapes."""
         return dataclasses.asdict(self)
+
+
+def linear(name: str, rows: int, inputs: int, outputs: int) -> Layer:
+    """A linear layer: ``rows`` rows of ``inputs`` features times an ``inputs`` x ``outputs`` weight."""
+    return Layer(name, "linear", 1, 1, inputs, 1, 1, outputs, batch=rows)
+
+
+def matmul(name: str, groups: int, rows: int, depth: int, columns: int) -> Layer:
+    """``groups`` independent (rows x depth) x (depth x columns) products of two activations."""
+    return Layer(name, "matmul", 1, 1, groups * depth, 1, 1, groups * columns, groups=groups, batch=rows)
+
+
+def vector(name: str, op: str, rows: int, width: int) -> Layer:
+    """``op`` on ``rows`` rows of ``width`` elements (reading one or two operands)."""
+    return Layer(name, "vector", 1, 1, VECTOR_OPS[op] * width, 1, 1, width, batch=rows, op=op)
+
+
+def vector_of_shape(name: str, op: str, shape: tuple) -> Layer:
+    """``op`` on a tensor of ``shape``: its last dimension the row, every other one more rows."""
+    return vector(name, op, math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1] if shape else 1)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import HwsimError
-from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer
+from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer, linear, matmul, vector_of_shape
 
 PASSED_OVER = frozenset({
     "Reshape", "Transpose", "Split", "Concat", "Squeeze", "Unsqueeze", "Gather", "GatherElements", "Shape", "Size",
@@ -137,19 +137,18 @@ def layers_from_onnx(path: str | Path, input_shape: Sequence[int] | None = None,
                 a = a[::-1] if _attr(node, "transA", 0) else a
                 b = b[::-1] if _attr(node, "transB", 0) else b
             if node.input[1] in constants and len(b) == 2:  # a weight
-                layers.append(Layer(name, "linear", 1, 1, b[0], 1, 1, b[1], batch=math.prod(a[:-1])))
+                layers.append(linear(name, math.prod(a[:-1]), b[0], b[1]))
             else:  # two activations: leading dimensions are independent products
                 rows, depth, cols = a[-2] if len(a) > 1 else 1, a[-1], b[-1]
                 groups = max(math.prod(a[:-2]), math.prod(b[:-2]))
-                layers.append(Layer(name, "matmul", 1, 1, groups * depth, 1, 1, groups * cols, groups=groups,
-                                    batch=rows))
+                layers.append(matmul(name, groups, rows, depth, cols))
         elif op in VECTOR_OF:
             y = shape(node.output[0], node)
-            layers.append(_vector(name, VECTOR_OF[op], y))
+            layers.append(vector_of_shape(name, VECTOR_OF[op], y))
         elif op in ELEMENTWISE:
             if all(x not in constants and shapes.get(x) is not None and len(shapes[x]) > 0 for x in node.input[:2]) \
                     and shapes[node.input[0]] == shapes[node.input[1]]:
-                layers.append(_vector(name, ELEMENTWISE[op], shape(node.output[0], node)))
+                layers.append(vector_of_shape(name, ELEMENTWISE[op], shape(node.output[0], node)))
             # with a constant or a broadcast operand (a bias, a scale): folded into its neighbour
         elif op in PASSED_OVER:
             continue
@@ -170,10 +169,3 @@ def layers_from_onnx(path: str | Path, input_shape: Sequence[int] | None = None,
                          f"{MAX_LAYER_MACS:.0e} in one layer")
     return layers, unsupported
 
-
-def _vector(name: str, op: str, out_shape: tuple) -> Layer:
-    from .layers import VECTOR_OPS
-
-    width = out_shape[-1] if out_shape else 1
-    rows = math.prod(out_shape[:-1]) if len(out_shape) > 1 else 1
-    return Layer(name, "vector", 1, 1, VECTOR_OPS[op] * width, 1, 1, width, batch=rows, op=op)

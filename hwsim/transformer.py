@@ -28,7 +28,8 @@ import dataclasses
 from typing import Union
 
 from .errors import HwsimError
-from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, VECTOR_OPS, Layer
+from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer, linear as _linear, matmul as _matmul
+from .layers import vector as _vector
 
 PHASES = ("prefill", "decode")
 MLPS = ("swiglu", "gelu")
@@ -200,20 +201,6 @@ def _check(base: str, spec: Spec) -> None:
                          f"positions")
 
 
-def _linear(name: str, rows: int, inputs: int, outputs: int) -> Layer:
-    return Layer(name, "linear", 1, 1, inputs, 1, 1, outputs, batch=rows)
-
-
-def _matmul(name: str, groups: int, rows: int, depth: int, columns: int) -> Layer:
-    """``groups`` independent (rows x depth) x (depth x columns) products of two activations."""
-    return Layer(name, "matmul", 1, 1, groups * depth, 1, 1, groups * columns, groups=groups, batch=rows)
-
-
-def _vector(name: str, op: str, rows: int, width: int) -> Layer:
-    """``op`` on ``rows`` rows of ``width`` elements (reading one or two operands)."""
-    return Layer(name, "vector", 1, 1, VECTOR_OPS[op] * width, 1, 1, width, batch=rows, op=op)
-
-
 def causal_blocks(tokens: int, block: int) -> list[tuple[int, int]]:
     """(queries, keys) of each block of a causal attention over ``tokens``: blocks of ``block`` queries (the last
     shorter), each against the keys up to its last query; one block of every query and key when ``block`` is 0."""
@@ -232,10 +219,8 @@ def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, hea
     products: list[Layer] = []
     for i, (q, k) in enumerate(blocks):
         tag = f".{i}" if len(blocks) > 1 else ""
-        scores = _matmul(f"{prefix}.attn.qk{tag}", batch * kv_heads, q * share, hd, k)
-        probabilities = _vector(f"{prefix}.attn.softmax{tag}", "softmax", batch * heads * q, k)
-        pv = _matmul(f"{prefix}.attn.pv{tag}", batch * kv_heads, q * share, k, hd)
-        products += _chain(scores, probabilities, pv)
+        products += attention_products(f"{prefix}.attn", tag, batch * kv_heads, q * share, hd, k, hd,
+                                       batch * heads * q)
     out = _linear(f"{prefix}.attn.o", rows, heads * hd, hidden)
     if len(blocks) == 1:  # P x V's output is all the projection reads (in blocks, it reads every block's)
         products[-1] = _chain(products[-1], out)[0]
@@ -244,6 +229,16 @@ def _attention(prefix: str, batch: int, tokens: int, keys: int, hidden: int, hea
              _linear(f"{prefix}.attn.v", rows, hidden, kv_heads * hd)]
             + ([_vector(f"{prefix}.attn.rope", "rope", rows, (heads + kv_heads) * hd)] if rotary else [])
             + products + [out])
+
+
+def attention_products(prefix: str, tag: str, groups: int, rows: int, depth: int, keys: int, width: int,
+                       score_rows: int) -> list[Layer]:
+    """Q x K^T, softmax, P x V (``{prefix}.qk{tag}``, ...), chained: per group ``rows`` queries (the query heads
+    sharing a key head stacked) of ``depth`` against ``keys`` keys, values ``width`` wide; ``score_rows`` rows of
+    scores in all."""
+    return _chain(_matmul(f"{prefix}.qk{tag}", groups, rows, depth, keys),
+                  _vector(f"{prefix}.softmax{tag}", "softmax", score_rows, keys),
+                  _matmul(f"{prefix}.pv{tag}", groups, rows, keys, width))
 
 
 def _chain(*layers: Layer) -> list[Layer]:

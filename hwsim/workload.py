@@ -19,9 +19,9 @@ from typing import Sequence
 
 from .errors import HwsimError
 from .io import default_cache_dir, read_text
-from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer
+from .layers import MAX_LAYER_MACS, MAX_TOPOLOGY_LAYERS, Layer, linear, matmul, vector_of_shape
 from .resources import available_memory_bytes
-from .transformer import is_transformer, transformer_layers
+from .transformer import attention_products, is_transformer, transformer_layers
 
 
 def _layer_from_module(name: str, module, in_shape: Sequence[int], out_shape: Sequence[int]) -> Layer | None:
@@ -39,7 +39,7 @@ def _layer_from_module(name: str, module, in_shape: Sequence[int], out_shape: Se
                      module.stride[0], module.groups, b)
     if isinstance(module, nn.Linear):
         rows = math.prod(in_shape[:-1])  # batch (and any leading dims) are GEMM rows
-        return Layer(name, "linear", 1, 1, module.in_features, 1, 1, module.out_features, batch=rows)
+        return linear(name, rows, module.in_features, module.out_features)
     return None
 
 
@@ -54,11 +54,7 @@ def _attention_layers(name: str, q: tuple, k: tuple, v: tuple) -> list[Layer]:
     lead_q, lead_k = math.prod(q[:-2]), math.prod(k[:-2])
     groups, share = lead_k, max(1, lead_q // max(lead_k, 1))
     rows, depth, keys, width = q[-2] * share, q[-1], k[-2], v[-1]
-    scores = Layer(f"{name}.qk", "matmul", 1, 1, groups * depth, 1, 1, groups * keys, groups=groups, batch=rows)
-    softmax = Layer(f"{name}.softmax", "vector", 1, 1, keys, 1, 1, keys, batch=lead_q * q[-2], op="softmax")
-    pv = Layer(f"{name}.pv", "matmul", 1, 1, groups * keys, 1, 1, groups * width, groups=groups, batch=rows)
-    return [dataclasses.replace(scores, consumers=(softmax.name,)), dataclasses.replace(softmax, consumers=(pv.name,)),
-            pv]
+    return attention_products(name, "", groups, rows, depth, keys, width, lead_q * q[-2])
 
 
 def _multihead_layers(name: str, module, q: tuple, k: tuple) -> list[Layer]:
@@ -70,11 +66,9 @@ def _multihead_layers(name: str, module, q: tuple, k: tuple) -> list[Layer]:
     (n, lq), s = ((q[0], q[1]) if module.batch_first else (q[1], q[0])), (k[1] if module.batch_first else k[0])
     e, h = module.embed_dim, module.num_heads
     heads = (n, h)
-    proj = [Layer(f"{name}.q", "linear", 1, 1, e, 1, 1, e, batch=n * lq),
-            Layer(f"{name}.k", "linear", 1, 1, e, 1, 1, e, batch=n * s),
-            Layer(f"{name}.v", "linear", 1, 1, e, 1, 1, e, batch=n * s)]
+    proj = [linear(f"{name}.q", n * lq, e, e), linear(f"{name}.k", n * s, e, e), linear(f"{name}.v", n * s, e, e)]
     core = _attention_layers(name, (*heads, lq, e // h), (*heads, s, e // h), (*heads, s, e // h))
-    out = Layer(f"{name}.out_proj", "linear", 1, 1, e, 1, 1, e, batch=n * lq)
+    out = linear(f"{name}.out_proj", n * lq, e, e)
     return proj + core[:-1] + [dataclasses.replace(core[-1], consumers=(out.name,)), out]
 
 
@@ -95,12 +89,12 @@ def _functional_layers(node, name: str) -> list[Layer]:
             and len(shapes[0]) >= 2 and len(shapes[1]) >= 2:
         a, b = shapes[0], shapes[1]
         if getattr(args[1], "op", "") == "get_attr" and len(b) == 2:  # x @ a parameter: a weight
-            return [Layer(name, "linear", 1, 1, b[0], 1, 1, b[1], batch=math.prod(a[:-1]))]
+            return [linear(name, math.prod(a[:-1]), b[0], b[1])]
         groups = max(math.prod(a[:-2]), math.prod(b[:-2]))
-        return [Layer(name, "matmul", 1, 1, groups * a[-1], 1, 1, groups * b[-1], groups=groups, batch=a[-2])]
+        return [matmul(name, groups, a[-2], a[-1], b[-1])]
     ops = {F.softmax: "softmax", torch.softmax: "softmax", F.gelu: "gelu", F.layer_norm: "layernorm"}
     if target in ops and out:
-        return [Layer(name, "vector", 1, 1, out[-1], 1, 1, out[-1], batch=math.prod(out[:-1]), op=ops[target])]
+        return [vector_of_shape(name, ops[target], out)]
     return []
 
 
@@ -118,8 +112,7 @@ def _module_layers(name: str, module, in_shapes: list, out_shape: tuple | None) 
     if out_shape is None or not in_shapes or in_shapes[0] is None:
         return []
     if type(module).__name__ in _VECTOR_MODULES:
-        return [Layer(name, "vector", 1, 1, out_shape[-1], 1, 1, out_shape[-1], batch=math.prod(out_shape[:-1]),
-                      op=_VECTOR_MODULES[type(module).__name__])]
+        return [vector_of_shape(name, _VECTOR_MODULES[type(module).__name__], out_shape)]
     layer = _layer_from_module(name, module, in_shapes[0], out_shape)
     return [layer] if layer is not None else []
 
