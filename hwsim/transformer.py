@@ -312,17 +312,18 @@ def layers(spec: Spec) -> list[Layer]:
 
 def parameter_count(spec: Spec) -> int:
     """Every parameter of the model: its layers' weights, and the biases, norms and embeddings no layer holds."""
-    weights = sum(layer.weight_count for layer in layers(spec))
+    built = layers(spec)
+    weights = sum(layer.weight_count for layer in built)
     h = spec.hidden
     if isinstance(spec, VitSpec):
-        biases = sum(layer.out_channels for layer in layers(spec) if layer.weight_count)  # linears, patch conv
+        biases = sum(layer.out_channels for layer in built if layer.weight_count)  # linears, patch conv
         norms = (2 * spec.layers + 1) * 2 * h  # LayerNorm: weight and bias
         return weights + biases + norms + h + spec.tokens * h  # class token, position embeddings
     if isinstance(spec, BertSpec):
-        biases = sum(layer.out_channels for layer in layers(spec) if layer.kind == "linear")
+        biases = sum(layer.out_channels for layer in built if layer.kind == "linear")
         norms = (2 * spec.layers + 1) * 2 * h  # two per block and the embeddings'
         return weights + biases + norms + (spec.vocab + spec.positions + 2) * h  # word, position, token type
-    block_linears = [layer for layer in layers(spec) if layer.kind == "linear" and layer.name != "lm_head"]
+    block_linears = [layer for layer in built if layer.kind == "linear" and layer.name != "lm_head"]
     biases = sum(layer.out_channels for layer in block_linears) if spec.bias else 0
     per_norm = 2 * h if _norm(spec) == "layernorm" else h  # LayerNorm (GPT-2): weight and bias; RMSNorm: weight
     norms = (2 * spec.layers + 1) * per_norm
